@@ -1,0 +1,3 @@
+from netgen.cli import main
+
+main()

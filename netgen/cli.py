@@ -1,0 +1,93 @@
+"""The command line. The only module that prints or exits.
+
+Exit codes: 0 success; 1 the spec has errors (diagnostics printed); 2 wrong usage;
+3 `build --check` found stale output or `verify` found an undocumented disagreement;
+70 an internal error in netgen itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from netgen.diagnostics import SpecError
+
+EXIT_SPEC_ERROR = 1
+EXIT_STALE = 3
+EXIT_INTERNAL = 70
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Compile YAML network specs to PyTorch source and ONNX models, and check them against their paper.",
+)
+
+SpecArg = Annotated[str, typer.Argument(help="Path to a YAML network spec.", show_default=False)]
+
+
+def _report(exc: SpecError) -> None:
+    for diagnostic in exc.diagnostics:
+        typer.echo(diagnostic.render(), err=True)
+    count = len(exc.diagnostics)
+    typer.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+
+
+@app.command()
+def check(specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)]) -> None:
+    """Parse, expand and shape-check specs; print every diagnostic with its file:line:col."""
+    from netgen.compile import compile_file
+
+    failed = False
+    for path in specs:
+        try:
+            spec, graph = compile_file(path)
+        except SpecError as exc:
+            _report(exc)
+            failed = True
+            continue
+        c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
+        typer.echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
+    if failed:
+        raise typer.Exit(EXIT_SPEC_ERROR)
+
+
+@app.command()
+def summary(
+    spec_path: SpecArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Print a Table-1-like summary: output sizes, depth, module columns, params and multiply-adds."""
+    from netgen.compile import compile_file
+    from netgen.summary import render_table, summarize
+
+    try:
+        spec, graph = compile_file(spec_path)
+    except SpecError as exc:
+        _report(exc)
+        raise typer.Exit(EXIT_SPEC_ERROR) from None
+    result = summarize(spec, graph)
+    typer.echo(json.dumps(result, indent=2) if as_json else render_table(result))
+
+
+def main() -> None:
+    """Entry point: any exception that is not a diagnostic is netgen's bug, reported in one line."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("NETGEN_TRACEBACK"):
+            raise
+        print(
+            f"netgen: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in netgen, not in your spec. Run again with NETGEN_TRACEBACK=1 to see the traceback.",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,79 @@
+"""A typed spec to the unexpanded IR: one node per top-level layer and head, edges from `from:`."""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from netgen.diagnostics import Diagnostic, SpecError, error, note
+from netgen.ir.graph import Graph, Node
+from netgen.ir.ops import Input, OpKind
+from netgen.spec.model import BlockCall, Layer, Spec
+from netgen.spec.parse import suggestion
+
+INPUT = "input"
+
+
+def kind_of(layer: Layer) -> OpKind:
+    return OpKind.BLOCK if isinstance(layer.call, BlockCall) else OpKind(layer.call.op)
+
+
+def build_graph(spec: Spec) -> Graph:
+    graph = Graph()
+    problems: list[Diagnostic] = []
+    graph.add(Node(INPUT, OpKind.INPUT, Input(spec.input), spec.where("input"), row=INPUT, shape=spec.input))
+    names: dict[str, Layer] = {}
+    for layer in spec.layers:
+        if layer.name == INPUT:
+            problems.append(error("reserved-name", "'input' names the network's input; rename this layer", layer.span))
+            continue
+        names[layer.name] = layer
+        graph.add(Node(layer.name, kind_of(layer), None, layer.span, row=layer.name, ref_row=layer.row, call=layer.call))
+    previous = INPUT
+    for layer in spec.layers:
+        if layer.name in names:
+            _connect(graph, layer, previous, names, problems, trunk_only=False)
+            previous = layer.name
+    graph.output = previous
+    for head in spec.heads:
+        layer = head.layer
+        if head.name in names or head.name == INPUT:
+            problems.append(error("duplicate-name", f"head {head.name!r} has the name of a layer", head.span))
+            continue
+        graph.add(Node(head.name, kind_of(layer), None, layer.span, row=head.name, head=head.name, call=layer.call))
+        _connect(graph, layer, previous, names, problems, trunk_only=True)
+        graph.heads[head.name] = head.name
+    if problems:
+        raise SpecError(problems)
+    _reject_cycles(graph)
+    return graph
+
+
+def _connect(graph: Graph, layer: Layer, previous: str, names, problems, trunk_only: bool) -> None:
+    if layer.inputs is None:
+        graph.connect(previous, layer.name, 0)
+        return
+    for index, (source, span) in enumerate(zip(layer.inputs, layer.input_spans)):
+        if source != INPUT and source not in names:
+            problems.append(
+                error(
+                    "unknown-layer",
+                    f"{layer.name}: 'from' names {source!r}, which is not a layer{suggestion(source, names)}",
+                    span,
+                )
+            )
+        elif source == layer.name:
+            problems.append(error("cycle", f"{layer.name}: a layer cannot take its own output as input", span))
+        else:
+            graph.connect(source, layer.name, index)
+
+
+def _reject_cycles(graph: Graph) -> None:
+    try:
+        cycle = nx.find_cycle(graph.g)
+    except nx.NetworkXNoCycle:
+        return
+    names = [source for source, _ in cycle]
+    first = graph[names[0]]
+    path = " -> ".join([*names, names[0]])
+    notes: list[Diagnostic] = [note(f"{name} is here", graph[name].span) for name in names[1:]]
+    raise SpecError(error("cycle", f"layers form a cycle: {path}", first.span, *notes))

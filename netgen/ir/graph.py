@@ -1,0 +1,94 @@
+"""The IR: a networkx DiGraph whose nodes are named layers and whose edges carry input order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import networkx as nx
+
+from netgen.diagnostics import Span
+from netgen.ir.ops import OpKind
+
+Shape = tuple[int, ...]  # (C, H, W) or (F,), batch left out
+
+
+@dataclass
+class Node:
+    name: str
+    kind: OpKind
+    attrs: Any
+    span: Span
+    row: str  # the top-level layer or head this node belongs to
+    head: str | None = None  # set for nodes of an auxiliary head
+    ref_row: str | None = None  # the reference-table row id the spec gives that layer
+    call: Any = None  # the spec's call (OpCall / BlockCall) this node came from
+    scope: tuple[str, ...] = ()  # enclosing block instances, outermost first
+    # filled in by passes
+    shape: Shape | None = None
+    weights: int = 0
+    biases: int = 0
+    macs: int = 0
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One use of a block, remembered after expansion for the backends and for diagnostics."""
+
+    path: str
+    block: str
+    args: tuple[int, ...]
+    span: Span
+    entry: str  # the node feeding the block
+    exit: str  # the node producing its output
+    nodes: tuple[str, ...] = ()
+
+
+@dataclass
+class Graph:
+    """Wraps nx.DiGraph so every pass iterates in one deterministic order (insertion order)."""
+
+    g: nx.DiGraph = field(default_factory=nx.DiGraph)
+    output: str = ""
+    heads: dict[str, str] = field(default_factory=dict)  # head name -> its output node
+    instances: dict[str, Instance] = field(default_factory=dict)
+    # filled in by the depth pass: longest weighted path to the output, without and with pooling
+    depth: int = 0
+    depth_with_pooling: int = 0
+    row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _order: dict[str, int] = field(default_factory=dict)
+
+    def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
+        self.g.add_node(node.name, node=node)
+        self._order.setdefault(node.name, len(self._order))
+        for index, source in enumerate(inputs):
+            self.connect(source, node.name, index)
+        return node
+
+    def connect(self, source: str, target: str, index: int) -> None:
+        self.g.add_edge(source, target, index=index)
+
+    def remove(self, name: str) -> None:
+        self.g.remove_node(name)
+        del self._order[name]
+
+    def __getitem__(self, name: str) -> Node:
+        return self.g.nodes[name]["node"]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.g
+
+    def inputs(self, name: str) -> list[str]:
+        edges = sorted(self.g.in_edges(name, data="index"), key=lambda edge: edge[2])
+        return [source for source, _, _ in edges]
+
+    def users(self, name: str) -> list[str]:
+        return sorted(self.g.successors(name), key=self._order.__getitem__)
+
+    def nodes(self) -> Iterator[Node]:
+        """Nodes in topological order, ties broken by the order they were added."""
+        for name in nx.lexicographical_topological_sort(self.g, key=self._order.__getitem__):
+            yield self[name]
+
+    def trunk(self) -> Iterator[Node]:
+        return (node for node in self.nodes() if node.head is None)

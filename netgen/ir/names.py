@@ -1,0 +1,73 @@
+"""The one namespace that turns spec names into Python identifiers for generated code.
+
+Spec names are already checked to be ASCII identifiers; here they are kept clear of Python
+keywords, of names the generated code itself uses, and of `nn.Module`'s own attributes, and
+de-duplicated. Two spec names that would become the same identifier are an error, reported
+with both names.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from netgen.diagnostics import Span, SpecError, error
+
+# Public and private attributes of torch.nn.Module that a submodule must not shadow
+# (tests/ir/test_names.py checks this list against the installed torch).
+MODULE_ATTRIBUTES = frozenset(
+    """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
+    get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules
+    named_parameters parameters register_backward_hook register_buffer register_forward_hook
+    register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+    register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+    set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu
+    zero_grad""".split()
+)
+# Names the generated file binds at module level or in every forward().
+GENERATED_NAMES = frozenset({"torch", "nn", "F", "self", "x", "in_channels", "num_classes", "aux_logits", "outputs"})
+
+_NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
+
+
+def sanitize(name: str) -> str:
+    """A Python identifier for `name`. A leading underscore would clash with nn.Module's private
+    attributes (`_modules`, `_parameters`, ...), so such names get a `layer` prefix."""
+    ident = _NOT_IDENT.sub("_", name) or "_"
+    if ident[0].isdigit() or ident[0] == "_":
+        ident = "layer" + (ident if ident[0] == "_" else "_" + ident)
+    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident):
+        ident += "_"
+    return ident
+
+
+def class_name(name: str) -> str:
+    """inception_aux -> InceptionAux; a name already in CamelCase is kept."""
+    if "_" not in name and name[:1].isupper():
+        return name
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Block"
+
+
+class Namespace:
+    """Hands out distinct identifiers within one scope (a class body, a parameter list)."""
+
+    def __init__(self, reserved=frozenset()):
+        self.reserved = set(reserved)
+        self.taken: dict[str, str] = {}  # identifier -> the spec name it came from
+
+    def add(self, name: str, span: Span | None = None, what: str = "name") -> str:
+        ident = sanitize(name)
+        while ident in self.reserved:
+            ident += "_"
+        if ident in self.taken and self.taken[ident] != name:
+            raise SpecError(
+                error(
+                    "name-collision",
+                    f"{what} {name!r} and {self.taken[ident]!r} both become the Python name {ident!r}; rename one",
+                    span,
+                )
+            )
+        self.taken[ident] = name
+        return ident

@@ -1,0 +1,47 @@
+"""Count-parameters pass: weights and biases of every node, kept apart (Table 1 counts weights only).
+
+Batch norm's scale counts as a weight and its shift as a bias; running statistics are buffers,
+not parameters.
+"""
+
+from __future__ import annotations
+
+from netgen.diagnostics import Diagnostic, error
+from netgen.spec.model import Spec
+from netgen.ir.graph import Graph
+from netgen.ir.ops import OpKind
+
+# Anything above this is a typo, not a network; refused before a backend allocates a tensor.
+MAX_PARAMS = 2_000_000_000
+
+
+def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
+    for node in graph.nodes():
+        inputs = graph.inputs(node.name)
+        in_shape = graph[inputs[0]].shape if inputs else None
+        node.weights, node.biases = 0, 0
+        attrs = node.attrs
+        if node.kind is OpKind.CONV:
+            kh, kw = attrs.kernel
+            node.weights = attrs.out * (in_shape[0] // attrs.groups) * kh * kw
+            node.biases = attrs.out if attrs.bias else 0
+            if attrs.bn_eps is not None:
+                node.weights += attrs.out
+                node.biases += attrs.out
+        elif node.kind is OpKind.LINEAR:
+            node.weights = in_shape[0] * attrs.out
+            node.biases = attrs.out if attrs.bias else 0
+        elif node.kind is OpKind.BATCHNORM:
+            node.weights = node.biases = in_shape[0]
+    total = sum(node.weights + node.biases for node in graph.nodes())
+    if total > MAX_PARAMS:
+        biggest = max(graph.nodes(), key=lambda node: node.weights + node.biases)
+        return [
+            error(
+                "too-large",
+                f"the network would have {total:,} parameters (limit {MAX_PARAMS:,}); "
+                f"the largest layer, {biggest.name}, has {biggest.weights + biggest.biases:,}",
+                biggest.span,
+            )
+        ]
+    return []

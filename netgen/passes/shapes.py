@@ -1,0 +1,178 @@
+"""Infer-shapes pass: the (C, H, W) or (F,) output of every node, batch left symbolic.
+
+Convolutions round down; pooling rounds down or up as the spec says, with PyTorch's rule that
+the last window must start inside the input or its left padding. A node whose shape cannot be
+known gets a diagnostic and `None`; nodes after it are skipped rather than reported again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from netgen.diagnostics import Diagnostic, SpecError, error, note
+from netgen.ir import ops
+from netgen.spec.model import Spec
+from netgen.ir.graph import Graph, Node, Shape
+from netgen.ir.ops import SHAPE_PRESERVING, OpKind
+
+
+def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+    for node in graph.nodes():
+        if node.kind is OpKind.INPUT:
+            continue
+        inputs = [graph[name] for name in graph.inputs(node.name)]
+        if any(source.shape is None for source in inputs):
+            node.shape = None
+            continue
+        try:
+            node.shape = infer(graph, node, [source.shape for source in inputs])
+        except SpecError as exc:
+            node.shape = None
+            problems.extend(exc.diagnostics)
+    return problems
+
+
+def window(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
+    """Output extent of a sliding window, as PyTorch computes it."""
+    span = size + 2 * pad - kernel
+    out = (math.ceil(span / stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def infer(graph: Graph, node: Node, shapes: list[Shape]) -> Shape:
+    kind, attrs = node.kind, node.attrs
+    if kind in (OpKind.CONCAT, OpKind.ADD):
+        return _merge(graph, node, shapes)
+    (shape,) = shapes
+    if kind in SHAPE_PRESERVING:
+        return shape
+    if kind is OpKind.FLATTEN:
+        return (math.prod(shape),)
+    if kind is OpKind.LINEAR:
+        if len(shape) != 1:
+            raise SpecError(
+                error("needs-flat", f"{node.name}: linear needs a flat input but gets {fmt(shape)}; add a flatten layer before it", node.span)
+            )
+        return (attrs.out,)
+    if len(shape) != 3:
+        raise SpecError(error("needs-map", f"{node.name}: {kind.value} needs a C x H x W input but gets {fmt(shape)}", node.span))
+    channels, height, width = shape
+    if kind is OpKind.ADAPTIVE_AVGPOOL:
+        return (channels, *attrs.out)
+    if kind is OpKind.CONV:
+        if channels % attrs.groups or attrs.out % attrs.groups:
+            raise SpecError(
+                error(
+                    "bad-groups",
+                    f"{node.name}: groups {attrs.groups} must divide both the input channels ({channels}) and 'out' ({attrs.out})",
+                    node.call.where("groups") if node.call else node.span,
+                )
+            )
+        return (attrs.out, *_spatial(node, height, width, ceil=False))
+    if kind in (OpKind.MAXPOOL, OpKind.AVGPOOL):
+        for k, p in zip(attrs.kernel, attrs.pad):
+            if 2 * p > k:
+                raise SpecError(
+                    error(
+                        "pool-pad",
+                        f"{node.name}: pooling pad {p} is more than half the kernel {k}; at most {k // 2}",
+                        node.call.where("pad") if node.call else node.span,
+                    )
+                )
+        return (channels, *_spatial(node, height, width, ceil=attrs.ceil))
+    raise AssertionError(f"no shape rule for {kind}")
+
+
+def _spatial(node: Node, height: int, width: int, ceil: bool) -> tuple[int, int]:
+    attrs = node.attrs
+    (kh, kw), (ph, pw) = attrs.kernel, attrs.pad
+    if height + 2 * ph < kh or width + 2 * pw < kw:
+        padded = f" (padded: {height + 2 * ph}x{width + 2 * pw})" if ph or pw else ""
+        raise SpecError(
+            error(
+                "kernel-too-large",
+                f"{node.name}: a {kh}x{kw} kernel is larger than its {height}x{width} input{padded}",
+                node.span,
+            )
+        )
+    return (
+        window(height, kh, attrs.stride[0], ph, ceil),
+        window(width, kw, attrs.stride[1], pw, ceil),
+    )
+
+
+def fmt(shape: Shape) -> str:
+    return " x ".join(str(extent) for extent in shape)
+
+
+def _merge(graph: Graph, node: Node, shapes: list[Shape]) -> Shape:
+    sources = graph.inputs(node.name)
+    ranks = {len(shape) for shape in shapes}
+    if ranks != {3}:
+        raise SpecError(error("needs-map", f"{node.name}: {node.kind.value} needs C x H x W inputs, got {', '.join(map(fmt, shapes))}", node.span))
+    sizes = [shape[1:] for shape in shapes]
+    common = Counter(sizes).most_common(1)[0][0]
+    if any(size != common for size in sizes):
+        agreeing = sources[sizes.index(common)]
+        odd = next(i for i, size in enumerate(sizes) if size != common)
+        raise SpecError(_misaligned(graph, node, sources[odd], sizes[odd], agreeing, common))
+    if node.kind is OpKind.ADD:
+        channels = {shape[0] for shape in shapes}
+        if len(channels) != 1:
+            listed = ", ".join(f"{_branch_label(graph, node, source)} has {shape[0]}" for source, shape in zip(sources, shapes))
+            raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span))
+        return shapes[0]
+    return (sum(shape[0] for shape in shapes), *common)
+
+
+def _branch_label(graph: Graph, merge: Node, source: str) -> str:
+    prefix = merge.name + "."
+    if source.startswith(prefix):
+        return source[len(prefix) :].split(".")[0]
+    return source
+
+
+def _misaligned(graph: Graph, merge: Node, odd: str, odd_size, agreeing: str, size) -> Diagnostic:
+    """Blame the layer in the odd branch that changed the spatial size, and say what would fix it."""
+    culprit, fix = _culprit(graph, merge, odd)
+    message = (
+        f"{merge.row if merge.name == merge.row else merge.name}: "
+        f"branch {_branch_label(graph, merge, odd)} gives {odd_size[0]}x{odd_size[1]} "
+        f"but branch {_branch_label(graph, merge, agreeing)} gives {size[0]}x{size[1]}"
+    )
+    if fix:
+        message += f"; {fix}"
+    notes = [note(f"in {merge.name}, used here", graph.instances[merge.name].span)] if merge.name in graph.instances else []
+    span = culprit.span if culprit is not None else merge.span
+    return error("concat-misaligned", message, span, *notes)
+
+
+def _culprit(graph: Graph, merge: Node, branch_exit: str):
+    """The first stride-1 layer on the branch whose output size differs from its input size."""
+    chain = []
+    name = branch_exit
+    while name.startswith(merge.name + "."):
+        chain.append(graph[name])
+        inputs = graph.inputs(name)
+        if not inputs:
+            break
+        name = inputs[0]
+    for node in reversed(chain):
+        if node.kind not in (OpKind.CONV, OpKind.MAXPOOL, OpKind.AVGPOOL):
+            continue
+        before = graph[graph.inputs(node.name)[0]].shape
+        if node.shape is None or before is None or node.shape[1:] == before[1:]:
+            continue
+        attrs = node.attrs
+        if attrs.stride == (1, 1):
+            kh, kw = attrs.kernel
+            if kh % 2 and kw % 2:
+                need = (kh - 1) // 2 if kh == kw else f"[{(kh - 1) // 2}, {(kw - 1) // 2}]"
+                return node, f"a {kh}x{kw} kernel at stride 1 needs pad {need}"
+            return node, f"a {kh}x{kw} kernel cannot keep the size at stride 1; use an odd kernel"
+        return node, f"its {attrs.stride[0]}x{attrs.stride[1]} stride changes the size"
+    return None, ""

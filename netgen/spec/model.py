@@ -1,0 +1,93 @@
+"""The typed spec: what the user wrote, validated, with the span of every part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from netgen.diagnostics import Span
+from netgen.spec.schema import InitArgs, Strict
+
+Combine = Literal["seq", "concat", "add"]
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """A primitive op with its validated arguments (defaults filled in)."""
+
+    op: str
+    args: Strict
+    arg_spans: dict[str, Span]
+    span: Span
+
+    def where(self, arg: str) -> Span:
+        return self.arg_spans.get(arg, self.span)
+
+
+@dataclass(frozen=True)
+class BlockCall:
+    """A use of a spec-defined block, with its arguments in the block's parameter order."""
+
+    block: str
+    args: tuple[Union[int, str], ...]
+    arg_spans: tuple[Span, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    call: Union[OpCall, BlockCall]
+    span: Span
+    inputs: tuple[str, ...] | None = None  # None: the previous layer's output
+    input_spans: tuple[Span, ...] = ()
+    row: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    layers: tuple[Layer, ...]
+    span: Span
+    indexed: bool  # written as a list: layers are positional (nn.Sequential), not named attributes
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    params: tuple[str, ...]
+    param_spans: tuple[Span, ...]
+    combine: Combine
+    branches: tuple[Branch, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    source: str
+    source_span: Span
+    loss_weight: float
+    layer: Layer
+    span: Span
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    name: str
+    description: str
+    input: tuple[int, int, int]
+    num_classes: int
+    width: float
+    init: InitArgs
+    transform_input: bool
+    reference: str | None
+    blocks: dict[str, Block]
+    layers: tuple[Layer, ...]
+    heads: tuple[Head, ...]
+    span: Span
+    field_spans: dict[str, Span] = field(default_factory=dict)
+
+    def where(self, key: str) -> Span:
+        return self.field_spans.get(key, self.span)

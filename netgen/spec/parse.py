@@ -1,0 +1,422 @@
+"""Located YAML values to a typed `Spec`, collecting every diagnostic it can before giving up."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from netgen.diagnostics import Diagnostic, Span, SpecError, error
+from netgen.spec.model import Block, BlockCall, Branch, Head, Layer, OpCall, Spec
+from netgen.spec.schema import (
+    BLOCK_KEYS,
+    DEFAULTABLE,
+    HEAD_KEYS,
+    LAYER_META_KEYS,
+    MAX_CHANNELS,
+    OP_ARGS,
+    SpecHeader,
+    Strict,
+)
+from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def load_spec(path: str) -> Spec:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SpecError(error("no-file", f"cannot read spec: {exc.strerror}", Span(path, 1, 1))) from None
+    return parse_spec(path, data)
+
+
+def parse_spec(path: str, data: bytes) -> Spec:
+    return _Parser(path).spec(load_yaml(read_source(path, data)))
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it in YAML."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]" if len(value) <= 8 else "a list"
+    return repr(value)
+
+
+def suggestion(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
+    if not isinstance(name, str):
+        return error("bad-name", f"{what} name must be a name, got {show(name)}", span)
+    if IDENTIFIER.match(name):
+        return None
+    if any(ord(ch) > 127 for ch in name):
+        odd = next(ch for ch in name if ord(ch) > 127)
+        return error(
+            "non-ascii-name",
+            f"{what} name {name!r} contains non-ASCII character {odd!r} (U+{ord(odd):04X}); names are ASCII letters, digits and '_'",
+            span,
+        )
+    fixed = re.sub(r"\W", "_", name)
+    if fixed[:1].isdigit():
+        fixed = "_" + fixed
+    return error(
+        "bad-name",
+        f"{what} name {name!r} is not an identifier (letters, digits and '_', not starting with a digit); try {fixed!r}",
+        span,
+    )
+
+
+class _Parser:
+    def __init__(self, path: str):
+        self.path = path
+        self.diagnostics: list[Diagnostic] = []
+        self.defaults: dict[str, YMap] = {}
+        self.block_names: set[str] = set()
+
+    def fail(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    # -- top level ---------------------------------------------------------------------------
+
+    def spec(self, top: YMap) -> Spec:
+        header = self.validate(SpecHeader, top, top.span, "spec")
+        if header is None:
+            raise SpecError(self.diagnostics)
+        self.read_defaults(top.get("defaults") or YMap(), top)
+        blocks_node = top.get("blocks", YMap())
+        if not isinstance(blocks_node, YMap):
+            blocks_node = YMap()
+        self.block_names = set(blocks_node)
+        blocks = {}
+        for name, value in blocks_node.items():
+            block = self.block(name, value, blocks_node.key_spans[name])
+            if block is not None:
+                blocks[name] = block
+        layers = self.sequence(top["layers"], top.value_spans["layers"], "layers", named_only=True)
+        if not layers and isinstance(top["layers"], dict):
+            self.fail(error("no-layers", "'layers' is empty; a network needs at least one layer", top.value_spans["layers"]))
+        heads_node = top.get("heads", YMap())
+        heads = tuple(
+            head
+            for name, value in heads_node.items()
+            if (head := self.head(name, value, heads_node.key_spans[name])) is not None
+        )
+        if self.diagnostics:
+            raise SpecError(self.diagnostics)
+        c, h, w = header.input
+        return Spec(
+            path=self.path,
+            name=header.name,
+            description=header.description,
+            input=(c, h, w),
+            num_classes=header.num_classes,
+            width=header.width,
+            init=header.init,
+            transform_input=header.transform_input,
+            reference=header.reference,
+            blocks=blocks,
+            layers=layers,
+            heads=heads,
+            span=top.span,
+            field_spans=dict(top.key_spans),
+        )
+
+    def read_defaults(self, node: Any, top: YMap) -> None:
+        for op, values in node.items():
+            span = node.key_spans[op]
+            if op not in DEFAULTABLE:
+                self.fail(error("unknown-op", f"defaults for unknown op {op!r}{suggestion(op, DEFAULTABLE)}", span))
+                continue
+            if not isinstance(values, YMap):
+                self.fail(error("wrong-type", f"defaults.{op} must be a mapping of {op} arguments", span))
+                continue
+            fields = OP_ARGS[op].model_fields
+            for key in values:
+                if key not in fields:
+                    self.fail(
+                        error("unknown-key", f"unknown {op} argument {key!r}{suggestion(key, fields)}", values.key_spans[key])
+                    )
+            self.defaults[op] = values
+
+    # -- validation with pydantic, errors mapped back to spans -------------------------------
+
+    def validate(self, model: type[Strict], node: Any, span: Span, what: str, spans: dict[str, Span] | None = None):
+        if node is None:
+            node = {}
+        if not isinstance(node, dict):
+            self.fail(error("wrong-type", f"{what} takes a mapping of arguments, got {show(node)}", span))
+            return None
+        try:
+            return model.model_validate(dict(node))
+        except ValidationError as exc:
+            value_spans = spans if spans is not None else getattr(node, "value_spans", {})
+            key_spans = getattr(node, "key_spans", {})
+            reported: set[str] = set()
+            for item in exc.errors():
+                key = str(item["loc"][0]) if item["loc"] else ""
+                if key in reported:
+                    continue
+                reported.add(key)
+                self.fail(self.field_error(model, item, key, node, what, key_spans, value_spans, span))
+            return None
+
+    def field_error(self, model, item, key, node, what, key_spans, value_spans, span) -> Diagnostic:
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            return error(
+                "unknown-key",
+                f"{what}: unknown key {key!r}{suggestion(key, model.model_fields)}",
+                key_spans.get(key, span),
+            )
+        if kind == "missing":
+            return error("missing-key", f"{what} needs {key!r}", span)
+        info = model.model_fields.get(key)
+        value = node.get(key)
+        expected = info.description if info is not None and info.description else item["msg"].lower()
+        return error("bad-value", f"{what}: {key!r} must be {expected}, got {show(value)}", value_spans.get(key, span))
+
+    # -- blocks, heads, layers ---------------------------------------------------------------
+
+    def block(self, name: str, node: Any, span: Span) -> Block | None:
+        bad = check_name(name, span, "block")
+        if bad:
+            self.fail(bad)
+            return None
+        if name in OP_ARGS:
+            self.fail(error("name-clash", f"block {name!r} has the name of a built-in op; choose another", span))
+            return None
+        if not isinstance(node, YMap):
+            self.fail(error("wrong-type", f"block {name!r} must be a mapping with 'params' and one of 'concat', 'add', 'layers'", span))
+            return None
+        for key in node:
+            if key not in BLOCK_KEYS:
+                self.fail(error("unknown-key", f"block {name!r}: unknown key {key!r}{suggestion(key, BLOCK_KEYS)}", node.key_spans[key]))
+        params_node = node.get("params", YList())
+        params: list[str] = []
+        param_spans: list[Span] = []
+        if not isinstance(params_node, list):
+            self.fail(error("wrong-type", f"block {name!r}: 'params' must be a list of names", node.value_spans["params"]))
+        else:
+            for i, param in enumerate(params_node):
+                pspan = params_node.item_spans[i]
+                bad = check_name(param, pspan, "block parameter")
+                if bad:
+                    self.fail(bad)
+                elif param in params:
+                    self.fail(error("duplicate-name", f"block {name!r}: parameter {param!r} is listed twice", pspan))
+                else:
+                    params.append(param)
+                    param_spans.append(pspan)
+        bodies = [key for key in ("concat", "add", "layers") if key in node]
+        if len(bodies) != 1:
+            self.fail(
+                error(
+                    "block-body",
+                    f"block {name!r} needs exactly one of 'concat', 'add' (branches) or 'layers' (a sequence), found {len(bodies)}",
+                    span,
+                )
+            )
+            return None
+        body = bodies[0]
+        body_node, body_span = node[body], node.value_spans[body]
+        if body == "layers":
+            layers = self.sequence(body_node, body_span, f"{name}.layers")
+            branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
+            combine = "seq"
+        else:
+            if not isinstance(body_node, YMap) or not body_node:
+                self.fail(error("wrong-type", f"block {name!r}: '{body}' must map branch names to lists of layers", body_span))
+                return None
+            branches = []
+            for branch_name, branch_node in body_node.items():
+                bspan = body_node.key_spans[branch_name]
+                bad = check_name(branch_name, bspan, "branch")
+                if bad:
+                    self.fail(bad)
+                    continue
+                layers = self.sequence(branch_node, body_node.value_spans[branch_name], f"{name}.{branch_name}", allow_empty=body == "add")
+                branches.append(Branch(branch_name, layers, bspan, indexed=not isinstance(branch_node, YMap)))
+            branches = tuple(branches)
+            combine = body
+        return Block(name, tuple(params), tuple(param_spans), combine, branches, span)
+
+    def head(self, name: str, node: Any, span: Span) -> Head | None:
+        """A head is one layer (usually a block) fed by a named trunk layer, with a loss weight."""
+        bad = check_name(name, span, "head")
+        if bad:
+            self.fail(bad)
+            return None
+        if isinstance(node, YMap) and not isinstance(node.get("from"), str):
+            found = node.get("from")
+            self.fail(
+                error(
+                    "missing-key" if found is None else "wrong-type",
+                    f"head {name!r} needs 'from': the name of the layer it attaches to",
+                    node.value_spans.get("from", span),
+                )
+            )
+            return None
+        weight = node.get("loss_weight", 1.0) if isinstance(node, YMap) else 1.0
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1000:
+            self.fail(
+                error(
+                    "bad-value",
+                    f"head {name!r}: 'loss_weight' must be a number from 0 to 1000, got {show(weight)}",
+                    node.value_spans.get("loss_weight", span),
+                )
+            )
+            return None
+        layer = self.layer(name, node, span, span, meta=HEAD_KEYS)
+        if layer is None:
+            return None
+        return Head(name, layer.inputs[0], layer.input_spans[0], float(weight), layer, span)
+
+    def sequence(self, node: Any, span: Span, where: str, named_only: bool = False, allow_empty: bool = False) -> tuple[Layer, ...]:
+        """Layers written as a mapping (named) or, inside blocks and heads, as a list (numbered)."""
+        if isinstance(node, YMap):
+            out = []
+            for name, value in node.items():
+                key_span = node.key_spans[name]
+                bad = check_name(name, key_span, "layer")
+                if bad:
+                    self.fail(bad)
+                    continue
+                layer = self.layer(name, value, key_span, node.value_spans[name])
+                if layer is not None:
+                    out.append(layer)
+            return tuple(out)
+        if isinstance(node, YList) and not named_only:
+            if not node and not allow_empty:
+                self.fail(error("no-layers", f"{where} has no layers", span))
+            calls = []
+            for i, value in enumerate(node):
+                layer = self.layer("", value, node.item_spans[i], node.item_spans[i])
+                if layer is not None:
+                    calls.append(layer)
+            return _name_by_op(calls)
+        if node is None and allow_empty:
+            return ()
+        expected = "a mapping of named layers" if named_only else "a list or a mapping of layers"
+        self.fail(error("wrong-type", f"{where} must be {expected}, got {show(node)}", span))
+        return ()
+
+    def layer(self, name: str, node: Any, key_span: Span, value_span: Span, meta=LAYER_META_KEYS) -> Layer | None:
+        label = name or "layer"
+        if not isinstance(node, YMap):
+            self.fail(error("wrong-type", f"{label}: a layer is written {{op: {{arguments}}}}, e.g. {{conv: {{out: 64, kernel: 3}}}}; got {show(node)}", value_span))
+            return None
+        ops = [key for key in node if key not in meta]
+        if len(ops) != 1:
+            known = [*OP_ARGS, *sorted(self.block_names)]
+            if not ops:
+                self.fail(error("missing-op", f"{label} names no op; expected one of {', '.join(known)}", value_span))
+            else:
+                self.fail(error("several-ops", f"{label} names {len(ops)} ops ({', '.join(ops)}); write one layer per entry", node.key_spans[ops[1]]))
+            return None
+        op = ops[0]
+        op_span = node.key_spans[op]
+        call = self.call(label, op, node[op], op_span, node.value_spans[op])
+        inputs, input_spans = self.inputs(label, node)
+        row = node.get("row")
+        if row is not None and not isinstance(row, str):
+            self.fail(error("wrong-type", f"{label}: 'row' must be the id of a reference row, got {show(row)}", node.value_spans["row"]))
+            row = None
+        if call is None:
+            return None
+        return Layer(name, call, key_span if name else op_span, inputs, input_spans, row)
+
+    def inputs(self, label: str, node: YMap):
+        if "from" not in node:
+            return None, ()
+        value, span = node["from"], node.value_spans["from"]
+        if isinstance(value, str):
+            return (value,), (span,)
+        if isinstance(value, YList) and value and all(isinstance(v, str) for v in value) and len(value) <= 64:
+            return tuple(value), tuple(value.item_spans)
+        self.fail(error("wrong-type", f"{label}: 'from' must be a layer name or a list of layer names, got {show(value)}", span))
+        return None, ()
+
+    def call(self, label: str, op: str, args: Any, op_span: Span, args_span: Span):
+        if op in OP_ARGS:
+            return self.op_call(label, op, args, op_span, args_span)
+        if op in self.block_names:
+            return self.block_call(label, op, args, op_span, args_span)
+        self.fail(error("unknown-op", f"{label}: unknown op or block {op!r}{suggestion(op, [*OP_ARGS, *self.block_names])}", op_span))
+        return None
+
+    def op_call(self, label: str, op: str, args: Any, op_span: Span, args_span: Span) -> OpCall | None:
+        if args is None:
+            args = YMap()
+            args.span, args.key_spans, args.value_spans = args_span, {}, {}
+        if not isinstance(args, YMap):
+            self.fail(error("wrong-type", f"{label}: {op} takes a mapping of arguments, got {show(args)}", args_span))
+            return None
+        defaults = self.defaults.get(op, YMap())
+        merged = {**defaults, **args}
+        spans = {**getattr(defaults, "value_spans", {}), **args.value_spans}
+        holder = YMap(merged)
+        holder.span, holder.key_spans, holder.value_spans = args_span, {**getattr(defaults, "key_spans", {}), **args.key_spans}, spans
+        model = self.validate(OP_ARGS[op], holder, op_span, f"{label}: {op}", spans)
+        if model is None:
+            return None
+        return OpCall(op, model, spans, op_span)
+
+    def block_call(self, label: str, block: str, args: Any, op_span: Span, args_span: Span) -> BlockCall | None:
+        if args is None:
+            args = YList()
+            args.span, args.item_spans = args_span, []
+        if not isinstance(args, YList):
+            self.fail(error("wrong-type", f"{label}: block {block!r} takes a list of its parameters, got {show(args)}", args_span))
+            return None
+        ok = True
+        for i, value in enumerate(args):
+            good_int = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_CHANNELS
+            good_symbol = isinstance(value, str) and IDENTIFIER.match(value)
+            if not (good_int or good_symbol):
+                ok = False
+                self.fail(
+                    error(
+                        "bad-value",
+                        f"{label}: argument {i + 1} of {block!r} must be a channel count (1 to {MAX_CHANNELS}) or a parameter name, got {show(value)}",
+                        args.item_spans[i],
+                    )
+                )
+        if not ok:
+            return None
+        return BlockCall(block, tuple(args), tuple(args.item_spans), op_span)
+
+
+def _name_by_op(layers: list[Layer]) -> tuple[Layer, ...]:
+    """Unnamed list items take their op's name, numbered from 1 when an op appears more than once."""
+    counts: dict[str, int] = {}
+    for layer in layers:
+        key = _op_name(layer)
+        counts[key] = counts.get(key, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for layer in layers:
+        key = _op_name(layer)
+        seen[key] = seen.get(key, 0) + 1
+        name = key if counts[key] == 1 else f"{key}{seen[key]}"
+        out.append(Layer(name, layer.call, layer.span, layer.inputs, layer.input_spans, layer.row))
+    return tuple(out)
+
+
+def _op_name(layer: Layer) -> str:
+    return layer.call.op if isinstance(layer.call, OpCall) else layer.call.block

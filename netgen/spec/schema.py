@@ -1,0 +1,150 @@
+"""The shape of a spec's data, checked by pydantic; errors are mapped back to spans in `parse`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+# Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
+MAX_CHANNELS = 1_000_000
+MAX_KERNEL = 1024
+MAX_SPATIAL = 65_536
+
+Symbol = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+_Count = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS)]
+_Extent = Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL)]
+_PadExtent = Annotated[StrictInt, Field(ge=0, le=MAX_KERNEL)]
+
+Channels = Annotated[
+    Union[_Count, Symbol],
+    Field(description=f"a channel count (1 to {MAX_CHANNELS}) or a block parameter name"),
+]
+Size2 = Annotated[
+    Union[_Extent, Annotated[list[_Extent], Field(min_length=2, max_length=2)]],
+    Field(description=f"an integer from 1 to {MAX_KERNEL} or a pair [h, w] of them"),
+]
+Pad = Annotated[
+    Union[_PadExtent, Annotated[list[_PadExtent], Field(min_length=2, max_length=2)], Literal["same", "valid"]],
+    Field(description="an integer >= 0, a pair [h, w], 'same' or 'valid'"),
+]
+Activation = Annotated[Literal["relu", "none"], Field(description="'relu' or 'none'")]
+Flag = Annotated[StrictBool, Field(description="true or false")]
+Probability = Annotated[float, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
+Positive = Annotated[float, Field(gt=0.0, description="a number > 0")]
+Number = Annotated[float, Field(description="a number")]
+Groups = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer that divides both channel counts")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class BatchNormArgs(Strict):
+    eps: Positive = 1e-5
+    momentum: Annotated[float, Field(ge=0.0, le=1.0, description="a number from 0 to 1")] = 0.1
+
+
+class ConvArgs(Strict):
+    out: Channels
+    kernel: Size2
+    stride: Size2 = 1
+    pad: Pad = 0
+    groups: Groups = 1
+    bias: Flag = True
+    bn: Annotated[Union[StrictBool, BatchNormArgs], Field(description="true, false or {eps: ..., momentum: ...}")] = False
+    act: Activation = "none"
+
+
+class PoolArgs(Strict):
+    kernel: Size2
+    stride: Annotated[Union[Size2, None], Field(description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)")] = None
+    pad: Pad = 0
+    ceil: Flag = False
+
+
+class AvgPoolArgs(PoolArgs):
+    count_include_pad: Flag = True
+
+
+class AdaptiveAvgPoolArgs(Strict):
+    out: Size2
+
+
+class NoArgs(Strict):
+    pass
+
+
+class LRNArgs(Strict):
+    size: Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL, description=f"an integer from 1 to {MAX_KERNEL}")]
+    alpha: Number = 1e-4
+    beta: Number = 0.75
+    k: Number = 1.0
+
+
+class DropoutArgs(Strict):
+    p: Probability
+
+
+class LinearArgs(Strict):
+    out: Channels
+    bias: Flag = True
+    act: Activation = "none"
+
+
+OP_ARGS: dict[str, type[Strict]] = {
+    "conv": ConvArgs,
+    "maxpool": PoolArgs,
+    "avgpool": AvgPoolArgs,
+    "adaptive_avgpool": AdaptiveAvgPoolArgs,
+    "global_avgpool": NoArgs,
+    "lrn": LRNArgs,
+    "batchnorm": BatchNormArgs,
+    "relu": NoArgs,
+    "dropout": DropoutArgs,
+    "flatten": NoArgs,
+    "linear": LinearArgs,
+    "softmax": NoArgs,
+    "concat": NoArgs,
+    "add": NoArgs,
+}
+
+# Ops whose arguments may be given defaults in the spec's `defaults:` section.
+DEFAULTABLE = ("conv", "linear", "maxpool", "avgpool", "batchnorm", "lrn")
+
+
+class InitArgs(Strict):
+    """How weights start: Caffe's xavier (uniform, +-sqrt(3/fan_in)), a truncated normal, or PyTorch's default."""
+
+    weight: Literal["xavier_uniform", "trunc_normal", "torch_default"] = "torch_default"
+    std: Positive = 0.01
+    bias: Number = 0.0
+    classifier_bias: Annotated[Union[float, None], Field(description="a number, or null for 'bias'")] = None
+
+
+class SpecHeader(Strict):
+    """Top-level keys; `blocks`, `layers` and `heads` are read by `parse` for their order and spans."""
+
+    name: Annotated[
+        StrictStr,
+        Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64, description="an identifier such as GoogLeNet"),
+    ]
+    description: Annotated[StrictStr, Field(description="text")] = ""
+    input: Annotated[
+        list[Annotated[StrictInt, Field(ge=1, le=MAX_SPATIAL)]],
+        Field(min_length=3, max_length=3, description=f"[channels, height, width], each from 1 to {MAX_SPATIAL}"),
+    ]
+    num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer")] = 1000
+    width: Annotated[float, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
+    init: Annotated[InitArgs, Field(description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
+    transform_input: Flag = False
+    reference: Annotated[Union[StrictStr, None], Field(description="a path to a reference table")] = None
+    defaults: Annotated[dict[str, dict], Field(description="a mapping from op to default arguments")] = {}
+    blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
+    layers: Annotated[dict, Field(description="a mapping of named layers")]
+    heads: Annotated[dict, Field(description="a mapping of heads")] = {}
+
+
+LAYER_META_KEYS = ("from", "row")
+HEAD_KEYS = ("from", "loss_weight")
+BLOCK_KEYS = ("params", "concat", "add", "layers")

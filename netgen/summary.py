@@ -1,0 +1,161 @@
+"""A Table-1-like account of a compiled graph: one row per top-level layer, heads apart, totals."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from netgen.ir.graph import Graph, Node
+from netgen.ir.ops import OpKind, POOLING, WEIGHTED
+from netgen.passes.macs import CONVENTION
+from netgen.spec.model import BlockCall, Spec
+
+
+def as_chw(shape: tuple[int, ...]) -> list[int]:
+    """Table 1 prints a vector of F values as 1x1xF; we keep C, H, W order: [F, 1, 1]."""
+    return list(shape) if len(shape) == 3 else [shape[0], 1, 1]
+
+
+def building_blocks(graph: Graph, nodes=None) -> int:
+    """Layers the paper would count as building blocks: every primitive op except concat and the input."""
+    nodes = graph.trunk() if nodes is None else nodes
+    return sum(1 for node in nodes if node.kind not in (OpKind.INPUT, OpKind.CONCAT))
+
+
+def summarize(spec: Spec, graph: Graph) -> dict[str, Any]:
+    rows, heads = [], []
+    by_row: dict[str, list[Node]] = {}
+    for node in graph.nodes():
+        by_row.setdefault(node.row, []).append(node)
+    columns = _module_columns(spec)
+    for layer in spec.layers:
+        rows.append(_row(spec, graph, layer.name, layer.call, by_row[layer.name], columns))
+    for head in spec.heads:
+        heads.append({**_row(spec, graph, head.name, head.layer.call, by_row[head.name], columns), "from": head.source, "loss_weight": head.loss_weight})
+    trunk = [node for node in graph.nodes() if node.head is None]
+    everything = list(graph.nodes())
+    weights = sum(node.weights for node in trunk)
+    biases = sum(node.biases for node in trunk)
+    return {
+        "name": spec.name,
+        "spec": spec.path,
+        "input": list(spec.input),
+        "module_columns": list(columns),
+        "conventions": {
+            "macs": CONVENTION,
+            "params": "weights + biases; batch norm scale counts as a weight, shift as a bias",
+            "depth": f"longest path counting {', '.join(sorted(k.value for k in WEIGHTED))}; with pooling also {', '.join(sorted(k.value for k in POOLING))}",
+        },
+        "rows": rows,
+        "heads": heads,
+        "totals": {
+            "params": weights + biases,
+            "weights": weights,
+            "biases": biases,
+            "macs": sum(node.macs for node in trunk),
+            "depth": graph.depth,
+            "depth_with_pooling": graph.depth_with_pooling,
+            "building_blocks": building_blocks(graph),
+            "params_with_heads": sum(node.weights + node.biases for node in everything),
+            "macs_with_heads": sum(node.macs for node in everything),
+        },
+    }
+
+
+def _module_columns(spec: Spec) -> tuple[str, ...]:
+    used = Counter(layer.call.block for layer in spec.layers if isinstance(layer.call, BlockCall))
+    if not used:
+        return ()
+    return spec.blocks[used.most_common(1)[0][0]].params
+
+
+def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) -> dict[str, Any]:
+    out = graph[graph.instances[name].exit] if name in graph.instances else graph[name]
+    row: dict[str, Any] = {
+        "name": name,
+        "type": call.block if isinstance(call, BlockCall) else call.op,
+        "ref_row": nodes[0].ref_row,
+        "patch": _patch(nodes[0]) if len(nodes) == 1 else None,
+        "output": as_chw(out.shape),
+        "depth": graph.row_depth[name][0],
+        "depth_with_pooling": graph.row_depth[name][1],
+        "params": sum(node.weights + node.biases for node in nodes),
+        "weights": sum(node.weights for node in nodes),
+        "biases": sum(node.biases for node in nodes),
+        "macs": sum(node.macs for node in nodes),
+        "module": {},
+    }
+    if name in graph.instances:
+        block = spec.blocks[graph.instances[name].block]
+        if block.params == columns:
+            row["module"] = dict(zip(block.params, graph.instances[name].args))
+        else:
+            row["args"] = list(graph.instances[name].args)
+    return row
+
+
+def _patch(node: Node) -> str | None:
+    attrs = node.attrs
+    if node.kind in (OpKind.CONV, OpKind.MAXPOOL, OpKind.AVGPOOL):
+        (kh, kw), (sh, sw) = attrs.kernel, attrs.stride
+        stride = str(sh) if sh == sw else f"{sh}x{sw}"
+        return f"{kh}x{kw}/{stride}"
+    return None
+
+
+def render_table(summary: dict[str, Any]) -> str:
+    columns = summary["module_columns"]
+    header = ["name", "type", "patch/stride", "output size", "depth", *columns, "params", "MACs"]
+    lines = [header]
+
+    def cells(row):
+        c, h, w = row["output"]
+        module = [str(row["module"].get(col, "")) for col in columns]
+        return [
+            row["name"],
+            row["type"],
+            row["patch"] or "",
+            f"{h}x{w}x{c}",
+            str(row["depth"]) if row["depth"] else "",
+            *module,
+            _k(row["params"]),
+            _m(row["macs"]),
+        ]
+
+    lines += [cells(row) for row in summary["rows"]]
+    totals = summary["totals"]
+    total_line = ["total", "", "", "", str(totals["depth"]), *[""] * len(columns), _k(totals["params"]), _m(totals["macs"])]
+    widths = [max(len(line[i]) for line in [*lines, total_line]) for i in range(len(header))]
+    numeric = {4, *range(5, len(header))}
+
+    def fmt(line):
+        return "  ".join(cell.rjust(width) if i in numeric else cell.ljust(width) for i, (cell, width) in enumerate(zip(line, widths))).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    out = [f"{summary['name']} ({summary['spec']}), input {'x'.join(map(str, summary['input']))}", "", fmt(header), rule]
+    out += [fmt(line) for line in lines[1:]]
+    out += [rule, fmt(total_line), ""]
+    out.append(f"params: {totals['params']:,} ({totals['weights']:,} weights + {totals['biases']:,} biases)")
+    out.append(f"multiply-adds: {totals['macs']:,} ({summary['conventions']['macs']})")
+    out.append(f"depth: {totals['depth']} layers with weights, {totals['depth_with_pooling']} with pooling")
+    if summary["heads"]:
+        out.append("")
+        out.append("heads (training only, not in the totals above):")
+        for head in summary["heads"]:
+            c, h, w = head["output"]
+            out.append(
+                f"  {head['name']}: {head['type']} from {head['from']}, loss weight {head['loss_weight']:g}, "
+                f"output {h}x{w}x{c}, {head['params']:,} params, {head['macs']:,} multiply-adds"
+            )
+        out.append(f"params with heads: {totals['params_with_heads']:,}")
+    return "\n".join(out)
+
+
+def _k(value: int) -> str:
+    """Table 1's unit: K = 1024."""
+    return f"{value / 1024:.1f}K" if value else ""
+
+
+def _m(value: int) -> str:
+    """Table 1's unit: M = 10^6."""
+    return f"{value / 1e6:.1f}M" if value else ""
