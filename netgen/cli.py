@@ -74,6 +74,80 @@ def summary(
     typer.echo(json.dumps(result, indent=2) if as_json else render_table(result))
 
 
+@app.command()
+def build(
+    specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)],
+    out: Annotated[str, typer.Option("--out", help="Folder for the generated files.")] = "generated",
+    weights: Annotated[
+        Optional[str], typer.Option("--weights", help="A state_dict of the generated module to put into the ONNX model.")
+    ] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 3 with a diff if the files in --out are stale.")
+    ] = False,
+    inline_functions: Annotated[
+        bool, typer.Option("--inline-functions", help="Emit ONNX blocks as plain nodes instead of local functions.")
+    ] = False,
+) -> None:
+    """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
+    from pathlib import Path
+
+    from netgen.build import load_weights, produce, stale, write_all
+
+    if weights is not None and len(specs) != 1:
+        raise typer.BadParameter("--weights belongs to one spec; build one spec at a time with it")
+    out_dir = Path(out)
+    failed = outdated = False
+    for path in specs:
+        try:
+            state = load_weights(weights) if weights is not None else None
+            artifacts = produce(path, weights=state, inline_functions=inline_functions)
+        except SpecError as exc:
+            _report(exc)
+            failed = True
+            continue
+        if check_only:
+            diffs = stale(out_dir, artifacts)
+            for diff in diffs:
+                typer.echo(diff, nl=False)
+            if diffs:
+                outdated = True
+                typer.echo(f"{path}: {out_dir}/ is stale; run: netgen build {path} --out {out}", err=True)
+            else:
+                typer.echo(f"{path}: {out_dir}/ is up to date")
+            continue
+        for target in write_all(out_dir, artifacts):
+            typer.echo(f"wrote {target}")
+    if failed:
+        raise typer.Exit(EXIT_SPEC_ERROR)
+    if outdated:
+        raise typer.Exit(EXIT_STALE)
+
+
+@app.command()
+def verify(
+    spec_path: SpecArg,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", help="A reference table to check against (default: the spec's `reference`, relative to the spec file)."),
+    ] = None,
+) -> None:
+    """Compare a spec with its paper's table cell by cell; exit 3 on a difference that is neither a documented erratum nor a declared deviation."""
+    from netgen.compile import compile_file
+    from netgen.verify.reference import load_reference, reference_path
+    from netgen.verify.render import render
+    from netgen.verify.table import verify as verify_spec
+
+    try:
+        spec, graph = compile_file(spec_path)
+        result = verify_spec(spec, graph, load_reference(reference_path(spec, reference)))
+    except SpecError as exc:
+        _report(exc)
+        raise typer.Exit(EXIT_SPEC_ERROR) from None
+    typer.echo(render(result))
+    if not result.ok:
+        raise typer.Exit(EXIT_STALE)
+
+
 def main() -> None:
     """Entry point: any exception that is not a diagnostic is netgen's bug, reported in one line."""
     try:

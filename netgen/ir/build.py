@@ -6,7 +6,7 @@ import networkx as nx
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Node
-from netgen.ir.ops import Input, OpKind
+from netgen.ir.ops import Input, OpKind, kind_for_op
 from netgen.spec.model import BlockCall, Layer, Spec
 from netgen.spec.parse import suggestion
 
@@ -14,7 +14,7 @@ INPUT = "input"
 
 
 def kind_of(layer: Layer) -> OpKind:
-    return OpKind.BLOCK if isinstance(layer.call, BlockCall) else OpKind(layer.call.op)
+    return OpKind.BLOCK if isinstance(layer.call, BlockCall) else kind_for_op(layer.call.op)
 
 
 def build_graph(spec: Spec) -> Graph:
@@ -44,7 +44,7 @@ def build_graph(spec: Spec) -> Graph:
         graph.heads[head.name] = head.name
     if problems:
         raise SpecError(problems)
-    _reject_cycles(graph)
+    _reject_cycles(graph, names)
     return graph
 
 
@@ -67,13 +67,35 @@ def _connect(graph: Graph, layer: Layer, previous: str, names, problems, trunk_o
             graph.connect(source, layer.name, index)
 
 
-def _reject_cycles(graph: Graph) -> None:
+def _reject_cycles(graph: Graph, layers: dict[str, Layer]) -> None:
+    """A cycle can only close through `from`; it is reported at the `from` entries that make it."""
     try:
         cycle = nx.find_cycle(graph.g)
     except nx.NetworkXNoCycle:
         return
+    # Blame the `from` that names a later layer: a cycle needs one, and it is the unusual edge.
+    order = {name: index for index, name in enumerate(layers)}
+    start = next((i for i, (source, target) in enumerate(cycle) if order[source] >= order[target]), 0)
+    cycle = cycle[start:] + cycle[:start]
     names = [source for source, _ in cycle]
-    first = graph[names[0]]
     path = " -> ".join([*names, names[0]])
-    notes: list[Diagnostic] = [note(f"{name} is here", graph[name].span) for name in names[1:]]
-    raise SpecError(error("cycle", f"layers form a cycle: {path}", first.span, *notes))
+    spans = [_input_span(layers[target], source) for source, target in cycle]
+    notes: list[Diagnostic] = [
+        note(f"{target} takes its input from {source} here", span) for (source, target), span in zip(cycle[1:], spans[1:])
+    ]
+    source, target = cycle[0]
+    raise SpecError(
+        error(
+            "cycle",
+            f"{target}: 'from' {source} closes a cycle: {path}; a layer cannot take its input from its own output",
+            spans[0],
+            *notes,
+        )
+    )
+
+
+def _input_span(layer: Layer, source: str):
+    """Where `layer` names `source` in its `from`, or the layer itself when it follows `source` implicitly."""
+    if layer.inputs is not None and source in layer.inputs:
+        return layer.input_spans[layer.inputs.index(source)]
+    return layer.span

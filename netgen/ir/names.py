@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 
-from netgen.diagnostics import Span, SpecError, error
+from netgen.diagnostics import Span, SpecError, error, note
 
 # Public and private attributes of torch.nn.Module that a submodule must not shadow
 # (tests/ir/test_names.py checks this list against the installed torch).
@@ -56,18 +56,35 @@ class Namespace:
     def __init__(self, reserved=frozenset()):
         self.reserved = set(reserved)
         self.taken: dict[str, str] = {}  # identifier -> the spec name it came from
+        self.spans: dict[str, Span | None] = {}  # identifier -> where that spec name was written
 
     def add(self, name: str, span: Span | None = None, what: str = "name") -> str:
         ident = sanitize(name)
         while ident in self.reserved:
             ident += "_"
         if ident in self.taken and self.taken[ident] != name:
+            other = self.taken[ident]
+            renamed = [f"{spec_name!r} {why}" for spec_name in (other, name) if (why := renaming_reason(spec_name, self.reserved))]
+            because = f" ({'; '.join(renamed)})" if renamed else ""
             raise SpecError(
                 error(
                     "name-collision",
-                    f"{what} {name!r} and {self.taken[ident]!r} both become the Python name {ident!r}; rename one",
+                    f"{what} {name!r} and {other!r} both become the Python name {ident!r}{because}; rename one",
                     span,
+                    *([note(f"{other!r} is here", self.spans[ident])] if self.spans.get(ident) else []),
                 )
             )
         self.taken[ident] = name
+        self.spans[ident] = span
         return ident
+
+
+def renaming_reason(name: str, reserved=frozenset()) -> str:
+    """Why a spec name does not stay as written in generated code; empty when it does."""
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "is a Python keyword, so it gets a trailing '_'"
+    if name[:1] == "_" or name[:1].isdigit():
+        return "cannot start an attribute name, so it gets a 'layer' prefix"
+    if name in reserved:
+        return "is a name the generated code uses, so it gets a trailing '_'"
+    return ""

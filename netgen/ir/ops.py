@@ -24,6 +24,11 @@ class OpKind(str, Enum):
     ADD = "add"
 
 
+def kind_for_op(op: str) -> OpKind:
+    """The IR kind of a spec op; `global_avgpool` is adaptive pooling to 1x1."""
+    return OpKind.ADAPTIVE_AVGPOOL if op == "global_avgpool" else OpKind(op)
+
+
 # Layers with weights, which make up the paper's depth ("22 layers deep").
 WEIGHTED = frozenset({OpKind.CONV, OpKind.LINEAR})
 # Pooling layers, which the paper adds to reach "27 layers if we also count pooling".

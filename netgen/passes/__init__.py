@@ -6,7 +6,7 @@ from __future__ import annotations
 from netgen.diagnostics import SpecError
 from netgen.ir.build import build_graph
 from netgen.ir.graph import Graph
-from netgen.passes import check, depth, expand, macs, params, shapes
+from netgen.passes import check, depth, expand, macs, names, params, shapes
 from netgen.spec.model import Spec
 
 PIPELINE = (
@@ -16,6 +16,7 @@ PIPELINE = (
     ("count-params", params.run),
     ("count-macs", macs.run),
     ("depth", depth.run),
+    ("names", names.run),
 )
 
 

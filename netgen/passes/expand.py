@@ -10,7 +10,7 @@ from __future__ import annotations
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir import ops
 from netgen.ir.graph import Graph, Instance, Node
-from netgen.ir.ops import OpKind
+from netgen.ir.ops import OpKind, kind_for_op
 from netgen.spec.model import Block, BlockCall, Layer, OpCall, Spec
 from netgen.spec.parse import suggestion
 from netgen.spec.schema import BatchNormArgs
@@ -33,9 +33,10 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
             if node.kind is OpKind.BLOCK:
                 expander.inline(node, top_env)
             else:
-                node.attrs = expander.resolve(node.call, top_env, ())
+                node.attrs = expander.resolve(node.call, top_env, (), label=node.name)
         except SpecError as exc:
-            expander.problems.extend(exc.diagnostics)
+            # A mistake inside a block definition shows in every use of it; report it once.
+            expander.problems.extend(d for d in exc.diagnostics if d not in expander.problems)
     return expander.problems
 
 
@@ -51,6 +52,8 @@ class _Expander:
         """Replace a top-level block node by its expansion, keeping its edges."""
         graph = self.graph
         entry_sources = graph.inputs(node.name)
+        if not entry_sources:
+            return  # the layer feeding it failed to expand, which is reported already
         users = [(user, graph.g.edges[node.name, user]["index"]) for user in graph.users(node.name)]
         graph.remove(node.name)
         # A placeholder entry is not needed: the block reads the node that fed it.
@@ -66,8 +69,14 @@ class _Expander:
     def instance(self, call: BlockCall, path: str, entry: str, env, origin: Node, stack: tuple[str, ...]) -> str:
         block = self.spec.blocks[call.block]
         if call.block in stack:
-            chain = " -> ".join([*stack, call.block])
-            raise SpecError(error("recursive-block", f"block {call.block!r} uses itself: {chain}", call.span))
+            chain = " -> ".join([*stack[stack.index(call.block) :], call.block])
+            raise SpecError(
+                error(
+                    "recursive-block",
+                    f"block {call.block!r} uses itself ({chain}); a block cannot contain itself, directly or through other blocks",
+                    call.span,
+                )
+            )
         if len(stack) >= MAX_NESTING:
             raise SpecError(error("too-deep", f"blocks nest more than {MAX_NESTING} deep", call.span))
         if len(call.args) != len(block.params):
@@ -121,7 +130,7 @@ class _Expander:
                 exit_name = self.instance(layer.call, name, sources[0], env, origin, stack)
             else:
                 attrs = self.resolve(layer.call, env, stack, block)
-                node = Node(name, OpKind(layer.call.op), attrs, layer.span, origin.row, origin.head, origin.ref_row, layer.call, _scope(origin, prefix))
+                node = Node(name, kind_for_op(layer.call.op), attrs, layer.span, origin.row, origin.head, origin.ref_row, layer.call, _scope(origin, prefix))
                 self.add_node(node, sources)
                 exit_name = name
             local[layer.name] = exit_name
@@ -151,10 +160,12 @@ class _Expander:
             )
         )
 
-    def resolve(self, call: OpCall, env, stack, block: Block | None = None):
+    def resolve(self, call: OpCall, env, stack, block: Block | None = None, label: str | None = None):
         args = call.args
-        where = f"{block.name}" if block else call.op
-        op = OpKind(call.op)
+        where = label or (f"block {block.name!r}" if block else call.op)
+        op = kind_for_op(call.op)
+        if call.op == "global_avgpool":
+            return ops.AdaptiveAvgPool((1, 1))
         if op is OpKind.CONV:
             kernel = _pair(args.kernel)
             bn = args.bn
@@ -164,7 +175,7 @@ class _Expander:
                 out=self.channels(args.out, call.where("out"), env, where),
                 kernel=kernel,
                 stride=_pair(args.stride),
-                pad=_padding(args.pad, kernel, call),
+                pad=_padding(args.pad, kernel, call, where),
                 groups=args.groups,
                 bias=args.bias,
                 bn_eps=bn.eps if bn else None,
@@ -176,7 +187,7 @@ class _Expander:
             return ops.Pool(
                 kernel=kernel,
                 stride=_pair(args.stride) if args.stride is not None else kernel,
-                pad=_padding(args.pad, kernel, call),
+                pad=_padding(args.pad, kernel, call, where),
                 ceil=args.ceil,
                 count_include_pad=getattr(args, "count_include_pad", True),
             )
@@ -198,7 +209,7 @@ def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (value[0], value[1])
 
 
-def _padding(pad, kernel: tuple[int, int], call: OpCall) -> tuple[int, int]:
+def _padding(pad, kernel: tuple[int, int], call: OpCall, where: str | None = None) -> tuple[int, int]:
     if pad == "valid":
         return (0, 0)
     if pad == "same":
@@ -206,7 +217,8 @@ def _padding(pad, kernel: tuple[int, int], call: OpCall) -> tuple[int, int]:
             raise SpecError(
                 error(
                     "bad-value",
-                    f"{call.op}: pad 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}; give the padding as numbers",
+                    f"{where or call.op}: pad 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}; "
+                    "use an odd kernel or give the padding as numbers",
                     call.where("pad"),
                 )
             )

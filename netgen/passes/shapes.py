@@ -27,7 +27,7 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
             node.shape = None
             continue
         try:
-            node.shape = infer(graph, node, [source.shape for source in inputs])
+            node.shape = infer(graph, node, [source.shape for source in inputs], spec)
         except SpecError as exc:
             node.shape = None
             problems.extend(exc.diagnostics)
@@ -43,10 +43,10 @@ def window(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
     return out
 
 
-def infer(graph: Graph, node: Node, shapes: list[Shape]) -> Shape:
+def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = None) -> Shape:
     kind, attrs = node.kind, node.attrs
     if kind in (OpKind.CONCAT, OpKind.ADD):
-        return _merge(graph, node, shapes)
+        return _merge(graph, node, shapes, spec)
     (shape,) = shapes
     if kind in SHAPE_PRESERVING:
         return shape
@@ -109,46 +109,62 @@ def fmt(shape: Shape) -> str:
     return " x ".join(str(extent) for extent in shape)
 
 
-def _merge(graph: Graph, node: Node, shapes: list[Shape]) -> Shape:
+def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> Shape:
     sources = graph.inputs(node.name)
+    labels = _input_labels(graph, node, sources, spec)
     ranks = {len(shape) for shape in shapes}
     if ranks != {3}:
         raise SpecError(error("needs-map", f"{node.name}: {node.kind.value} needs C x H x W inputs, got {', '.join(map(fmt, shapes))}", node.span))
     sizes = [shape[1:] for shape in shapes]
     common = Counter(sizes).most_common(1)[0][0]
     if any(size != common for size in sizes):
-        agreeing = sources[sizes.index(common)]
+        agreeing = sizes.index(common)
         odd = next(i for i, size in enumerate(sizes) if size != common)
-        raise SpecError(_misaligned(graph, node, sources[odd], sizes[odd], agreeing, common))
+        raise SpecError(_misaligned(graph, node, sources[odd], sizes[odd], labels[odd], labels[agreeing], common))
     if node.kind is OpKind.ADD:
         channels = {shape[0] for shape in shapes}
         if len(channels) != 1:
-            listed = ", ".join(f"{_branch_label(graph, node, source)} has {shape[0]}" for source, shape in zip(sources, shapes))
-            raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span))
+            listed = ", ".join(f"{label} has {shape[0]}" for label, shape in zip(labels, shapes))
+            raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span, *_use_note(graph, node)))
         return shapes[0]
     return (sum(shape[0] for shape in shapes), *common)
 
 
-def _branch_label(graph: Graph, merge: Node, source: str) -> str:
+def _input_labels(graph: Graph, merge: Node, sources: list[str], spec: Spec | None) -> list[str]:
+    """How the user knows each input of a merge: a block's branches by name (an empty `add`
+    branch feeds the block's input straight through), a top-level layer's `from` by layer."""
+    instance = graph.instances.get(merge.name)
+    if instance is not None and spec is not None and instance.block in spec.blocks:
+        branches = spec.blocks[instance.block].branches
+        if len(branches) == len(sources):
+            return [f"branch {branch.name}" for branch in branches]
     prefix = merge.name + "."
-    if source.startswith(prefix):
-        return source[len(prefix) :].split(".")[0]
-    return source
+    return [source[len(prefix) :].split(".")[0] if source.startswith(prefix) else source for source in sources]
 
 
-def _misaligned(graph: Graph, merge: Node, odd: str, odd_size, agreeing: str, size) -> Diagnostic:
+def _use_note(graph: Graph, merge: Node) -> list[Diagnostic]:
+    """A merge inside a block is reported at the block's definition; this says which use."""
+    if merge.name not in graph.instances:
+        return []
+    return [note(f"in {merge.name}, used here", graph.instances[merge.name].span)]
+
+
+def _misaligned(graph: Graph, merge: Node, odd: str, odd_size, odd_label: str, agreeing_label: str, size) -> Diagnostic:
     """Blame the layer in the odd branch that changed the spatial size, and say what would fix it."""
     culprit, fix = _culprit(graph, merge, odd)
     message = (
         f"{merge.row if merge.name == merge.row else merge.name}: "
-        f"branch {_branch_label(graph, merge, odd)} gives {odd_size[0]}x{odd_size[1]} "
-        f"but branch {_branch_label(graph, merge, agreeing)} gives {size[0]}x{size[1]}"
+        f"{_as_branch(odd_label)} gives {odd_size[0]}x{odd_size[1]} "
+        f"but {_as_branch(agreeing_label)} gives {size[0]}x{size[1]}"
     )
     if fix:
         message += f"; {fix}"
-    notes = [note(f"in {merge.name}, used here", graph.instances[merge.name].span)] if merge.name in graph.instances else []
     span = culprit.span if culprit is not None else merge.span
-    return error("concat-misaligned", message, span, *notes)
+    return error("concat-misaligned", message, span, *_use_note(graph, merge))
+
+
+def _as_branch(label: str) -> str:
+    return label if label.startswith("branch ") else f"branch {label}"
 
 
 def _culprit(graph: Graph, merge: Node, branch_exit: str):

@@ -73,6 +73,18 @@ class Head:
 
 
 @dataclass(frozen=True)
+class Deviation:
+    """Reference cells the spec departs from on purpose, and why; rows and cells as written, unchecked."""
+
+    rows: tuple[str, ...]
+    cells: tuple[str, ...]
+    reason: str
+    span: Span
+    row_spans: tuple[Span, ...]
+    cell_spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
 class Spec:
     path: str
     name: str
@@ -88,6 +100,7 @@ class Spec:
     heads: tuple[Head, ...]
     span: Span
     field_spans: dict[str, Span] = field(default_factory=dict)
+    deviations: tuple[Deviation, ...] = ()
 
     def where(self, key: str) -> Span:
         return self.field_spans.get(key, self.span)

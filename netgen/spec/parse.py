@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
+import unicodedata
 from typing import Any
 
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
-from netgen.spec.model import Block, BlockCall, Branch, Head, Layer, OpCall, Spec
+from netgen.spec.model import Block, BlockCall, Branch, Deviation, Head, Layer, OpCall, Spec
 from netgen.spec.schema import (
     BLOCK_KEYS,
     DEFAULTABLE,
@@ -17,6 +19,7 @@ from netgen.spec.schema import (
     LAYER_META_KEYS,
     MAX_CHANNELS,
     OP_ARGS,
+    DeviationArgs,
     SpecHeader,
     Strict,
 )
@@ -55,9 +58,55 @@ def show(value: Any) -> str:
     return repr(value)
 
 
-def suggestion(word: str, choices) -> str:
+def closest(word: str, choices) -> str | None:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def suggestion(word: str, choices) -> str:
+    close = closest(word, choices)
+    return f"; did you mean {close!r}?" if close else ""
+
+
+def _nested_model(model: type[Strict], key: str) -> type[Strict] | None:
+    """The argument model a field takes as a mapping (`bn`, `init`), if it takes one."""
+    info = model.model_fields.get(key)
+    pending = [info.annotation] if info is not None else []
+    while pending:
+        annotation = pending.pop()
+        if isinstance(annotation, type) and issubclass(annotation, Strict):
+            return annotation
+        pending.extend(typing.get_args(annotation))
+    return None
+
+
+def _word_hint(value: Any, info) -> str:
+    """'did you mean' for a misspelt choice such as `act: rleu`."""
+    if not isinstance(value, str) or info is None:
+        return ""
+    choices, pending = [], [info.annotation]
+    while pending:
+        annotation = pending.pop()
+        if typing.get_origin(annotation) is typing.Literal:
+            choices += [choice for choice in typing.get_args(annotation) if isinstance(choice, str)]
+        else:
+            pending.extend(typing.get_args(annotation))
+    return suggestion(value, choices)
+
+
+def _number_hint(value: Any, kinds: set[str]) -> str:
+    """Why a number-looking value was refused, when the reason is how it was written."""
+    if "int_type" not in kinds and "float_type" not in kinds:
+        return ""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return "; write the number without quotes"
+    if isinstance(value, float) and value.is_integer() and "int_type" in kinds:
+        return f"; write it as a whole number: {int(value)}"
+    return ""
 
 
 def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
@@ -67,14 +116,15 @@ def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
         return None
     if any(ord(ch) > 127 for ch in name):
         odd = next(ch for ch in name if ord(ch) > 127)
+        described = f"U+{ord(odd):04X} {unicodedata.name(odd, '')}".rstrip()
         return error(
             "non-ascii-name",
-            f"{what} name {name!r} contains non-ASCII character {odd!r} (U+{ord(odd):04X}); names are ASCII letters, digits and '_'",
+            f"{what} name {name!r} contains the non-ASCII character {odd!r} ({described}); names are ASCII letters, digits and '_'",
             span,
         )
     fixed = re.sub(r"\W", "_", name)
     if fixed[:1].isdigit():
-        fixed = "_" + fixed
+        fixed = "layer_" + fixed
     return error(
         "bad-name",
         f"{what} name {name!r} is not an identifier (letters, digits and '_', not starting with a digit); try {fixed!r}",
@@ -90,6 +140,10 @@ class _Parser:
         self.block_names: set[str] = set()
 
     def fail(self, diagnostic: Diagnostic) -> None:
+        # A bad value in `defaults` fails every layer that inherits it; report it once, at the value.
+        same = (diagnostic.code, diagnostic.span, diagnostic.message.split(": ", 1)[-1])
+        if any((d.code, d.span, d.message.split(": ", 1)[-1]) == same for d in self.diagnostics):
+            return
         self.diagnostics.append(diagnostic)
 
     # -- top level ---------------------------------------------------------------------------
@@ -109,7 +163,7 @@ class _Parser:
             if block is not None:
                 blocks[name] = block
         layers = self.sequence(top["layers"], top.value_spans["layers"], "layers", named_only=True)
-        if not layers and isinstance(top["layers"], dict):
+        if isinstance(top["layers"], dict) and not top["layers"]:
             self.fail(error("no-layers", "'layers' is empty; a network needs at least one layer", top.value_spans["layers"]))
         heads_node = top.get("heads", YMap())
         heads = tuple(
@@ -117,6 +171,7 @@ class _Parser:
             for name, value in heads_node.items()
             if (head := self.head(name, value, heads_node.key_spans[name])) is not None
         )
+        deviations = self.deviations(top.get("deviations"), top.value_spans.get("deviations", top.span))
         if self.diagnostics:
             raise SpecError(self.diagnostics)
         c, h, w = header.input
@@ -135,13 +190,28 @@ class _Parser:
             heads=heads,
             span=top.span,
             field_spans=dict(top.key_spans),
+            deviations=deviations,
         )
+
+    def deviations(self, node: Any, span: Span) -> tuple[Deviation, ...]:
+        if not node:
+            return ()
+        out = []
+        for i, item in enumerate(node):
+            item_span = node.item_spans[i]
+            args = self.validate(DeviationArgs, item, item_span, "deviation")
+            if args is not None:
+                rows, row_spans = _names_with_spans(item, "row")
+                cells, cell_spans = _names_with_spans(item, "cell")
+                out.append(Deviation(rows, cells, args.reason, item_span, row_spans, cell_spans))
+        return tuple(out)
 
     def read_defaults(self, node: Any, top: YMap) -> None:
         for op, values in node.items():
             span = node.key_spans[op]
             if op not in DEFAULTABLE:
-                self.fail(error("unknown-op", f"defaults for unknown op {op!r}{suggestion(op, DEFAULTABLE)}", span))
+                hint = suggestion(op, DEFAULTABLE) or f"; defaults can be given for {', '.join(DEFAULTABLE)}"
+                self.fail(error("unknown-op", f"defaults for unknown op {op!r}{hint}", span))
                 continue
             if not isinstance(values, YMap):
                 self.fail(error("wrong-type", f"defaults.{op} must be a mapping of {op} arguments", span))
@@ -167,29 +237,43 @@ class _Parser:
         except ValidationError as exc:
             value_spans = spans if spans is not None else getattr(node, "value_spans", {})
             key_spans = getattr(node, "key_spans", {})
+            errors = exc.errors()
+            kinds: dict[str, set[str]] = {}
+            for item in errors:
+                kinds.setdefault(str(item["loc"][0]) if item["loc"] else "", set()).add(item["type"])
+            # A misspelt key is reported once, as unknown, not again as the key it meant going missing.
+            meant = {closest(key, model.model_fields) for key, types in kinds.items() if "extra_forbidden" in types}
             reported: set[str] = set()
-            for item in exc.errors():
+            for item in errors:
                 key = str(item["loc"][0]) if item["loc"] else ""
-                if key in reported:
+                if key in reported or (item["type"] == "missing" and key in meant):
                     continue
                 reported.add(key)
-                self.fail(self.field_error(model, item, key, node, what, key_spans, value_spans, span))
+                inner = _nested_model(model, key)
+                if inner is not None and isinstance(node.get(key), YMap):
+                    # e.g. `bn: {eps: -1}`: say what is wrong inside, not just that the mapping is.
+                    before = len(self.diagnostics)
+                    if self.validate(inner, node[key], value_spans.get(key, span), f"{what}: {key}") is None and len(self.diagnostics) > before:
+                        continue
+                self.fail(self.field_error(model, item, key, node, what, key_spans, value_spans, span, kinds[key]))
             return None
 
-    def field_error(self, model, item, key, node, what, key_spans, value_spans, span) -> Diagnostic:
+    def field_error(self, model, item, key, node, what, key_spans, value_spans, span, kinds=frozenset()) -> Diagnostic:
         kind = item["type"]
+        fields = model.model_fields
         if kind == "extra_forbidden":
-            return error(
-                "unknown-key",
-                f"{what}: unknown key {key!r}{suggestion(key, model.model_fields)}",
-                key_spans.get(key, span),
-            )
+            hint = suggestion(key, fields) or f"; expected one of: {', '.join(fields)}"
+            return error("unknown-key", f"{what}: unknown key {key!r}{hint}", key_spans.get(key, span))
+        info = fields.get(key)
+        expected = info.description if info is not None and info.description else item["msg"].removeprefix("Input should be ")
         if kind == "missing":
-            return error("missing-key", f"{what} needs {key!r}", span)
-        info = model.model_fields.get(key)
+            return error("missing-key", f"{what} needs {key!r}: {expected}", span)
         value = node.get(key)
-        expected = info.description if info is not None and info.description else item["msg"].lower()
-        return error("bad-value", f"{what}: {key!r} must be {expected}, got {show(value)}", value_spans.get(key, span))
+        return error(
+            "bad-value",
+            f"{what}: {key!r} must be {expected}, got {show(value)}{_number_hint(value, kinds) or _word_hint(value, info)}",
+            value_spans.get(key, span),
+        )
 
     # -- blocks, heads, layers ---------------------------------------------------------------
 
@@ -400,6 +484,14 @@ class _Parser:
         if not ok:
             return None
         return BlockCall(block, tuple(args), tuple(args.item_spans), op_span)
+
+
+def _names_with_spans(node: YMap, key: str) -> tuple[tuple[str, ...], tuple[Span, ...]]:
+    """A key holding one name or a list of names, each with where it was written."""
+    value = node[key]
+    if isinstance(value, YList):
+        return tuple(value), tuple(value.item_spans)
+    return (value,), (node.value_spans[key],)
 
 
 def _name_by_op(layers: list[Layer]) -> tuple[Layer, ...]:

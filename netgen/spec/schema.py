@@ -122,8 +122,22 @@ class InitArgs(Strict):
     classifier_bias: Annotated[Union[float, None], Field(description="a number, or null for 'bias'")] = None
 
 
+class DeviationArgs(Strict):
+    """A part of the reference table the spec departs from on purpose; `netgen verify` checks the names."""
+
+    row: Annotated[
+        Union[StrictStr, Annotated[list[StrictStr], Field(min_length=1)]],
+        Field(description="a reference row id, 'total', '*' (every row) or a list of them"),
+    ]
+    cell: Annotated[
+        Union[StrictStr, Annotated[list[StrictStr], Field(min_length=1)]],
+        Field(description="a column of the reference table, '*' (every cell) or a list of them"),
+    ]
+    reason: Annotated[StrictStr, Field(min_length=1, description="a non-empty sentence saying why")]
+
+
 class SpecHeader(Strict):
-    """Top-level keys; `blocks`, `layers` and `heads` are read by `parse` for their order and spans."""
+    """Top-level keys; `blocks`, `layers`, `heads` and `deviations` are read by `parse` for their order and spans."""
 
     name: Annotated[
         StrictStr,
@@ -143,6 +157,7 @@ class SpecHeader(Strict):
     blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
     layers: Annotated[dict, Field(description="a mapping of named layers")]
     heads: Annotated[dict, Field(description="a mapping of heads")] = {}
+    deviations: Annotated[list, Field(description="a list of {row, cell, reason}")] = []
 
 
 LAYER_META_KEYS = ("from", "row")

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import yaml
 
-from netgen.diagnostics import Span, SpecError, error
+from netgen.diagnostics import Diagnostic, Span, SpecError, error, note
+from netgen.spec.yaml_errors import syntax_error
 
-# Values built from one document, aliases expanded; GoogLeNet's spec has about 900.
-MAX_VALUES = 200_000
+# Values in one document, aliases expanded: GoogLeNet's spec has about 400, its reference
+# table about 900. The limit also bounds the time and memory pyyaml spends before it applies.
+MAX_VALUES = 50_000
 MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
 
@@ -27,6 +29,7 @@ _PLAIN_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_EMPTY = "spec is empty; expected a mapping with 'name', 'input' and 'layers'"
 
 
 class YMap(dict):
@@ -55,18 +58,18 @@ def span_of(mark: yaml.Mark, path: str) -> Span:
 def read_source(path: str, data: bytes) -> Source:
     if len(data) > MAX_BYTES:
         raise SpecError(
-            error("file-too-large", f"spec is {len(data)} bytes; the limit is {MAX_BYTES}", Span(path, 1, 1))
+            error("file-too-large", f"spec is {len(data):,} bytes; the limit is {MAX_BYTES:,}", Span(path, 1, 1))
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         raise SpecError(
             error(
                 "not-utf8",
-                f"byte {data[exc.start]:#04x} is not valid UTF-8; specs are UTF-8 text",
+                f"byte {data[exc.start]:#04x} is not valid UTF-8; save the spec as UTF-8 text",
                 Span(path, line, col),
             )
         ) from None
@@ -77,48 +80,121 @@ def load_yaml(source: Source) -> YMap:
     """Parse one YAML document whose top level is a mapping."""
     path = source.path
     if not source.text.strip():
-        raise SpecError(error("empty-spec", "spec is empty; expected a mapping with 'name' and 'layers'", Span(path, 1, 1)))
+        raise SpecError(error("empty-spec", _EMPTY, Span(path, 1, 1)))
     try:
-        loader = yaml.SafeLoader(source.text)
+        loader = _Loader(source.text, path)
         try:
             node = loader.get_single_node()
         finally:
             loader.dispose()
+        if node is None:
+            raise SpecError(error("empty-spec", _EMPTY.replace("is empty", "has only comments"), Span(path, 1, 1)))
+        _check_expansion(node, path)
+        value = _Builder(path).build(node, depth=0)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        span = span_of(mark, path) if mark else Span(path, 1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(error("yaml-syntax", f"YAML syntax: {problem}", span)) from None
+        raise SpecError(syntax_error(exc, path, source.text)) from None
+    except yaml.reader.ReaderError as exc:
+        before = source.text[: exc.position]
+        where = Span(path, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        message = f"character U+{exc.character:04X} is not allowed in YAML text; remove it" if isinstance(exc.character, int) else f"YAML syntax: {exc.reason}"
+        raise SpecError(error("yaml-syntax", message, where)) from None
     except yaml.YAMLError as exc:
-        raise SpecError(error("yaml-syntax", f"YAML syntax: {exc}", Span(path, 1, 1))) from None
-    except RecursionError:
-        raise SpecError(error("too-deep", f"spec nests deeper than YAML can read (limit {MAX_DEPTH})", Span(path, 1, 1))) from None
-    if node is None:
-        raise SpecError(error("empty-spec", "spec is empty; expected a mapping with 'name' and 'layers'", Span(path, 1, 1)))
-    value = _Builder(path).build(node, depth=0)
+        raise SpecError(error("yaml-syntax", f"YAML syntax: {exc}".splitlines()[0], Span(path, 1, 1))) from None
+    except (RecursionError, MemoryError):
+        # Both are guarded against above; this keeps a traceback from ever reaching the user.
+        raise SpecError(error("too-large", "spec is too large or nests too deeply to read", Span(path, 1, 1))) from None
     if not isinstance(value, YMap):
-        raise SpecError(error("wrong-type", "the spec's top level must be a mapping", span_of(node.start_mark, path)))
+        raise SpecError(
+            error("wrong-type", f"the spec's top level must be a mapping with 'name', 'input' and 'layers', got {_kind(value)}", span_of(node.start_mark, path))
+        )
     return value
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing deep nesting before pyyaml's recursive composer can overflow and
+    huge documents before they fill memory, and reading dates as plain text (a spec has no
+    dates; `2014-09-17` is a string)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, text: str, path: str):
+        super().__init__(text)
+        self.path = path
+        self.depth = 0
+        self.nodes = 0
+
+    def fetch_flow_collection_start(self, token_class):
+        # The scanner reads ahead over every open '[' or '{' (each may start a key), in time
+        # quadratic in their number; stop it here, before the composer would.
+        if self.flow_level >= MAX_DEPTH:
+            raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span_of(self.get_mark(), self.path)))
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                where = span_of(self.peek_event().start_mark, self.path)
+                raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", where))
+            self.nodes += 1
+            if self.nodes > MAX_VALUES:
+                where = span_of(self.peek_event().start_mark, self.path)
+                raise SpecError(error("too-large", f"the spec holds more than {MAX_VALUES:,} values by here; a spec may hold at most {MAX_VALUES:,}", where))
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _check_expansion(root: yaml.Node, path: str) -> None:
+    """Count the values each node expands to, each shared (aliased) node once, so a
+    "billion laughs" document is refused before a single value of it is built."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        span = span_of(node.start_mark, path)
+        if key in open_nodes:
+            raise SpecError(error("recursive-alias", "this anchor contains an alias of itself; its value would be infinite", span))
+        if depth > MAX_DEPTH:
+            raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels once its aliases are expanded", span))
+        open_nodes.add(key)
+        total = 1 + sum(size(child, depth + 1) for child in _children(node))
+        open_nodes.discard(key)
+        if total > MAX_VALUES:
+            raise SpecError(
+                error(
+                    "too-large",
+                    f"this {_node_kind(node)} expands to {total:,} values once its aliases are expanded; "
+                    f"a spec may hold at most {MAX_VALUES:,}",
+                    span,
+                )
+            )
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return node.value if isinstance(node, yaml.SequenceNode) else []
 
 
 class _Builder:
     def __init__(self, path: str):
         self.path = path
-        self.count = 0
         self.constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
         yaml.constructor.SafeConstructor.__init__(self.constructor)
 
     def build(self, node: yaml.Node, depth: int):
         span = span_of(node.start_mark, self.path)
-        self.count += 1
-        if self.count > MAX_VALUES:
-            raise SpecError(
-                error(
-                    "too-large",
-                    f"spec expands to more than {MAX_VALUES} values (aliases are expanded); is an anchor repeated recursively?",
-                    span,
-                )
-            )
         if depth > MAX_DEPTH:
             raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span))
         if isinstance(node, yaml.MappingNode):
@@ -150,14 +226,14 @@ class _Builder:
                 raise SpecError(error("yaml-merge", "merge keys ('<<') are not supported; write the keys out", key_span))
             key = self.build(key_node, depth + 1)
             if not isinstance(key, str):
-                raise SpecError(error("wrong-type", f"keys must be names, got {key!r}", key_span))
+                raise SpecError(error("wrong-type", f"keys must be names, got {_kind(key)}", key_span))
             if key in out:
-                first = out.key_spans[key]
                 raise SpecError(
                     error(
                         "duplicate-key",
-                        f"duplicate key {key!r}; the first is at line {first.line}",
+                        f"duplicate key {key!r}; give each key once",
                         key_span,
+                        note(f"{key!r} is first given here", out.key_spans[key]),
                     )
                 )
             out.key_spans[key] = key_span
@@ -166,8 +242,29 @@ class _Builder:
         return out
 
 
-def _bad_tag(tag: str, span: Span):
-    return error("yaml-tag", f"YAML tag {tag!r} is not allowed; specs hold plain data only", span)
+def _bad_tag(tag: str, span: Span) -> Diagnostic:
+    shown = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+    return error(
+        "yaml-tag",
+        f"YAML tag {shown!r} is not allowed; specs hold plain data only (text, numbers, true/false, null, lists and mappings)",
+        span,
+    )
+
+
+def _node_kind(node: yaml.Node) -> str:
+    return "mapping" if isinstance(node, yaml.MappingNode) else "list" if isinstance(node, yaml.SequenceNode) else "value"
+
+
+def _kind(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def value_span(container, key_or_index, default: Span) -> Span:

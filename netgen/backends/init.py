@@ -1,0 +1,87 @@
+"""The spec's `init:` rule as numpy arrays, keyed like the generated module's state_dict.
+
+Every tensor draws from its own generator, seeded from the seed and its key, so a tensor's
+values do not change when a layer elsewhere is added or removed.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+
+from netgen.backends.layout import Layout, Slot
+from netgen.ir.graph import Graph, Node
+from netgen.ir.ops import OpKind
+from netgen.spec.model import Spec
+from netgen.spec.schema import InitArgs
+
+# torch.nn.init.trunc_normal_ cuts at these values (absolute, not in units of std).
+TRUNC_LOW, TRUNC_HIGH = -2.0, 2.0
+
+
+def initial_weights(spec: Spec, graph: Graph, layout: Layout, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every parameter and buffer of the network, heads included, as the spec's rule starts them."""
+    weights: dict[str, np.ndarray] = {}
+    for name, slots in layout.slots.items():
+        node = graph[name]
+        fan_in = _fan_in(slots)
+        for slot in slots:
+            weights[slot.key] = _initial(spec.init, node, slot, fan_in, spec.num_classes, _rng(seed, slot.key))
+    return weights
+
+
+def _rng(seed: int, key: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
+
+
+def _initial(
+    init: InitArgs, node: Node, slot: Slot, fan_in: int, num_classes: int, rng: np.random.Generator
+) -> np.ndarray:
+    shape = slot.shape
+    if slot.role == "num_batches_tracked":
+        return np.zeros(shape, dtype=np.int64)
+    if slot.role in ("bn_weight", "running_var"):
+        return np.ones(shape, dtype=np.float32)
+    if slot.role in ("bn_bias", "running_mean"):
+        return np.zeros(shape, dtype=np.float32)
+    if slot.role == "weight":
+        return _weight(init, shape, fan_in, rng).astype(np.float32)
+    if slot.role == "bias":
+        if init.weight == "torch_default":
+            bound = 1.0 / math.sqrt(fan_in)
+            return rng.uniform(-bound, bound, shape).astype(np.float32)
+        value = init.bias
+        if init.classifier_bias is not None and node.kind is OpKind.LINEAR and node.attrs.out == num_classes:
+            value = init.classifier_bias
+        return np.full(shape, value, dtype=np.float32)
+    raise AssertionError(f"no init rule for a {slot.role} slot ({slot.key})")
+
+
+def _weight(init: InitArgs, shape: tuple[int, ...], fan_in: int, rng: np.random.Generator) -> np.ndarray:
+    if init.weight == "xavier_uniform":
+        # Caffe's "xavier" filler: uniform in +-sqrt(3 / fan_in).
+        bound = math.sqrt(3.0 / fan_in)
+        return rng.uniform(-bound, bound, shape)
+    if init.weight == "trunc_normal":
+        return _trunc_normal(rng, shape, init.std)
+    # PyTorch's default, kaiming_uniform_(a=sqrt(5)), reduces to uniform in +-1/sqrt(fan_in).
+    bound = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-bound, bound, shape)
+
+
+def _trunc_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
+    """Normal(0, std) redrawn wherever it falls outside [TRUNC_LOW, TRUNC_HIGH]."""
+    values = rng.normal(0.0, std, shape)
+    outside = (values < TRUNC_LOW) | (values > TRUNC_HIGH)
+    while outside.any():
+        values[outside] = rng.normal(0.0, std, int(outside.sum()))
+        outside = (values < TRUNC_LOW) | (values > TRUNC_HIGH)
+    return values
+
+
+def _fan_in(slots: list[Slot]) -> int:
+    """Inputs feeding one output: (in_channels / groups) * kh * kw for a conv, in_features for a linear."""
+    weight = next((slot for slot in slots if slot.role == "weight"), None)
+    return math.prod(weight.shape[1:]) if weight is not None else 0

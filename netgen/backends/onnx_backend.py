@@ -1,0 +1,626 @@
+"""The ONNX backend: the inference graph written in ONNX's textual syntax, parsed, weighted, checked.
+
+The text (templates/onnx/) is the model: `build_onnx` parses it with onnx.parser and only adds
+the initializers. Each block becomes an ONNX local function (domain `netgen.blocks`) that takes
+its weights as inputs, so the block structure survives export; `inline_functions=True` writes
+plain nodes instead. Only the inference path is exported: no auxiliary heads, no dropout.
+
+Names: ONNX values and nodes are named after IR nodes (`inception3a.branch_3x3.conv2`), weights
+after the generated module's state_dict keys; the text quotes every name, so dots are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+import onnx.checker
+import onnx.numpy_helper
+import onnx.parser
+import onnx.printer
+import onnx.shape_inference
+
+from netgen import __version__
+from netgen.backends.init import initial_weights
+from netgen.backends.layout import Layout, Slot
+from netgen.backends.render import render
+from netgen.diagnostics import Diagnostic, SpecError, error, note
+from netgen.ir.graph import Graph, Instance, Node
+from netgen.ir.ops import OpKind
+from netgen.passes.shapes import fmt
+from netgen.spec.model import Spec
+
+# The newest ai.onnx opset that both onnx.checker (onnx 1.23) and onnxruntime (1.32) know,
+# and the IR version onnx pairs with it.
+OPSET = 28
+IR_VERSION = 14
+BLOCK_DOMAIN = "netgen.blocks"
+BLOCK_DOMAIN_VERSION = 1
+PRODUCER = "netgen"
+BATCH = "N"
+INPUT = "input"
+
+# torchvision's transform_input: inputs normalised to [-1, 1] are re-normalised with ImageNet's statistics.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Running statistics ride along in the state_dict but ONNX has no use for them.
+UNUSED_ROLES = frozenset({"num_batches_tracked"})
+
+_QUOTABLE = re.compile(r'^[^"\\\n]+$')
+
+
+class OnnxBackendError(RuntimeError):
+    """The ONNX model netgen wrote is wrong: a bug in netgen, not in the spec."""
+
+
+@dataclass(frozen=True)
+class OnnxNode:
+    """One line of ONNX text, every part already quoted or formatted."""
+
+    label: str
+    outputs: tuple[str, ...]
+    op: str
+    attrs: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+
+@dataclass
+class OnnxFunction:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    nodes: tuple[OnnxNode, ...]
+    calls_blocks: bool
+    domain: str = f'"{BLOCK_DOMAIN}"'
+
+    @property
+    def opsets(self) -> list[str]:
+        return _opsets(with_blocks=self.calls_blocks)
+
+
+@dataclass
+class _Export:
+    """What the text is rendered from, and which IR nodes have a value in the main graph."""
+
+    nodes: list[OnnxNode]
+    functions: list[OnnxFunction]
+    weights: list[tuple[str, Slot, Node]]  # initializer name, its slot, the IR node owning it
+    graph_values: dict[str, str]  # IR node -> its value in the main graph
+    output: str
+
+
+# -- public API ------------------------------------------------------------------------------
+
+
+def onnx_text(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool = False) -> str:
+    """The inference graph in ONNX's textual syntax, weights declared but without data."""
+    return _render(spec, graph, _export(spec, graph, layout, inline_functions))
+
+
+def build_onnx(
+    spec: Spec,
+    graph: Graph,
+    layout: Layout,
+    state_dict: dict[str, np.ndarray] | None = None,
+    inline_functions: bool = False,
+) -> onnx.ModelProto:
+    """The checked ONNX model, weighted from `state_dict` (the generated module's) or the spec's init rule."""
+    export = _export(spec, graph, layout, inline_functions)
+    text = _render(spec, graph, export)
+    try:
+        model = onnx.parser.parse_model(text)
+    except onnx.parser.ParseError as exc:
+        raise OnnxBackendError(f"onnx.parser rejects the text netgen wrote: {exc}") from None
+    declared = [info.name for info in model.graph.value_info]
+    if declared != [name for name, _, _ in export.weights]:
+        raise OnnxBackendError("the parsed model's weight declarations differ from the ones netgen wrote")
+    del model.graph.value_info[:]
+    weights = state_dict if state_dict is not None else initial_weights(spec, graph, layout)
+    model.graph.initializer.extend(_initializers(export.weights, weights, from_file=state_dict is not None))
+    if spec.description:
+        model.doc_string = spec.description
+    _check(model)
+    _check_shapes(model, graph, export)
+    return model
+
+
+def onnx_graph_text(model: onnx.ModelProto) -> str:
+    """The model as ONNX text, weights declared by type and shape only (one a line): small, diffable,
+    and parseable again by onnx.parser."""
+    bare = onnx.ModelProto()
+    bare.CopyFrom(model)
+    del bare.graph.initializer[:]
+    del bare.graph.value_info[:]
+    lines = [line.rstrip() for line in onnx.printer.to_text(bare).splitlines()]
+    declarations = [f"   {_initializer_type(tensor)} {quote(tensor.name)}," for tensor in model.graph.initializer]
+    if declarations:
+        # The weights go between the graph's signature and its `{`, where the printer would put them.
+        declarations[-1] = declarations[-1].rstrip(",")
+        signature = next(index for index, line in enumerate(lines) if "=>" in line)
+        lines[signature] = lines[signature].removesuffix("{").rstrip()
+        lines[signature + 1 : signature + 1] = ["<", *declarations, ">", "{"]
+    return "\n".join(lines) + "\n"
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def _render(spec: Spec, graph: Graph, export: _Export) -> str:
+    input_shape = (BATCH, *spec.input)
+    output_shape = (BATCH, *graph[graph.output].shape)
+    return render(
+        "onnx/model.onnx.j2",
+        ir_version=IR_VERSION,
+        opsets=_opsets(with_blocks=bool(export.functions)),
+        producer_name=quote(PRODUCER),
+        producer_version=quote(__version__),
+        graph_name=quote(spec.name),
+        inputs=[f"{_tensor_type(input_shape)} {quote(INPUT)}"],
+        outputs=[f"{_tensor_type(output_shape)} {quote(export.output)}"],
+        weights=[f"{_tensor_type(slot.shape)} {quote(name)}" for name, slot, _ in export.weights],
+        nodes=export.nodes,
+        functions=export.functions,
+    )
+
+
+def quote(name: str) -> str:
+    """A name as an ONNX quoted identifier; the grammar has no escapes, so a quote cannot appear."""
+    if not _QUOTABLE.match(name):
+        raise OnnxBackendError(f"name {name!r} cannot be written in ONNX text")
+    return f'"{name}"'
+
+
+def _opsets(with_blocks: bool) -> list[str]:
+    opsets = [f'"" : {OPSET}']
+    if with_blocks:
+        opsets.append(f"{quote(BLOCK_DOMAIN)} : {BLOCK_DOMAIN_VERSION}")
+    return opsets
+
+
+def _initializer_type(tensor: onnx.TensorProto) -> str:
+    if tensor.data_type != onnx.TensorProto.FLOAT:
+        raise OnnxBackendError(f"weight {tensor.name} is not float32")
+    return _tensor_type(tensor.dims)
+
+
+def _tensor_type(shape) -> str:
+    return "float[" + ", ".join(str(extent) for extent in shape) + "]"
+
+
+def _attr(name: str, value) -> str:
+    """`name = literal`; every literal goes through repr() so a float stays a float."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, (tuple, list)):
+        return f"{name} = [" + ", ".join(repr(int(item)) for item in value) + "]"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise OnnxBackendError(f"attribute {name} = {value!r} is not a finite number")
+        return f"{name} = {float(value)!r}"
+    return f"{name} = {int(value)!r}"
+
+
+def _tensor_attr(name: str, shape: tuple[int, ...], values: list[float]) -> str:
+    return f"{name} = {_tensor_type(shape)} {{" + ", ".join(repr(float(v)) for v in values) + "}"
+
+
+# -- the graph and its functions ---------------------------------------------------------------
+
+
+def _export(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool) -> _Export:
+    functions = None if inline_functions else _Functions(spec, graph, layout)
+    trunk = [node for node in graph.trunk() if node.kind is not OpKind.INPUT]
+    weights: list[tuple[str, Slot, Node]] = []
+    for node in trunk:
+        weights += [(slot.key, slot, node) for slot in _used_slots(layout, node)]
+    taken = {node.name for node in trunk} | set(graph.instances) | {key for key, _, _ in weights}
+    output = _fresh("output", taken)
+    scope = _Scope(graph, layout, functions, path=None, local=lambda name: name, weight=lambda node, slot: slot.key)
+    entry = INPUT
+    nodes: list[OnnxNode] = []
+    if spec.transform_input:
+        nodes += _transform_input(spec)
+        entry = f"{INPUT}.transformed"
+    nodes += scope.emit(trunk, entry_node=INPUT, entry_value=entry, exit_node=graph.output, exit_value=output)
+    _ensure_distinct(nodes, what=f"graph {spec.name}")
+    return _Export(nodes, functions.defined if functions else [], weights, scope.written, output)
+
+
+def _transform_input(spec: Spec) -> list[OnnxNode]:
+    if spec.input[0] != 3:
+        raise SpecError(
+            error(
+                "bad-value",
+                f"transform_input needs a 3-channel input, got {spec.input[0]} channels",
+                spec.where("transform_input"),
+            )
+        )
+    scale = [std / 0.5 for std in IMAGENET_STD]
+    shift = [(mean - 0.5) / 0.5 for mean in IMAGENET_MEAN]
+    shape = (1, 3, 1, 1)
+    names = {part: quote(f"{INPUT}.{part}") for part in ("scale", "shift", "scaled", "transformed")}
+    return [
+        OnnxNode(names["scale"], (names["scale"],), "Constant", (_tensor_attr("value", shape, scale),), ()),
+        OnnxNode(names["shift"], (names["shift"],), "Constant", (_tensor_attr("value", shape, shift),), ()),
+        OnnxNode(names["scaled"], (names["scaled"],), "Mul", (), (quote(INPUT), names["scale"])),
+        OnnxNode(names["transformed"], (names["transformed"],), "Add", (), (names["scaled"], names["shift"])),
+    ]
+
+
+class _Functions:
+    """One FunctionProto per block, made on first use; a block whose instances need different
+    attributes (adaptive pooling over different input sizes) gets one function per variant."""
+
+    def __init__(self, spec: Spec, graph: Graph, layout: Layout):
+        self.graph = graph
+        self.layout = layout
+        self.defined: list[OnnxFunction] = []
+        self._by_body: dict[tuple, str] = {}
+        self._variants: dict[str, int] = {}
+        self._taken = set(spec.blocks)
+
+    def nodes_of(self, instance: Instance) -> list[Node]:
+        members = set(instance.nodes)
+        return [node for node in self.graph.nodes() if node.name in members]
+
+    def name_for(self, instance: Instance) -> str:
+        graph = self.graph
+        nodes = self.nodes_of(instance)
+        rel = _relative_to(instance.path)
+        weights = [_formal_weight(instance, node, slot) for node in nodes for slot in _used_slots(self.layout, node)]
+        taken = {rel(node.name) for node in nodes}
+        x, y = _fresh("x", taken), _fresh("y", taken)
+        scope = _Scope(
+            graph,
+            self.layout,
+            self,
+            path=instance.path,
+            local=lambda name: rel(name) or _merge_label(graph[name]),
+            weight=lambda node, slot: _formal_weight(instance, node, slot),
+        )
+        body = scope.emit(nodes, entry_node=instance.entry, entry_value=x, exit_node=instance.exit, exit_value=y)
+        _ensure_distinct(body, what=f"block {instance.block}")
+        inputs = (quote(x), *(quote(name) for name in weights))
+        key = (instance.block, inputs, tuple(body))
+        if key in self._by_body:
+            return self._by_body[key]
+        variant = self._variants[instance.block] = self._variants.get(instance.block, 0) + 1
+        name = instance.block if variant == 1 else _fresh(f"{instance.block}_{variant}", self._taken)
+        self._taken.add(name)
+        self._by_body[key] = name
+        calls_blocks = any(node.op.startswith(BLOCK_DOMAIN + ".") for node in body)
+        self.defined.append(OnnxFunction(name, inputs, (quote(y),), tuple(body), calls_blocks))
+        return name
+
+    def actual_weights(self, instance: Instance, weight: Callable[[Node, Slot], str]) -> list[str]:
+        """The caller's names for an instance's weights, in the function's order."""
+        return [weight(node, slot) for node in self.nodes_of(instance) for slot in _used_slots(self.layout, node)]
+
+
+@dataclass
+class _Scope:
+    """The main graph or one function body: which value each IR node has, and the nodes to write."""
+
+    graph: Graph
+    layout: Layout
+    functions: _Functions | None
+    path: str | None  # the instance whose function this is; None for the main graph
+    local: Callable[[str], str]  # IR node -> its value's name here
+    weight: Callable[[Node, Slot], str]  # a weight's name here
+    values: dict[str, str] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)  # IR node -> value, for the nodes this scope writes
+    calls: dict[str, Instance] = field(default_factory=dict)  # exit node -> the instance called for it
+    entry: str = ""
+
+    def emit(
+        self, nodes: list[Node], entry_node: str, entry_value: str, exit_node: str, exit_value: str
+    ) -> list[OnnxNode]:
+        if self.functions is not None:
+            for node in nodes:
+                instance = self._called_instance(node)
+                if instance is not None and node.name == instance.exit:
+                    self.calls[node.name] = instance
+        self.entry = entry_node
+        self.values[entry_node] = entry_value
+        source = self._source(exit_node)
+        if source != entry_node:
+            self.values[source] = exit_value
+        for exit_name, instance in self.calls.items():
+            # A call's value is named like the block's use (`p1`), not like the node inside it that ends it.
+            self.values.setdefault(exit_name, self.local(instance.path))
+        out: list[OnnxNode] = []
+        for node in nodes:
+            instance = self._called_instance(node) if self.functions is not None else None
+            if instance is not None:
+                if node.name == instance.exit:
+                    out.append(self._call(node, instance))
+                continue
+            if node.kind is OpKind.DROPOUT:
+                continue
+            out += self._lower(node)
+        if source == entry_node:
+            # Nothing but dropout between entry and exit: the output still needs a node to write it.
+            out.append(OnnxNode(quote(exit_value), (quote(exit_value),), "Identity", (), (quote(entry_value),)))
+        return out
+
+    # -- values --
+
+    def _source(self, name: str) -> str:
+        """The IR node whose value `name` stands for: dropout passes its input through. The scope's
+        entry and the blocks it calls are where the search stops: what lies before is out of sight."""
+        while name != self.entry and name not in self.calls and self.graph[name].kind is OpKind.DROPOUT:
+            name = self.graph.inputs(name)[0]
+        return name
+
+    def value(self, name: str) -> str:
+        source = self._source(name)
+        return self.values.get(source) or self.local(source)
+
+    def _output(self, node: Node) -> str:
+        name = self.value(node.name)
+        self.written[node.name] = name
+        return name
+
+    def _called_instance(self, node: Node) -> Instance | None:
+        """The outermost block instance below this scope that `node` belongs to."""
+        scopes = node.scope
+        if self.path is not None:
+            if self.path not in scopes:
+                return None
+            scopes = scopes[scopes.index(self.path) + 1 :]
+        return next((self.graph.instances[path] for path in scopes if path in self.graph.instances), None)
+
+    # -- nodes --
+
+    def _call(self, node: Node, instance: Instance) -> OnnxNode:
+        name = self.functions.name_for(instance)
+        inputs = (
+            quote(self.value(instance.entry)),
+            *(quote(w) for w in self.functions.actual_weights(instance, self.weight)),
+        )
+        label = self.local(instance.path)
+        return OnnxNode(quote(label), (quote(self._output(node)),), f"{BLOCK_DOMAIN}.{name}", (), inputs)
+
+    def _lower(self, node: Node) -> list[OnnxNode]:
+        """The ONNX ops of one IR node; the last writes the node's value, earlier ones `<name>.<op>`."""
+        inputs = [quote(self.value(source)) for source in self.graph.inputs(node.name)]
+        slots = {slot.role: quote(self.weight(node, slot)) for slot in _used_slots(self.layout, node)}
+        steps = _ops(self.graph, node, inputs, slots)
+        local = self.local(node.name)
+        out_value = self._output(node)
+        lowered = []
+        previous = None
+        for index, (suffix, op, attrs, step_inputs) in enumerate(steps):
+            last = index == len(steps) - 1
+            label = local if len(steps) == 1 else f"{local}.{suffix}"
+            value = out_value if last else f"{local}.{suffix}"
+            if previous is not None:
+                step_inputs = [previous, *step_inputs]
+            lowered.append(OnnxNode(quote(label), (quote(value),), op, tuple(attrs), tuple(step_inputs)))
+            previous = quote(value)
+        return lowered
+
+
+def _ops(
+    graph: Graph, node: Node, inputs: list[str], slots: dict[str, str]
+) -> list[tuple[str, str, list[str], list[str]]]:
+    """(suffix, op, attributes, inputs) for each ONNX op; after the first, the previous op's output
+    is prepended to the inputs."""
+    kind, attrs = node.kind, node.attrs
+    if kind is OpKind.CONV:
+        conv_attrs = [
+            _attr("kernel_shape", attrs.kernel),
+            _attr("strides", attrs.stride),
+            _attr("pads", (*attrs.pad, *attrs.pad)),
+        ]
+        if attrs.groups != 1:
+            conv_attrs.append(_attr("group", attrs.groups))
+        steps = [("conv", "Conv", conv_attrs, _weight_and_bias(inputs, slots))]
+        if attrs.bn_eps is not None:
+            steps.append(("bn", "BatchNormalization", [_attr("epsilon", attrs.bn_eps)], _bn_inputs(slots)))
+        if attrs.relu:
+            steps.append(("relu", "Relu", [], []))
+        return steps
+    if kind is OpKind.LINEAR:
+        steps = [("gemm", "Gemm", [_attr("transB", 1)], _weight_and_bias(inputs, slots))]
+        if attrs.relu:
+            steps.append(("relu", "Relu", [], []))
+        return steps
+    if kind is OpKind.MAXPOOL:
+        return [("maxpool", "MaxPool", _pool_attrs(attrs), inputs)]
+    if kind is OpKind.AVGPOOL:
+        # Set explicitly: ONNX's default (0) is the opposite of PyTorch's (True).
+        pool_attrs = [*_pool_attrs(attrs), _attr("count_include_pad", attrs.count_include_pad)]
+        return [("avgpool", "AveragePool", pool_attrs, inputs)]
+    if kind is OpKind.ADAPTIVE_AVGPOOL:
+        return [_adaptive_avgpool(graph, node, inputs)]
+    if kind is OpKind.LRN:
+        if attrs.size % 2 == 0:
+            raise SpecError(
+                error(
+                    "onnx-unsupported",
+                    f"{node.name}: ONNX Runtime runs only odd LRN sizes (and ONNX centres an even window one channel "
+                    f"off from PyTorch), got {attrs.size}; use an odd size",
+                    _where(node, "size"),
+                )
+            )
+        lrn_attrs = [
+            _attr("size", attrs.size),
+            _attr("alpha", float(attrs.alpha)),
+            _attr("beta", float(attrs.beta)),
+            _attr("bias", float(attrs.k)),
+        ]
+        return [("lrn", "LRN", lrn_attrs, inputs)]
+    if kind is OpKind.BATCHNORM:
+        return [("bn", "BatchNormalization", [_attr("epsilon", float(attrs.eps))], [*inputs, *_bn_inputs(slots)])]
+    if kind is OpKind.RELU:
+        return [("relu", "Relu", [], inputs)]
+    if kind is OpKind.FLATTEN:
+        return [("flatten", "Flatten", [_attr("axis", 1)], inputs)]
+    if kind is OpKind.SOFTMAX:
+        return [("softmax", "Softmax", [_attr("axis", 1)], inputs)]
+    if kind is OpKind.CONCAT:
+        return [("concat", "Concat", [_attr("axis", 1)], inputs)]
+    if kind is OpKind.ADD:
+        return [("add", "Add" if len(inputs) == 2 else "Sum", [], inputs)]
+    raise AssertionError(f"no ONNX lowering for {kind}")
+
+
+def _pool_attrs(attrs) -> list[str]:
+    return [
+        _attr("kernel_shape", attrs.kernel),
+        _attr("strides", attrs.stride),
+        _attr("pads", (*attrs.pad, *attrs.pad)),
+        _attr("ceil_mode", attrs.ceil),
+    ]
+
+
+def _weight_and_bias(inputs: list[str], slots: dict[str, str]) -> list[str]:
+    return [*inputs, slots["weight"], *([slots["bias"]] if "bias" in slots else [])]
+
+
+def _bn_inputs(slots: dict[str, str]) -> list[str]:
+    return [slots["bn_weight"], slots["bn_bias"], slots["running_mean"], slots["running_var"]]
+
+
+def _adaptive_avgpool(graph: Graph, node: Node, inputs: list[str]):
+    if node.attrs.out == (1, 1):
+        return ("avgpool", "GlobalAveragePool", [], inputs)
+    _, height, width = graph[graph.inputs(node.name)[0]].shape
+    out_h, out_w = node.attrs.out
+    if height % out_h or width % out_w:
+        raise SpecError(
+            error(
+                "onnx-unsupported",
+                f"{node.name}: adaptive average pooling from {height}x{width} to {out_h}x{out_w} has windows of "
+                "different sizes, which ONNX cannot express; make the input a multiple of the output",
+                _where(node, "out"),
+            )
+        )
+    # Equal windows: a plain average pool with kernel = stride = input / output.
+    kernel = (height // out_h, width // out_w)
+    pool_attrs = [_attr("kernel_shape", kernel), _attr("strides", kernel)]
+    return ("avgpool", "AveragePool", pool_attrs, inputs)
+
+
+def _where(node: Node, arg: str):
+    return node.call.where(arg) if node.call is not None and hasattr(node.call, "where") else node.span
+
+
+def _merge_label(node: Node) -> str:
+    """A block's concat/add node carries the instance's own name; inside the function it is `concat`/`add`."""
+    return node.kind.value
+
+
+def _relative_to(path: str) -> Callable[[str], str]:
+    prefix = path + "."
+    return lambda name: name[len(prefix) :] if name.startswith(prefix) else ("" if name == path else name)
+
+
+def _formal_weight(instance: Instance, node: Node, slot: Slot) -> str:
+    """A weight's name inside a block's function: the node's name in the block and the slot's role
+    (`branch_3x3.conv2.weight`, `branch_3x3.conv2.running_mean`)."""
+    return f"{_relative_to(instance.path)(node.name)}.{slot.role}"
+
+
+def _used_slots(layout: Layout, node: Node) -> list[Slot]:
+    return [slot for slot in layout.slots.get(node.name, []) if slot.role not in UNUSED_ROLES]
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _ensure_distinct(nodes: list[OnnxNode], what: str) -> None:
+    seen: set[str] = set()
+    for node in nodes:
+        for value in node.outputs:
+            if value in seen:
+                raise OnnxBackendError(f"two ONNX nodes of {what} both write {value}")
+            seen.add(value)
+
+
+# -- weights and checks ------------------------------------------------------------------------
+
+
+def _initializers(
+    needed: list[tuple[str, Slot, Node]], weights: dict[str, np.ndarray], from_file: bool
+) -> list[onnx.TensorProto]:
+    problems: list[Diagnostic] = []
+    tensors = []
+    for key, slot, node in needed:
+        value = weights.get(key)
+        if value is None:
+            problems.append(
+                error("weights-mismatch", f"{node.name}: the weights have no {key!r} ({fmt(slot.shape)})", node.span)
+            )
+            continue
+        value = np.asarray(value)
+        if tuple(value.shape) != tuple(slot.shape):
+            problems.append(
+                error(
+                    "weights-mismatch",
+                    f"{node.name}: {key!r} is {fmt(value.shape) or 'a scalar'} in the weights but the network needs {fmt(slot.shape)}",
+                    node.span,
+                )
+            )
+            continue
+        if not np.issubdtype(value.dtype, np.floating):
+            problems.append(
+                error("weights-mismatch", f"{node.name}: {key!r} holds {value.dtype} values, not floats", node.span)
+            )
+            continue
+        tensors.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), key))
+    if problems:
+        if not from_file:
+            raise OnnxBackendError("the spec's initial weights do not fit the network: " + problems[0].message)
+        shown = problems[:10]
+        if len(problems) > len(shown):
+            shown.append(note(f"... and {len(problems) - len(shown)} more", None))
+        raise SpecError(shown)
+    return tensors
+
+
+def _check(model: onnx.ModelProto) -> None:
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise OnnxBackendError(f"onnx.checker rejects the model netgen wrote: {exc}") from None
+
+
+def _check_shapes(model: onnx.ModelProto, graph: Graph, export: _Export) -> None:
+    """ONNX's own shape inference must give every IR node with a value in the main graph the IR's shape."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise OnnxBackendError(f"ONNX shape inference fails on the model netgen wrote: {exc}") from None
+    shapes = {info.name: _shape_of(info) for info in [*inferred.graph.value_info, *inferred.graph.output]}
+    for ir_name, value in export.graph_values.items():
+        want = (BATCH, *graph[ir_name].shape)
+        got = shapes.get(value)
+        if got != want:
+            shown = "no shape" if got is None else _show(got)
+            raise OnnxBackendError(
+                f"ONNX shape inference gives {shown} for {ir_name} (value {value!r}) where the IR has {_show(want)}"
+            )
+
+
+def _shape_of(info: onnx.ValueInfoProto):
+    tensor = info.type.tensor_type
+    if not tensor.HasField("shape"):
+        return None
+    return tuple(
+        dim.dim_param if dim.HasField("dim_param") else (dim.dim_value if dim.HasField("dim_value") else "?")
+        for dim in tensor.shape.dim
+    )
+
+
+def _show(shape) -> str:
+    return " x ".join(str(extent) for extent in shape)

@@ -1,0 +1,699 @@
+"""The PyTorch backend: one standalone, readable module file in the style of torchvision's googlenet.py.
+
+Python here decides what the file says (which classes, constructor arguments and statements),
+taking every name from the layout and every number from the IR; templates/pytorch/ decides how
+it is written. The text is formatted by the pinned ruff and parsed before it is returned.
+
+A block becomes one class, written from the block's definition: channel counts are expressions
+in its parameters (`n1x1 + n3x3 + n5x5 + pool_proj`), and every use of the block is checked
+against the IR. The one IR fact a definition cannot express is the spatial size a `flatten`
+sees, so every use of a block must agree on it.
+
+`forward` returns what the spec's last layer computes: for a spec that ends in softmax, class
+probabilities, not logits. Parameter-free `concat` and `add` layers are computed in `forward`
+(torch.cat, +) and have no module, unlike every other layer.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from netgen.backends.layout import Layout
+from netgen.backends.render import render
+from netgen.diagnostics import SpecError, error, note
+from netgen.ir.graph import Graph
+from netgen.ir.names import GENERATED_NAMES, sanitize
+from netgen.ir.ops import OpKind, kind_for_op
+from netgen.passes.expand import scale
+from netgen.spec.model import Block, BlockCall, Layer, Spec
+from netgen.summary import summarize
+
+LINE_LENGTH = 100
+TEMPLATE = "pytorch/module.py.j2"
+# Names the generated file binds at module level, besides its classes.
+MODULE_NAMES = frozenset({"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE"})
+
+
+class GeneratedCodeError(RuntimeError):
+    """netgen wrote Python it cannot stand behind: a bug in netgen, never in the spec."""
+
+
+# -- what the templates see ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Channels:
+    """A channel (or feature) count as generated code computes it: a constant plus multiples of names."""
+
+    terms: tuple[tuple[str, int], ...] = ()
+    const: int = 0
+
+    @staticmethod
+    def of(name: str) -> Channels:
+        return Channels(((name, 1),))
+
+    def __add__(self, other: Channels) -> Channels:
+        merged = dict(self.terms)
+        for name, coefficient in other.terms:
+            merged[name] = merged.get(name, 0) + coefficient
+        return Channels(tuple(merged.items()), self.const + other.const)
+
+    def __mul__(self, factor: int) -> Channels:
+        return Channels(tuple((name, k * factor) for name, k in self.terms), self.const * factor)
+
+    def substitute(self, values: dict[str, Channels]) -> Channels:
+        out = Channels(const=self.const)
+        for name, coefficient in self.terms:
+            out = out + values[name] * coefficient
+        return out
+
+    def value(self, env: dict[str, int]) -> int:
+        return self.const + sum(env[name] * k for name, k in self.terms)
+
+    def mentions(self, name: str) -> bool:
+        return any(term == name for term, _ in self.terms)
+
+    @property
+    def factor(self) -> int:
+        """A factor common to several parts, written once: (a + b) * 16 rather than a * 16 + b * 16."""
+        numbers = [k for _, k in self.terms] + ([self.const] if self.const else [])
+        return math.gcd(*numbers) if len(numbers) > 1 else 1
+
+    @property
+    def parts(self) -> list[tuple[str | None, int]]:
+        """(name, coefficient) after taking out `factor`; None names the constant."""
+        factor = self.factor
+        parts: list[tuple[str | None, int]] = [(name, k // factor) for name, k in self.terms]
+        if self.const or not parts:
+            parts.append((None, self.const // factor))
+        return parts
+
+
+@dataclass(frozen=True)
+class OpModule:
+    """A torch.nn module for one primitive op; `attrs` are the IR's, channel counts are `Channels`."""
+
+    kind: str
+    attrs: Any
+    in_channels: Channels
+    out: Channels
+    conv_options: tuple[tuple[str, object], ...] = ()  # BasicConv2d arguments that differ from its defaults
+    flat: bool = False  # batch norm over (N, F) features
+    form: str = "op"
+
+
+@dataclass(frozen=True)
+class BlockModule:
+    cls: str
+    args: tuple[Channels, ...]
+    form: str = "block"
+
+
+@dataclass(frozen=True)
+class Sequential:
+    items: tuple[Module, ...]
+    names: tuple[str, ...] | None  # None: indexed 0, 1, ...
+    form: str = "sequential"
+
+
+@dataclass(frozen=True)
+class Identity:
+    form: str = "identity"
+
+
+Module = OpModule | BlockModule | Sequential | Identity
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """self.<attr>, self.<attr>[<index>] or self.<attr>.<name>."""
+
+    attr: str
+    item: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a forward(): `target = <action>`, or `return <action>` without a target."""
+
+    target: str | None
+    action: str  # call, head (a call made in training only), concat, add, var
+    inputs: tuple[str, ...]
+    module: ModuleRef | None = None
+    relu: bool = False  # a linear layer with act: relu
+    shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
+
+
+@dataclass
+class BlockClass:
+    name: str  # the spec's block name
+    cls: str
+    params: list[str]
+    takes_num_classes: bool
+    attrs: list[tuple[str, Module]]
+    steps: list[Step]
+    out: Channels
+
+
+@dataclass(frozen=True)
+class ConvFeature:
+    """A BasicConv2d option: one value every conv shares, or a constructor argument with a default."""
+
+    name: str
+    value: object  # the shared value, or the constructor's default when `varies`
+    varies: bool
+
+
+@dataclass(frozen=True)
+class Output:
+    """What one of forward()'s results is, for the docstring."""
+
+    layer: str
+    op: str
+    shape: tuple[int, ...]
+    field: str = ""
+    loss_weight: float = 1.0
+
+
+# -- the plan --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    """Where a sequence of layers runs: the network's top level, or a block at each of its `paths`."""
+
+    label: str
+    paths: list[str]  # "" for the top level, else every use of the block
+    symbols: dict[str, str]  # spec name -> identifier in generated code
+    # (node relative to a path, the channels generated code computes there, whether it is a block use)
+    checks: list[tuple[str, Channels, bool]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    layer: Layer
+    rel: str  # the IR node (or block use) relative to the scope's path
+    sources: tuple[int | None, ...]  # earlier layers of the same sequence; None is the sequence's entry
+    module: Module | None
+    out: Channels
+
+    @property
+    def op(self) -> str:
+        return "block" if isinstance(self.layer.call, BlockCall) else kind_for_op(self.layer.call.op).value
+
+    @property
+    def relu(self) -> bool:
+        return _linear_relu(self.module)
+
+
+class _Locals:
+    """Fresh local variable names for one forward()."""
+
+    def __init__(self, reserved):
+        self.taken = set(reserved)
+
+    def fresh(self, base: str) -> str:
+        base = sanitize(base)
+        name, count = base, 1
+        while name in self.taken:
+            count += 1
+            name = f"{base}_{count}"
+        self.taken.add(name)
+        return name
+
+
+class _Planner:
+    def __init__(self, spec: Spec, graph: Graph, layout: Layout):
+        self.spec, self.graph, self.layout = spec, graph, layout
+        self.outputs_class = f"{layout.network_class}Outputs"
+        self.conv_features = self._conv_features()
+        self.blocks: dict[str, BlockClass] = {}
+        # Locals must not hide anything forward() reads: module-level names and classes.
+        self.reserved = GENERATED_NAMES | MODULE_NAMES | {"BasicConv2d", layout.network_class, self.outputs_class}
+        self.reserved |= {names.cls for names in layout.blocks.values()}
+
+    # -- BasicConv2d -----------------------------------------------------------------------
+
+    def _conv_features(self) -> dict[str, ConvFeature]:
+        convs = [node.attrs for node in self.graph.nodes() if node.kind is OpKind.CONV]
+        with_bn = [attrs for attrs in convs if attrs.bn_eps is not None]
+        seen = {
+            "bias": [attrs.bias for attrs in convs],
+            "batch_norm": [attrs.bn_eps is not None for attrs in convs],
+            "eps": [attrs.bn_eps for attrs in with_bn],
+            "momentum": [attrs.bn_momentum for attrs in with_bn],
+            "relu": [attrs.relu for attrs in convs],
+        }
+        # The most common value (the first seen, on a tie) becomes the default.
+        return {
+            name: ConvFeature(name, Counter(values).most_common(1)[0][0], len(set(values)) > 1)
+            for name, values in seen.items()
+            if values
+        }
+
+    def conv_options(self, attrs) -> tuple[tuple[str, object], ...]:
+        values = {"bias": attrs.bias, "batch_norm": attrs.bn_eps is not None, "relu": attrs.relu}
+        if attrs.bn_eps is not None:
+            values.update(eps=attrs.bn_eps, momentum=attrs.bn_momentum)
+        return tuple(
+            (name, values[name])
+            for name, feature in self.conv_features.items()
+            if feature.varies and name in values and values[name] != feature.value
+        )
+
+    def basic_conv(self) -> dict[str, Any] | None:
+        convs = [node.attrs for node in self.graph.nodes() if node.kind is OpKind.CONV]
+        if not convs:
+            return None
+        return {
+            "features": self.conv_features,
+            "stride": any(attrs.stride != (1, 1) for attrs in convs),
+            "padding": any(attrs.pad != (0, 0) for attrs in convs),
+            "groups": any(attrs.groups != 1 for attrs in convs),
+        }
+
+    # -- layers ----------------------------------------------------------------------------
+
+    def channels(self, scope: _Scope, value: int | str, scaled: bool) -> Channels:
+        """A count as the spec wrote it: a number (scaled by the width where expand scales it) or a name."""
+        if isinstance(value, int):
+            return Channels(const=scale(value, self.spec.width) if scaled else value)
+        return Channels.of(scope.symbols[value])
+
+    def walk(
+        self, scope: _Scope, layers: tuple[Layer, ...], entry: Channels, prefix: str, entry_names=()
+    ) -> list[_Planned]:
+        """Plan a sequence: each layer's module and output channels, in terms of the scope's names."""
+        local: dict[str, int | None] = {name: None for name in entry_names}
+        outs: dict[int | None, Channels] = {None: entry}
+        planned: list[_Planned] = []
+        for index, layer in enumerate(layers):
+            if layer.inputs is None:
+                sources = (index - 1 if index else None,)
+            else:
+                sources = tuple(local[source] for source in layer.inputs)
+            rel = _join(prefix, layer.name)
+            module, out = self.plan_layer(scope, layer, rel, [outs[source] for source in sources])
+            planned.append(_Planned(layer, rel, sources, module, out))
+            local[layer.name] = index
+            outs[index] = out
+        return planned
+
+    def plan_layer(
+        self, scope: _Scope, layer: Layer, rel: str, inputs: list[Channels]
+    ) -> tuple[Module | None, Channels]:
+        module, out = self._plan_layer(scope, layer, rel, inputs)
+        scope.checks.append((rel, out, isinstance(layer.call, BlockCall)))
+        return module, out
+
+    def _plan_layer(
+        self, scope: _Scope, layer: Layer, rel: str, inputs: list[Channels]
+    ) -> tuple[Module | None, Channels]:
+        call, in_channels = layer.call, inputs[0]
+        if isinstance(call, BlockCall):
+            inner = self.block_class(call.block)
+            args = [self.channels(scope, arg, scaled=True) for arg in call.args]
+            values = {
+                "in_channels": in_channels,
+                **dict(zip(inner.params, args, strict=True)),
+                "num_classes": Channels.of("num_classes"),
+            }
+            if inner.takes_num_classes:
+                args.append(values["num_classes"])
+            return BlockModule(inner.cls, (in_channels, *args)), inner.out.substitute(values)
+        kind = kind_for_op(call.op)
+        if kind is OpKind.CONCAT:
+            return None, sum(inputs[1:], in_channels)
+        if kind is OpKind.ADD:
+            return None, in_channels
+        attrs = self.graph[_join(scope.paths[0], rel)].attrs  # the same at every path, but for `out`
+        out, flat, options = in_channels, False, ()
+        if kind is OpKind.CONV:
+            out, options = self.channels(scope, call.args.out, scaled=True), self.conv_options(attrs)
+        elif kind is OpKind.LINEAR:
+            out = self.channels(scope, call.args.out, scaled=False)
+        elif kind is OpKind.FLATTEN:
+            out = in_channels * self.uniform(scope, layer, rel, "flattens", _spatial_size)
+        elif kind is OpKind.BATCHNORM:
+            flat = self.uniform(scope, layer, rel, "normalises", len) == 1
+        return OpModule(kind.value, attrs, in_channels, out, options, flat), out
+
+    def uniform(self, scope: _Scope, layer: Layer, rel: str, verb: str, measure):
+        """A fact about a layer's input shape that its class fixes, so every use of the block must share it."""
+        inputs = [self.graph[self.graph.inputs(_join(path, rel))[0]] for path in scope.paths]
+        facts = [measure(node.shape) for node in inputs]
+        for path, fact, source in zip(scope.paths, facts, inputs, strict=True):
+            if fact != facts[0]:
+                first, instances = scope.paths[0], self.graph.instances
+                raise SpecError(
+                    error(
+                        "block-not-uniform",
+                        f"block {scope.label!r}: {layer.name} {verb} a {_shape(inputs[0].shape)} input in {first} "
+                        f"but a {_shape(source.shape)} input in {path}; the PyTorch backend writes one class per "
+                        "block, so every use must agree (or define two blocks)",
+                        layer.span,
+                        note(f"{first} is here", instances[first].span),
+                        note(f"{path} is here", instances[path].span),
+                    )
+                )
+        return facts[0]
+
+    def steps(self, planned: list[_Planned], refs: list[ModuleRef], entry: str, running: str, names: _Locals):
+        """One statement per layer. Outputs flow through `running`; a layer's output gets a variable
+        of its own only when a later layer names it in `from`."""
+        named = {source for item in planned if item.layer.inputs is not None for source in item.sources}
+        if None in named and running == entry:
+            running = names.fresh("out")  # the entry is read again later: keep it
+        var_of: dict[int | None, str] = {None: entry}
+        steps = []
+        for index, (item, ref) in enumerate(zip(planned, refs, strict=True)):
+            target = names.fresh(item.layer.name) if index in named else running
+            inputs = tuple(var_of[source] for source in item.sources)
+            if item.module is None:
+                steps.append(Step(target, item.op, inputs))
+            else:
+                steps.append(Step(target, "call", inputs, ref, item.relu))
+            var_of[index] = target
+        return steps, var_of
+
+    # -- blocks ----------------------------------------------------------------------------
+
+    def block_class(self, name: str) -> BlockClass:
+        if name not in self.blocks:
+            self.blocks[name] = self._block_class(self.spec.blocks[name])
+        return self.blocks[name]
+
+    def _block_class(self, block: Block) -> BlockClass:
+        names = self.layout.blocks[block.name]
+        scope = _Scope(
+            block.name,
+            [instance.path for instance in self.graph.instances.values() if instance.block == block.name],
+            {"num_classes": "num_classes", **dict(zip(block.params, names.params, strict=True))},
+        )
+        entry = Channels.of("in_channels")
+        local_names = _Locals(self.reserved)
+        attrs: list[tuple[str, Module]] = []
+        if block.combine == "seq":
+            planned = self.walk(scope, block.branches[0].layers, entry, "")
+            refs = [ModuleRef(names.attrs[item.layer.name]) for item in planned]
+            attrs = [
+                (ref.attr, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None
+            ]
+            steps, var_of = self.steps(planned, refs, "x", "x", local_names)
+            steps.append(Step(None, "var", (var_of[len(planned) - 1],)))
+            out = planned[-1].out
+        else:
+            steps, branch_vars, outs = [], [], []
+            for branch in block.branches:
+                attr = names.attrs[branch.name]
+                var = local_names.fresh(attr)
+                if not branch.layers:  # add's identity shortcut
+                    attrs.append((attr, Identity()))
+                    steps.append(Step(var, "call", ("x",), ModuleRef(attr)))
+                    branch_vars.append(var)
+                    outs.append(entry)
+                    continue
+                planned = self.walk(scope, branch.layers, entry, branch.name)
+                module, refs = self.branch_module(block, branch, planned, attr, names.branch_items)
+                if module is not None:
+                    attrs.append((attr, module))
+                if module is not None and _is_chain(planned):
+                    steps.append(Step(var, "call", ("x",), ModuleRef(attr)))
+                else:
+                    branch_steps, var_of = self.steps(planned, refs, "x", var, local_names)
+                    steps += branch_steps
+                    var = var_of[len(planned) - 1]
+                branch_vars.append(var)
+                outs.append(planned[-1].out)
+            steps.append(Step(None, block.combine, tuple(branch_vars)))
+            out = sum(outs[1:], outs[0]) if block.combine == "concat" else outs[0]
+        takes_num_classes = _mentions([module for _, module in attrs], "num_classes")
+        block_class = BlockClass(block.name, names.cls, names.params, takes_num_classes, attrs, steps, out)
+        self.verify(scope, lambda path: self.block_env(block_class, path), out)
+        return block_class
+
+    def branch_module(self, block: Block, branch, planned: list[_Planned], attr: str, items: dict):
+        """The branch attribute as layout.py places it, and how forward() reaches each of its layers."""
+        if not branch.indexed:
+            kept = [item for item in planned if item.module is not None]
+            names = tuple(items[(branch.name, item.layer.name)] for item in kept)
+            refs = [ModuleRef(attr, items[(branch.name, item.layer.name)]) for item in planned]
+            return Sequential(tuple(item.module for item in kept), names), refs
+        if len(planned) == 1:
+            return planned[0].module, [ModuleRef(attr)]
+        for item in planned[:-1]:
+            if item.module is None:
+                raise SpecError(
+                    error(
+                        "unsupported",
+                        f"block {block.name!r}: a {item.op} layer inside the list of branch {branch.name!r} would shift "
+                        "the numbering of the layers after it; write this branch as a mapping of named layers",
+                        item.layer.span,
+                    )
+                )
+        refs = [ModuleRef(attr, index) for index in range(len(planned))]
+        return Sequential(tuple(item.module for item in planned if item.module is not None), None), refs
+
+    def block_env(self, block: BlockClass, path: str) -> dict[str, int]:
+        instance = self.graph.instances[path]
+        return {
+            "in_channels": self.graph[instance.entry].shape[0],
+            **dict(zip(block.params, instance.args, strict=True)),
+            "num_classes": self.spec.num_classes,
+        }
+
+    def verify(self, scope: _Scope, env_at, out: Channels | None = None) -> None:
+        """Every channel count the generated code computes must be the IR's, at every use."""
+        for path in scope.paths:
+            env = env_at(path)
+            checks = [(_join(path, rel), channels, is_block) for rel, channels, is_block in scope.checks]
+            if out is not None:
+                checks.append((path, out, True))
+            for name, channels, is_block in checks:
+                node = self.graph[self.graph.instances[name].exit] if is_block else self.graph[name]
+                if channels.value(env) != node.shape[0]:
+                    raise GeneratedCodeError(
+                        f"{name}: the generated code would compute {channels.value(env)} channels, the IR has {node.shape[0]}"
+                    )
+
+    # -- the network -----------------------------------------------------------------------
+
+    def network(self) -> dict[str, Any]:
+        spec, graph, layout = self.spec, self.graph, self.layout
+        scope = _Scope("network", [""], {"num_classes": "num_classes"})
+        image = Channels(const=spec.input[0])
+        planned = self.walk(scope, spec.layers, image, "", entry_names=("input",))
+        index_of = {item.layer.name: index for index, item in enumerate(planned)}
+        heads = []  # (head, index of the layer it reads, module)
+        for head in spec.heads:
+            source = index_of.get(head.source)  # None: the input
+            module, _ = self.plan_layer(
+                scope, head.layer, head.name, [planned[source].out if source is not None else image]
+            )
+            heads.append((head, source, module))
+        self.verify(scope, lambda path: {"num_classes": spec.num_classes})
+
+        refs = [ModuleRef(layout.top[item.layer.name]) for item in planned]
+        names, fields = _Locals(self.reserved), _Locals(self.reserved)
+        first_field = fields.fresh("probs" if graph[graph.output].kind is OpKind.SOFTMAX else "logits")
+        head_fields = [fields.fresh(layout.top[head.name]) for head, _, _ in heads]
+        head_vars = [names.fresh(name) for name in head_fields]
+        steps, var_of = self.steps(planned, refs, "x", "x", names)
+
+        # Each head runs right after the layer it reads, while that layer's output is at hand.
+        forward: list[Step] = []
+        for index in [None, *range(len(planned))]:
+            if index is not None:
+                forward.append(replace(steps[index], shape=self.exit_shape(planned[index].rel)))
+            for (head, source, module), var in zip(heads, head_vars, strict=True):
+                if source == index:
+                    ref = ModuleRef(layout.top[head.name])
+                    forward.append(Step(var, "head", (var_of[source],), ref, _linear_relu(module)))
+
+        layers = [(ref.attr, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None]
+        head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
+        output = graph[graph.output]
+        return {
+            "cls": layout.network_class,
+            "outputs_cls": self.outputs_class,
+            "takes_num_classes": _mentions([module for _, module in layers + head_modules], "num_classes"),
+            "layers": layers,
+            "heads": head_modules,
+            "forward": forward,
+            "output_var": var_of[len(planned) - 1],
+            "output": Output(planned[-1].layer.name, output.kind.value, output.shape, first_field),
+            "head_outputs": [
+                Output(
+                    head.name,
+                    graph[graph.heads[head.name]].kind.value,
+                    graph[graph.heads[head.name]].shape,
+                    name,
+                    head.loss_weight,
+                )
+                for (head, _, _), name in zip(heads, head_fields, strict=True)
+            ],
+            "head_vars": head_vars,
+            "totals": summarize(spec, graph)["totals"],
+            "classifiers": self.classifiers(),
+        }
+
+    def exit_shape(self, rel: str) -> tuple[int, ...]:
+        name = self.graph.instances[rel].exit if rel in self.graph.instances else rel
+        return self.graph[name].shape
+
+    def classifiers(self) -> list[str]:
+        """Module paths of the linear layers with num_classes outputs: `init.classifier_bias` starts their bias
+        (the rule netgen.backends.init follows too)."""
+        return [
+            self.layout.modules[node.name]
+            for node in self.graph.nodes()
+            if node.kind is OpKind.LINEAR and node.attrs.out == self.spec.num_classes
+        ]
+
+    def plan(self) -> dict[str, Any]:
+        spec = self.spec
+        if spec.transform_input and spec.input[0] != 3:
+            raise SpecError(
+                error(
+                    "bad-value",
+                    f"transform_input re-normalises 3 colour channels, but the input has {spec.input[0]}",
+                    spec.where("transform_input"),
+                )
+            )
+        network = self.network()  # plans every block a layer or head uses; unused blocks get no class
+        blocks = [self.blocks[name] for name in spec.blocks if name in self.blocks]
+        self.check_module_names(blocks)
+        modules = list(_walk_modules([module for _, module in network["layers"] + network["heads"]]))
+        modules += _walk_modules([module for block in blocks for _, module in block.attrs])
+        ops = [module for module in modules if isinstance(module, OpModule)]
+        relu = self.conv_features.get("relu")
+        return {
+            "spec_file": Path(spec.path).name,
+            "spec": spec,
+            "network": network,
+            "blocks": blocks,
+            "basic_conv": self.basic_conv(),
+            "imports": {
+                "math": spec.init.weight == "xavier_uniform",
+                "OrderedDict": any(isinstance(module, Sequential) and module.names is not None for module in modules),
+                "NamedTuple": bool(network["heads"]),
+                "F": any(_linear_relu(op) for op in ops) or bool(relu and (relu.varies or relu.value)),
+            },
+            "batch_norm": any(
+                op.kind == "batchnorm" or (op.kind == "conv" and op.attrs.bn_eps is not None) for op in ops
+            ),
+        }
+
+    def check_module_names(self, blocks: list[BlockClass]) -> None:
+        """Classes must not share a name with each other or with what the file imports and defines."""
+        taken = {name: "a name the generated file defines" for name in MODULE_NAMES | GENERATED_NAMES | {"BasicConv2d"}}
+        classes = [(self.layout.network_class, f"the network {self.spec.name!r}", self.spec.where("name"))]
+        if self.spec.heads:
+            classes.append(
+                (self.outputs_class, "the class of the network's outputs in training", self.spec.where("name"))
+            )
+        classes += [(block.cls, f"block {block.name!r}", self.spec.blocks[block.name].span) for block in blocks]
+        for cls, what, span in classes:
+            if cls in taken:
+                raise SpecError(
+                    error(
+                        "name-collision",
+                        f"{what} becomes the Python class {cls!r}, which is already {taken[cls]}; rename it",
+                        span,
+                    )
+                )
+            taken[cls] = f"the class of {what}"
+        # A constructor parameter would hide a class or import that the constructor calls.
+        for block in blocks:
+            definition = self.spec.blocks[block.name]
+            for param, span in zip(block.params, definition.param_spans, strict=True):
+                if param in taken:
+                    raise SpecError(
+                        error(
+                            "name-collision",
+                            f"block {block.name!r}: parameter {param!r} would hide {taken[param]} "
+                            "in the generated code; rename the parameter",
+                            span,
+                        )
+                    )
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
+def _spatial_size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape[1:])
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return " x ".join(map(str, shape))
+
+
+def _is_chain(planned: list[_Planned]) -> bool:
+    """Layers an nn.Sequential can run by itself: each takes the previous one's output, no extra step."""
+    return all(item.layer.inputs is None and item.module is not None and not item.relu for item in planned)
+
+
+def _linear_relu(module: Module | None) -> bool:
+    """A linear layer's ReLU, applied in forward(): the layer itself is a bare nn.Linear."""
+    return isinstance(module, OpModule) and module.kind == "linear" and module.attrs.relu
+
+
+def _walk_modules(modules):
+    for module in modules:
+        yield module
+        if isinstance(module, Sequential):
+            yield from _walk_modules(module.items)
+
+
+def _mentions(modules: list[Module], name: str) -> bool:
+    for module in _walk_modules(modules):
+        if isinstance(module, OpModule) and (module.in_channels.mentions(name) or module.out.mentions(name)):
+            return True
+        if isinstance(module, BlockModule) and any(arg.mentions(name) for arg in module.args):
+            return True
+    return False
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def render_pytorch(spec: Spec, graph: Graph, layout: Layout) -> str:
+    """The generated module's source: rendered, formatted by the pinned ruff, and parsed."""
+    source = format_python(render(TEMPLATE, **_Planner(spec, graph, layout).plan()))
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        raise GeneratedCodeError(f"the generated PyTorch source does not parse: {exc}") from None
+    return source
+
+
+def ruff_binary() -> str:
+    from ruff.__main__ import find_ruff_bin
+
+    return str(find_ruff_bin())
+
+
+def format_python(source: str) -> str:
+    """ruff format with every setting on the command line, so no ruff config around can change the output."""
+    command = [
+        ruff_binary(),
+        "format",
+        "--isolated",
+        "--line-length",
+        str(LINE_LENGTH),
+        "--target-version",
+        "py311",
+        "-",
+    ]
+    result = subprocess.run(command, input=source, capture_output=True, text=True, encoding="utf-8", check=False)
+    if result.returncode != 0:
+        raise GeneratedCodeError(f"ruff could not format the generated PyTorch source: {result.stderr.strip()}")
+    return result.stdout

@@ -1,0 +1,129 @@
+"""Spec to files: compile, render every backend, check each artefact, then write them all at once.
+
+Nothing is written until every artefact of a spec has been produced and checked; files are
+written to temporary names beside their targets and renamed into place, so a failure at any
+stage leaves the previous output byte-identical.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from netgen.backends.layout import make_layout
+from netgen.compile import compile_file
+from netgen.diagnostics import Span, SpecError, error
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    data: bytes
+    golden: bool  # committed under generated/ and compared by `build --check`
+
+
+def output_stem(spec_path: str) -> str:
+    """specs/googlenet-bn.yaml -> googlenet_bn: the generated file must be importable as a module."""
+    return Path(spec_path).stem.replace("-", "_").replace(".", "_")
+
+
+def load_weights(path: str) -> dict:
+    """A state_dict saved from the generated module, read without unpickling arbitrary objects."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SpecError(error("no-file", "weights file not found", Span(path, 1, 1))) from None
+    except Exception as exc:  # torch raises several types for a corrupt or unsafe file
+        raise SpecError(
+            error("bad-weights", f"cannot read weights as a PyTorch state_dict: {exc}".splitlines()[0], Span(path, 1, 1))
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(key, str) and hasattr(value, "numpy") for key, value in state.items()):
+        raise SpecError(error("bad-weights", "weights file does not hold a state_dict (a mapping of names to tensors)", Span(path, 1, 1)))
+    return {key: value.detach().cpu().numpy() for key, value in state.items()}
+
+
+def produce(spec_path: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
+    """Every file a spec builds to, each already checked by its backend."""
+    from netgen.backends.onnx_backend import build_onnx, onnx_graph_text
+    from netgen.backends.pytorch import render_pytorch
+
+    spec, graph = compile_file(spec_path)
+    layout = make_layout(spec, graph)
+    stem = output_stem(spec_path)
+    source = render_pytorch(spec, graph, layout)
+    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline_functions)
+    return [
+        Artifact(f"{stem}.py", source.encode(), golden=True),
+        Artifact(f"{stem}.onnx.txt", onnx_graph_text(model).encode(), golden=True),
+        Artifact(f"{stem}.onnx", model.SerializeToString(deterministic=True), golden=False),
+    ]
+
+
+def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:
+    """Write to temporary files first; rename into place only when all were written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for artifact in artifacts:
+            handle, temp = tempfile.mkstemp(prefix=f".{artifact.name}.", suffix=".tmp", dir=out_dir)
+            staged.append((temp, out_dir / artifact.name))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(artifact.data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        commit(staged)
+    except BaseException:
+        for temp, _ in staged:
+            Path(temp).unlink(missing_ok=True)
+        raise
+    return [target for _, target in staged]
+
+
+def commit(staged: list[tuple[str, Path]]) -> None:
+    """The last stage: rename every file into place, or put every earlier one back if one fails."""
+    backups: list[tuple[Path, Path | None]] = []
+    try:
+        for temp, target in staged:
+            backup = None
+            if target.exists():
+                backup = target.with_name(f".{target.name}.previous")
+                backup.unlink(missing_ok=True)
+                os.link(target, backup)
+            backups.append((target, backup))
+            os.replace(temp, target)
+    except BaseException:
+        for target, backup in reversed(backups):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+        raise
+    finally:
+        for _, backup in backups:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+
+def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
+    """Unified diffs of every committed artefact that differs from what the spec builds to now."""
+    diffs = []
+    for artifact in artifacts:
+        if not artifact.golden:
+            continue
+        target = out_dir / artifact.name
+        old = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
+        new = artifact.data.decode()
+        if old != new:
+            diff = difflib.unified_diff(
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
+                fromfile=str(target) if target.exists() else "/dev/null",
+                tofile=f"{target} (rebuilt)",
+            )
+            diffs.append("".join(diff))
+    return diffs

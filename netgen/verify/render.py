@@ -1,0 +1,150 @@
+"""A verification result as text: the table as printed beside the spec, the whole-network
+claims, then every difference with its explanation. Sizes print as HxWxC in ASCII."""
+
+from __future__ import annotations
+
+from netgen.verify.table import LAYER, TOTAL, Check, Mark, VerifyResult
+
+SYMBOLS = {Mark.ERRATUM: "*", Mark.DEVIATION: "~", Mark.MISMATCH: "!"}
+HEADERS = {
+    "type": "type",
+    "patch_size_stride": "patch",
+    "output_size": "output size",
+    "depth": "depth",
+    "n1x1": "#1x1",
+    "n3x3_reduce": "#3x3r",
+    "n3x3": "#3x3",
+    "n5x5_reduce": "#5x5r",
+    "n5x5": "#5x5",
+    "pool_proj": "proj",
+    "params": "params",
+    "ops": "ops",
+}
+TEXT_COLUMNS = ("type", "patch_size_stride", "output_size")
+CLAIM_LABELS = {
+    "depth": "depth (layers with weights)",
+    "depth_with_pooling": "depth with pooling",
+    "params": "params (weights)",
+    "ops": "multiply-adds",
+    "building_blocks": "building blocks",
+}
+
+
+def render(result: VerifyResult) -> str:
+    lines = [f"{result.name} ({result.spec_path}) against {result.reference_path}"]
+    if result.title:
+        lines.append(result.title)
+    lines += [
+        "each row as printed; under it (->) the spec's value of each cell that differs: * erratum, ~ deviation, ! MISMATCH",
+        "",
+        *_table(result),
+        "",
+        *_totals(result),
+    ]
+    if result.unmapped_layers:
+        lines += [
+            "",
+            f"layers with weights that no row describes (in the totals only): {', '.join(result.unmapped_layers)}",
+        ]
+    differences = result.differences
+    if differences:
+        lines += ["", f"differences from the printed table ({len(differences)}):"]
+        # Undocumented differences last, next to the verdict.
+        for mark in (Mark.ERRATUM, Mark.DEVIATION, Mark.MISMATCH):
+            for check in differences:
+                if check.mark is mark:
+                    lines += _difference(check)
+    if result.unused_deviations:
+        lines.append("")
+    for deviation in result.unused_deviations:
+        lines.append(f"{deviation.span}: note: this deviation covers no differing cell: {deviation.reason}")
+    lines += ["", _verdict(result)]
+    return "\n".join(lines)
+
+
+def _table(result: VerifyResult) -> list[str]:
+    """The table as printed, one line per row; under a row that differs, a `->` line holds the
+    computed value of each differing cell with its mark."""
+    columns = result.columns
+    header = ["row", *(HEADERS[column] for column in columns), "spec layers"]
+    lines = [header]
+    for row in result.rows:
+        lines.append([row.id, *row.printed, ", ".join(row.layers)])
+        missing = row.check(LAYER)
+        differing = {check.cell: check for check in row.checks if check.mark is not Mark.AGREE}
+        if missing is not None and missing.mark is not Mark.AGREE:
+            differing = {"type": missing}
+        if differing:
+            lines.append(["  ->", *(_computed(differing.get(column)) for column in columns), ""])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    left = {0, len(header) - 1, *(i + 1 for i, column in enumerate(columns) if column in TEXT_COLUMNS)}
+
+    def fmt(line: list[str]) -> str:
+        cells = (
+            cell.ljust(width) if i in left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return [fmt(header), rule, *(fmt(line) for line in lines[1:])]
+
+
+def _computed(check: Check | None) -> str:
+    if check is None:
+        return ""
+    return f"{check.computed or '(blank)'}{SYMBOLS.get(check.mark, '')}"
+
+
+def _totals(result: VerifyResult) -> list[str]:
+    if not result.totals:
+        return []
+    rows = [["whole network", "the paper", "computed", ""]]
+    for check in result.totals:
+        verdict = "" if check.mark is Mark.AGREE else check.mark.value
+        if check.mark is Mark.REPORTED:
+            verdict = f"{verdict}: {check.note}"
+        rows.append([CLAIM_LABELS.get(check.cell, check.cell), check.printed, check.computed, verdict])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]]).rstrip()
+        for row in rows
+    ]
+
+
+def _difference(check: Check) -> list[str]:
+    where = f"{check.span}: " if check.mark is Mark.MISMATCH and check.span else ""
+    head = f"  {check.mark.value:<9}  {where}{check.label}"
+    if check.cell == LAYER:
+        head += f": no layer of the spec maps to this row (`row: {check.row}`)"
+    else:
+        computed = check.computed or "(blank)"
+        if check.exact:
+            computed += f" ({check.exact})"
+        if check.row == TOTAL:
+            head += f" {CLAIM_LABELS.get(check.cell, check.cell)}: computed {computed} vs claimed {check.printed}"
+        else:
+            head += f" {check.cell}: computed {computed} vs printed {check.printed or '(blank)'}"
+    if check.mark is Mark.ERRATUM:
+        return [head, f"      documented erratum: {check.note}"]
+    if check.mark is Mark.DEVIATION:
+        return [head, f"      declared deviation ({check.span}): {check.note}"]
+    note = "" if check.cell == LAYER else check.note
+    return [head, f"      {note}"] if note else [head]
+
+
+def _verdict(result: VerifyResult) -> str:
+    counts = {mark: sum(1 for check in result.differences if check.mark is mark) for mark in SYMBOLS}
+    if result.ok:
+        return (
+            f"ok: every difference is documented ({_plural(counts[Mark.ERRATUM], 'erratum', 'errata')} of the paper, "
+            f"{_plural(counts[Mark.DEVIATION], 'declared deviation', 'declared deviations')})"
+        )
+    return (
+        f"FAILED: {_plural(counts[Mark.MISMATCH], 'undocumented difference', 'undocumented differences')} (MISMATCH); "
+        "fix the spec, or declare each under `deviations:` with a reason"
+    )
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"

@@ -1,0 +1,554 @@
+"""The ONNX backend: a checked, runnable inference model whose blocks stay ONNX functions."""
+
+import math
+
+import numpy as np
+import onnx
+import onnx.parser
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn.functional as F
+
+from netgen.backends.init import initial_weights
+from netgen.backends.layout import make_layout
+from netgen.backends.onnx_backend import OPSET, OnnxBackendError, build_onnx, onnx_graph_text, onnx_text
+from netgen.compile import compile_file
+from netgen.diagnostics import SpecError
+from netgen.ir.ops import OpKind
+from tests.conftest import GOOGLENET, SPECS
+
+
+def session(model: onnx.ModelProto) -> ort.InferenceSession:
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    return session(model).run(None, {"input": x})[0]
+
+
+def images(spec, batch: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((batch, *spec.input)).astype(np.float32)
+
+
+def all_nodes(model: onnx.ModelProto):
+    yield from model.graph.node
+    for function in model.functions:
+        yield from function.node
+
+
+def random_weights(layout, seed: int = 0) -> dict[str, np.ndarray]:
+    """Weights with every slot away from its initial value, so batch norm and biases do something."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for slots in layout.slots.values():
+        for slot in slots:
+            if slot.role == "num_batches_tracked":
+                weights[slot.key] = np.zeros((), dtype=np.int64)
+            elif slot.role == "running_var":
+                weights[slot.key] = rng.uniform(0.5, 1.5, slot.shape).astype(np.float32)
+            else:
+                weights[slot.key] = (0.3 * rng.standard_normal(slot.shape)).astype(np.float32)
+    return weights
+
+
+def reference_forward(spec, graph, layout, weights, x: np.ndarray) -> np.ndarray:
+    """The trunk in eval mode with torch.nn.functional, one IR node at a time: what ONNX must compute."""
+
+    def w(node, role):
+        slot = next((slot for slot in layout.slots.get(node.name, []) if slot.role == role), None)
+        return None if slot is None else torch.from_numpy(weights[slot.key])
+
+    def batch_norm(value, node, eps):
+        return F.batch_norm(
+            value,
+            w(node, "running_mean"),
+            w(node, "running_var"),
+            w(node, "bn_weight"),
+            w(node, "bn_bias"),
+            False,
+            0.0,
+            eps,
+        )
+
+    values = {"input": torch.from_numpy(x)}
+    if spec.transform_input:
+        mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+        values["input"] = values["input"] * (std / 0.5).view(1, 3, 1, 1) + ((mean - 0.5) / 0.5).view(1, 3, 1, 1)
+    for node in graph.trunk():
+        if node.kind is OpKind.INPUT:
+            continue
+        inputs = [values[source] for source in graph.inputs(node.name)]
+        a, kind = node.attrs, node.kind
+        if kind is OpKind.CONV:
+            out = F.conv2d(inputs[0], w(node, "weight"), w(node, "bias"), a.stride, a.pad, 1, a.groups)
+            out = batch_norm(out, node, a.bn_eps) if a.bn_eps is not None else out
+            out = F.relu(out) if a.relu else out
+        elif kind is OpKind.LINEAR:
+            out = F.linear(inputs[0], w(node, "weight"), w(node, "bias"))
+            out = F.relu(out) if a.relu else out
+        elif kind is OpKind.MAXPOOL:
+            out = F.max_pool2d(inputs[0], a.kernel, a.stride, a.pad, ceil_mode=a.ceil)
+        elif kind is OpKind.AVGPOOL:
+            out = F.avg_pool2d(
+                inputs[0], a.kernel, a.stride, a.pad, ceil_mode=a.ceil, count_include_pad=a.count_include_pad
+            )
+        elif kind is OpKind.ADAPTIVE_AVGPOOL:
+            out = F.adaptive_avg_pool2d(inputs[0], a.out)
+        elif kind is OpKind.LRN:
+            out = F.local_response_norm(inputs[0], a.size, a.alpha, a.beta, a.k)
+        elif kind is OpKind.BATCHNORM:
+            out = batch_norm(inputs[0], node, a.eps)
+        elif kind is OpKind.RELU:
+            out = F.relu(inputs[0])
+        elif kind is OpKind.DROPOUT:
+            out = inputs[0]
+        elif kind is OpKind.FLATTEN:
+            out = torch.flatten(inputs[0], 1)
+        elif kind is OpKind.SOFTMAX:
+            out = F.softmax(inputs[0], dim=1)
+        elif kind is OpKind.CONCAT:
+            out = torch.cat(inputs, dim=1)
+        elif kind is OpKind.ADD:
+            out = sum(inputs[1:], inputs[0])
+        else:
+            raise AssertionError(kind)
+        values[node.name] = out
+    return values[graph.output].numpy()
+
+
+# -- GoogLeNet, built once ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def net(googlenet):
+    spec, graph = googlenet
+    layout = make_layout(spec, graph)
+    return spec, graph, layout
+
+
+@pytest.fixture(scope="module")
+def model(net):
+    return build_onnx(*net)
+
+
+@pytest.fixture(scope="module")
+def inlined(net):
+    return build_onnx(*net, inline_functions=True)
+
+
+def test_googlenet_passes_the_full_checker_at_a_recent_opset(model):
+    onnx.checker.check_model(model, full_check=True)
+    (default,) = [entry for entry in model.opset_import if entry.domain in ("", "ai.onnx")]
+    assert default.version == OPSET >= 17
+    assert model.producer_name == "netgen"
+
+
+def test_every_inception_module_is_a_call_of_one_local_function(model, net):
+    _, graph, _ = net
+    assert [(function.domain, function.name) for function in model.functions] == [("netgen.blocks", "inception")]
+    calls = [node for node in model.graph.node if node.domain == "netgen.blocks"]
+    trunk_uses = [path for path, instance in graph.instances.items() if graph[instance.exit].head is None]
+    assert [node.name for node in calls] == trunk_uses
+    assert len(calls) == 9  # Table 1: 3a, 3b, 4a-4e, 5a, 5b
+    assert all(node.op_type == "inception" for node in calls)
+    (function,) = model.functions
+    assert [node.op_type for node in function.node].count("Conv") == 6  # the module's six convolutions
+
+
+def test_inference_graph_has_no_dropout_and_no_auxiliary_heads(model, net):
+    _, graph, layout = net
+    assert "Dropout" not in {node.op_type for node in all_nodes(model)}
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    head_keys = {slot.key for name in layout.slots if graph[name].head for slot in layout.slots[name]}
+    assert head_keys and not head_keys & initializers
+    assert model.graph.node[-1].op_type == "Softmax"
+
+
+def test_batch_dimension_is_symbolic(model):
+    for value in (model.graph.input[0], model.graph.output[0]):
+        assert value.type.tensor_type.shape.dim[0].dim_param == "N"
+    assert [value.name for value in model.graph.input] == ["input"]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_onnxruntime_runs_googlenet_to_class_probabilities(model, net, batch):
+    spec, _, _ = net
+    probabilities = run(model, images(spec, batch))
+    assert probabilities.shape == (batch, spec.num_classes)
+    np.testing.assert_allclose(probabilities.sum(axis=1), np.ones(batch), atol=1e-5)
+
+
+def test_inlined_blocks_compute_the_same_as_functions(model, inlined, net):
+    spec, graph, _ = net
+    assert not inlined.functions
+    assert {node.name for node in inlined.graph.node} >= {
+        node.name for node in graph.trunk() if node.kind is OpKind.CONCAT
+    }
+    x = images(spec, 2)
+    np.testing.assert_allclose(run(inlined, x), run(model, x), atol=1e-5, rtol=0)
+
+
+def test_googlenet_matches_pytorch_functional_reference(model, net):
+    spec, graph, layout = net
+    x = images(spec, 2)
+    expected = reference_forward(spec, graph, layout, initial_weights(spec, graph, layout), x)
+    np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+
+
+# -- weights -----------------------------------------------------------------------------------
+
+
+def test_initial_weights_are_deterministic(net):
+    first, second = initial_weights(*net, seed=0), initial_weights(*net, seed=0)
+    assert list(first) == list(second)
+    assert all(first[key].tobytes() == second[key].tobytes() for key in first)
+    other = initial_weights(*net, seed=1)
+    assert first["conv1.conv.weight"].tobytes() != other["conv1.conv.weight"].tobytes()
+
+
+def test_initial_weights_follow_caffe_xavier_and_constant_biases(net):
+    spec, graph, layout = net
+    weights = initial_weights(spec, graph, layout)
+    assert set(weights) == {slot.key for slots in layout.slots.values() for slot in slots}
+    conv1 = weights["conv1.conv.weight"]
+    channels, (kh, kw) = spec.input[0], graph["conv1"].attrs.kernel
+    bound = math.sqrt(3 / (channels * kh * kw))  # Caffe's xavier: uniform in +-sqrt(3 / fan_in)
+    assert conv1.dtype == np.float32
+    assert np.abs(conv1).max() <= bound * (1 + 1e-6)
+    assert np.abs(conv1).max() > 0.95 * bound  # spread over the whole range, not a narrower one
+    assert np.all(weights["conv1.conv.bias"] == spec.init.bias) and spec.init.bias == 0.2
+    assert np.all(weights["inception5b.branch_pool.1.conv.bias"] == spec.init.bias)
+    assert np.all(weights["fc.bias"] == spec.init.classifier_bias) and spec.init.classifier_bias == 0.0
+    assert np.all(weights["aux1.fc2.bias"] == spec.init.classifier_bias)  # also a num_classes-wide linear
+    assert np.all(weights["aux1.fc1.bias"] == spec.init.bias)
+
+
+def test_initial_weights_trunc_normal_and_batch_norm():
+    spec, graph = compile_file(str(SPECS / "googlenet-bn.yaml"))
+    layout = make_layout(spec, graph)
+    weights = initial_weights(spec, graph, layout)
+    fc = weights["fc.weight"]
+    assert abs(float(fc.std()) - spec.init.std) < 0.05 * spec.init.std
+    assert np.all(weights["conv1.bn.weight"] == 1) and np.all(weights["conv1.bn.bias"] == 0)
+    assert np.all(weights["conv1.bn.running_mean"] == 0) and np.all(weights["conv1.bn.running_var"] == 1)
+    assert weights["conv1.bn.num_batches_tracked"].shape == ()
+
+
+def test_trunc_normal_cuts_at_plus_minus_two_like_torch(compile_text):
+    spec, graph = compile_text(
+        SMALL.replace("num_classes: 5", "num_classes: 5\ninit: {weight: trunc_normal, std: 1.5}")
+    )
+    layout = make_layout(spec, graph)
+    stem = initial_weights(spec, graph, layout)["stem.conv.weight"]
+    # torch.nn.init.trunc_normal_(std=1.5, a=-2, b=2): the cut is in absolute units, not in stds.
+    assert np.abs(stem).max() <= 2.0
+    assert np.abs(stem).max() > 1.8
+    assert float(stem.std()) < spec.init.std
+
+
+def test_initial_weights_torch_default_bounds(compile_text):
+    spec, graph = compile_text(SMALL)
+    layout = make_layout(spec, graph)
+    weights = initial_weights(spec, graph, layout)
+    assert spec.init.weight == "torch_default"
+    for key in ("fc.weight", "fc.bias"):
+        bound = 1 / math.sqrt(layout.slots["fc"][0].shape[1])  # kaiming_uniform(a=sqrt(5)): 1/sqrt(fan_in)
+        assert 0.8 * bound < np.abs(weights[key]).max() <= bound
+
+
+def test_state_dict_becomes_the_initializers(compile_text):
+    spec, graph = compile_text(SMALL)
+    layout = make_layout(spec, graph)
+    weights = random_weights(layout)
+    model = build_onnx(spec, graph, layout, state_dict=weights)
+    stored = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
+    assert stored and all(np.array_equal(stored[key], weights[key]) for key in stored)
+    assert not any(key.endswith("num_batches_tracked") for key in stored)
+
+
+def test_missing_or_misshapen_weights_are_named(compile_text):
+    spec, graph = compile_text(SMALL)
+    layout = make_layout(spec, graph)
+    weights = random_weights(layout)
+    del weights["stem.bn.running_var"]
+    weights["fc.weight"] = weights["fc.weight"][:, :-1]
+    with pytest.raises(SpecError) as caught:
+        build_onnx(spec, graph, layout, state_dict=weights)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert any("'stem.bn.running_var'" in message for message in messages)
+    (shape_problem,) = [message for message in messages if "'fc.weight'" in message]
+    have, need = layout.slots["fc"][0].shape
+    assert f"{have} x {need - 1}" in shape_problem and f"{have} x {need}" in shape_problem
+
+
+# -- the shape gate ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["functions", "inlined"])
+def test_shape_inference_disagreeing_with_the_ir_is_an_internal_error(monkeypatch, inline):
+    spec, graph = compile_file(str(GOOGLENET))
+    layout = make_layout(spec, graph)
+    # An instance's output is checked with functions; a node inside a block only when inlined.
+    name = "inception4b" if not inline else "inception4b.branch_3x3.conv2"
+    right = graph[name].shape
+    wrong = (right[0] + 1, *right[1:])
+    monkeypatch.setattr(graph[name], "shape", wrong)
+    with pytest.raises(OnnxBackendError) as caught:
+        build_onnx(spec, graph, layout, inline_functions=inline)
+    message = str(caught.value)
+    assert name in message
+    assert " x ".join(map(str, ("N", *right))) in message and " x ".join(map(str, ("N", *wrong))) in message
+
+
+# -- small specs of every op -------------------------------------------------------------------
+
+SMALL = """\
+name: Small
+input: [3, 15, 13]
+num_classes: 5
+blocks:
+  residual:
+    params: [c]
+    add:
+      shortcut: []
+      body:
+        - conv: {out: c, kernel: [1, 3], pad: [0, 1], bn: true, act: relu}
+        - conv: {out: c, kernel: [3, 1], pad: [1, 0], bias: false}
+layers:
+  stem:    {conv: {out: 8, kernel: [3, 5], stride: [2, 1], pad: [1, 2], bn: {eps: 0.001}, act: relu}}
+  pool:    {avgpool: {kernel: 3, stride: 2, pad: 1, ceil: true, count_include_pad: false}}
+  res:     {residual: [8]}
+  both:    {concat: , from: [pool, res]}
+  lrn:     {lrn: {size: 3, alpha: 0.001, beta: 0.75, k: 2.0}}
+  norm:    {batchnorm: }
+  grouped: {conv: {out: 8, kernel: 3, pad: 1, groups: 4}}
+  relu:    {relu: }
+  avg:     {avgpool: {kernel: 3, stride: 2, pad: 1, ceil: true}}
+  mpool:   {maxpool: {kernel: 2, stride: 2, pad: 1, ceil: true}}
+  gap:     {global_avgpool: }
+  flat:    {flatten: }
+  drop:    {dropout: {p: 0.5}}
+  fc:      {linear: {out: num_classes}}
+"""
+
+WIDE = """\
+name: Wide
+input: [3, 16, 16]
+num_classes: 7
+width: 0.5
+init: {weight: xavier_uniform, bias: 0.1}
+blocks:
+  two:
+    params: [a, b]
+    concat:
+      left: [conv: {out: a, kernel: 1, act: relu}]
+      right:
+        - maxpool: {kernel: 3, stride: 1, pad: 1}
+        - conv: {out: b, kernel: 3, pad: same}
+  pair:
+    params: [a]
+    layers:
+      first: {two: [a, a]}
+      squeeze: {conv: {out: a, kernel: 1}}
+      drop: {dropout: {p: 0.2}}
+layers:
+  stem:  {conv: {out: 12, kernel: 3, stride: 2, pad: 1, act: relu}}
+  p1:    {pair: [10]}
+  p2:    {pair: [6]}
+  pool:  {adaptive_avgpool: {out: [4, 2]}}
+  flat:  {flatten: }
+  fc1:   {linear: {out: 16, act: relu}}
+  fc:    {linear: {out: num_classes}}
+  prob:  {softmax: }
+"""
+
+TRANSFORMED = """\
+name: Transformed
+input: [3, 8, 8]
+num_classes: 4
+transform_input: true
+layers:
+  conv: {conv: {out: 4, kernel: 3}}
+  gap:  {global_avgpool: }
+  flat: {flatten: }
+"""
+
+
+@pytest.mark.parametrize("text", [SMALL, WIDE, TRANSFORMED], ids=["ops", "width-nested-blocks", "transform-input"])
+@pytest.mark.parametrize("inline", [False, True], ids=["functions", "inlined"])
+def test_small_specs_match_the_ir_shape_and_pytorch(compile_text, text, inline):
+    spec, graph = compile_text(text)
+    layout = make_layout(spec, graph)
+    weights = random_weights(layout)
+    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline)
+    x = images(spec, 3)
+    out = run(model, x)
+    assert out.shape == (3, *graph[graph.output].shape)
+    np.testing.assert_allclose(out, reference_forward(spec, graph, layout, weights, x), atol=1e-4, rtol=1e-4)
+
+
+def test_nested_blocks_become_nested_functions(compile_text):
+    spec, graph = compile_text(WIDE)
+    model = build_onnx(spec, graph, make_layout(spec, graph))
+    assert [function.name for function in model.functions] == ["two", "pair"]  # callee first
+    pair = model.functions[1]
+    assert [node.op_type for node in pair.node if node.domain == "netgen.blocks"] == ["two"]
+    assert {entry.domain for entry in pair.opset_import} == {"", "netgen.blocks"}
+    assert [node.op_type for node in model.graph.node if node.domain == "netgen.blocks"] == ["pair", "pair"]
+    # The average pool to 4x2 is a plain AveragePool with the kernel that divides the input.
+    (pool,) = [node for node in model.graph.node if node.name == "pool"]
+    assert pool.op_type == "AveragePool"
+
+
+VARIANTS = """\
+name: Variants
+input: [3, 16, 16]
+blocks:
+  squeeze:
+    params: [c]
+    layers:
+      pool: {adaptive_avgpool: {out: 2}}
+      conv: {conv: {out: c, kernel: 1}}
+  passthrough:
+    params: []
+    layers:
+      drop: {dropout: {p: 0.1}}
+layers:
+  first:  {squeeze: [4]}
+  second: {squeeze: [4]}
+  same:   {passthrough: []}
+"""
+
+
+def test_a_block_pooling_different_sizes_gets_one_function_per_variant(compile_text):
+    spec, graph = compile_text(VARIANTS)
+    layout = make_layout(spec, graph)
+    weights = random_weights(layout)
+    model = build_onnx(spec, graph, layout, state_dict=weights)
+    assert [function.name for function in model.functions] == ["squeeze", "squeeze_2", "passthrough"]
+    kernels = [
+        next(a.ints for a in function.node[0].attribute if a.name == "kernel_shape") for function in model.functions[:2]
+    ]
+    entries = [graph[graph.instances[use].entry].shape for use in ("first", "second")]
+    assert kernels == [[height // 2, width // 2] for _, height, width in entries]  # each input pooled to 2x2
+    assert kernels[0] != kernels[1]
+    assert [node.op_type for node in model.functions[2].node] == ["Identity"]
+    x = images(spec, 2)
+    np.testing.assert_allclose(run(model, x), reference_forward(spec, graph, layout, weights, x), atol=1e-5, rtol=0)
+
+
+def test_average_pool_counts_padding_as_the_spec_says(compile_text):
+    spec, graph = compile_text(SMALL)
+    model = build_onnx(spec, graph, make_layout(spec, graph))
+    pools = {node.name: node for node in model.graph.node if node.op_type == "AveragePool"}
+    flags = {name: {a.name: a.i for a in node.attribute}["count_include_pad"] for name, node in pools.items()}
+    assert flags == {"pool": 0, "avg": 1}
+
+
+def test_adaptive_pooling_with_unequal_windows_is_rejected(compile_text):
+    spec, graph = compile_text(WIDE.replace("out: [4, 2]", "out: [3, 2]"))
+    with pytest.raises(SpecError) as caught:
+        build_onnx(spec, graph, make_layout(spec, graph))
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "onnx-unsupported" and "3x2" in diagnostic.message
+
+
+def test_even_lrn_size_is_rejected(compile_text):
+    spec, graph = compile_text(SMALL.replace("size: 3", "size: 4"))
+    with pytest.raises(SpecError) as caught:
+        build_onnx(spec, graph, make_layout(spec, graph))
+    assert caught.value.diagnostics[0].code == "onnx-unsupported"
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def test_text_keeps_hierarchical_names_quoted(net):
+    text = onnx_text(*net)
+    assert '["inception3a"] "inception3a" = netgen.blocks.inception ("maxpool2", ' in text
+    assert '["branch_3x3.conv2.conv"] "branch_3x3.conv2.conv" = Conv' in text
+    assert "Dropout" not in text and "aux1" not in text
+
+
+def test_graph_text_is_small_deterministic_and_parses_back(model, net):
+    text = onnx_graph_text(model)
+    assert text == onnx_graph_text(build_onnx(*net))
+    assert len(text) < 40_000  # the weights are declared, not written out
+    assert 'float[64, 3, 7, 7] "conv1.conv.weight"' in text
+    assert text.endswith("\n") and all(line == line.rstrip() for line in text.splitlines())
+    parsed = onnx.parser.parse_model(text)
+    assert [node.name for node in parsed.graph.node] == [node.name for node in model.graph.node]
+    assert list(parsed.functions) == list(model.functions)
+    assert [info.name for info in parsed.graph.value_info] == [tensor.name for tensor in model.graph.initializer]
+
+
+def test_serialized_model_is_byte_identical_across_builds(compile_text):
+    spec, graph = compile_text(WIDE)
+    layout = make_layout(spec, graph)
+    first = build_onnx(spec, graph, layout).SerializeToString(deterministic=True)
+    assert first == build_onnx(spec, graph, layout).SerializeToString(deterministic=True)
+
+
+# -- against the generated PyTorch module --------------------------------------------------------
+
+try:
+    from netgen.backends.pytorch import render_pytorch
+except ImportError:
+    render_pytorch = None
+
+
+def generated_module(spec, graph, layout):
+    namespace: dict = {}
+    exec(compile(render_pytorch(spec, graph, layout), f"<generated {spec.name}>", "exec"), namespace)
+    return namespace[layout.network_class]().eval()
+
+
+def logits_node(graph) -> str:
+    """The trunk's last node before a final softmax: what both runtimes are compared on."""
+    output = graph[graph.output]
+    return graph.inputs(output.name)[0] if output.kind is OpKind.SOFTMAX else output.name
+
+
+def onnx_logits(model: onnx.ModelProto, graph, name: str, x: np.ndarray) -> np.ndarray:
+    """The value of IR node `name`; every node outside a block has its own name, the last one `output`."""
+    if name == graph.output:
+        return run(model, x)
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    if name not in [value.name for value in exposed.graph.output]:
+        exposed.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    return session(exposed).run([name], {"input": x})[0]
+
+
+def pytorch_logits(module, layout, name: str, x: np.ndarray) -> np.ndarray:
+    seen = []
+    hook = module.get_submodule(layout.modules[name]).register_forward_hook(lambda m, i, out: seen.append(out))
+    with torch.no_grad():
+        module(torch.from_numpy(x))
+    hook.remove()
+    return seen[-1].numpy()
+
+
+@pytest.mark.skipif(render_pytorch is None, reason="netgen.backends.pytorch cannot be imported")
+@pytest.mark.parametrize("source", ["googlenet", "small"])
+def test_onnx_runtime_matches_the_generated_pytorch_module(compile_text, net, source):
+    if source == "googlenet":
+        spec, graph, layout = net
+        module = generated_module(spec, graph, layout)  # as the module initialises itself
+    else:
+        spec, graph = compile_text(SMALL)
+        layout = make_layout(spec, graph)
+        module = generated_module(spec, graph, layout)
+        # Batch norm statistics away from 0 and 1; strict loading also proves the layout's keys are the module's.
+        module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    model = build_onnx(spec, graph, layout, state_dict=state_dict)
+    x = images(spec, 2)
+    name = logits_node(graph)
+    np.testing.assert_allclose(
+        onnx_logits(model, graph, name, x), pytorch_logits(module, layout, name, x), atol=1e-4, rtol=0
+    )
+    with torch.no_grad():
+        final = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(run(model, x), final, atol=1e-5, rtol=0)

@@ -1,0 +1,82 @@
+import json
+import subprocess
+import sys
+
+from tests.conftest import GOOGLENET, ROOT
+
+TABLE_1_OUTPUTS = [
+    # (row, H x W x C) as Table 1 prints them
+    ("conv1", "112x112x64"),
+    ("maxpool1", "56x56x64"),
+    ("conv3", "56x56x192"),
+    ("maxpool2", "28x28x192"),
+    ("inception3a", "28x28x256"),
+    ("inception3b", "28x28x480"),
+    ("maxpool3", "14x14x480"),
+    ("inception4a", "14x14x512"),
+    ("inception4b", "14x14x512"),
+    ("inception4c", "14x14x512"),
+    ("inception4d", "14x14x528"),
+    ("inception4e", "14x14x832"),
+    ("maxpool4", "7x7x832"),
+    ("inception5a", "7x7x832"),
+    ("inception5b", "7x7x1024"),
+    ("avgpool", "1x1x1024"),
+    ("dropout", "1x1x1024"),
+    ("fc", "1x1x1000"),
+    ("softmax", "1x1x1000"),
+]
+
+
+def netgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netgen", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_summary_json_has_the_papers_numbers():
+    run = netgen("summary", str(GOOGLENET.relative_to(ROOT)), "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    totals = result["totals"]
+    assert totals["params"] == 6_998_552
+    assert totals["weights"] == 6_990_272
+    assert totals["biases"] == 8_280
+    assert totals["params_with_heads"] == 13_378_280
+    assert totals["macs"] == 1_582_671_872
+    assert (totals["depth"], totals["depth_with_pooling"]) == (22, 27)
+    rows = {row["name"]: row for row in result["rows"]}
+    for name, printed in TABLE_1_OUTPUTS:
+        c, h, w = rows[name]["output"]
+        assert f"{h}x{w}x{c}" == printed, name
+    assert rows["inception4e"]["module"] == {
+        "n1x1": 256, "n3x3red": 160, "n3x3": 320, "n5x5red": 32, "n5x5": 128, "pool_proj": 128,
+    }
+    assert [head["name"] for head in result["heads"]] == ["aux1", "aux2"]
+    assert "multiply-add" in result["conventions"]["macs"]
+
+
+def test_summary_table_lists_every_row_and_labels_units():
+    run = netgen("summary", "specs/googlenet.yaml")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    for name, printed in TABLE_1_OUTPUTS:
+        assert any(line.split()[:1] == [name] and printed in line.split() for line in lines), name
+    assert "params: 6,998,552 (6,990,272 weights + 8,280 biases)" in lines
+    assert any(line.startswith("multiply-adds: 1,582,671,872 (multiply-adds of conv and linear") for line in lines)
+    assert "depth: 22 layers with weights, 27 with pooling" in lines
+    assert "params with heads: 13,378,280" in lines
+
+
+def test_check_reports_ok_and_exit_zero():
+    run = netgen("check", "specs/googlenet.yaml")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "specs/googlenet.yaml: ok (GoogLeNet, output 1x1x1000)\n"
+
+
+def test_check_failure_exits_one_with_located_diagnostics(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOGLENET.read_text().replace("inception3b:  {inception: [128,", "inception3b:  {inceptoin: [128,"))
+    run = netgen("check", str(bad))
+    assert run.returncode == 1
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "inceptoin" in row)
+    assert f"{bad}:{line}:18: error: inception3b: unknown op or block 'inceptoin'; did you mean 'inception'? [unknown-op]" in run.stderr
+    assert "Traceback" not in run.stderr

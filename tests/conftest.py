@@ -1,0 +1,53 @@
+"""Shared helpers: compile a spec written inline in a test."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netgen.compile import compile_file
+from netgen.diagnostics import SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+GOOGLENET = SPECS / "googlenet.yaml"
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    def write(text: str, name: str = "net.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def compile_text(write_spec):
+    """Compile a spec given as text; returns (spec, graph)."""
+
+    def run(text: str):
+        return compile_file(str(write_spec(text)))
+
+    return run
+
+
+@pytest.fixture
+def diagnostics_of(write_spec):
+    """The rendered diagnostics of a spec that must fail, with the tmp directory left out."""
+
+    def run(text: str) -> list[str]:
+        path = write_spec(text)
+        with pytest.raises(SpecError) as caught:
+            compile_file(str(path))
+        return [d.render().replace(str(path), "net.yaml") for d in caught.value.diagnostics]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def googlenet():
+    return compile_file(str(GOOGLENET))

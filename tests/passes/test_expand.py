@@ -1,0 +1,90 @@
+from netgen.ir.ops import OpKind
+
+BLOCKY = """\
+name: Net
+input: [3, 16, 16]
+width: {width}
+blocks:
+  pair:
+    params: [a, b]
+    concat:
+      one: [conv: {{out: a, kernel: 1}}]
+      two:
+        - conv: {{out: b, kernel: 1}}
+        - conv: {{out: 6, kernel: 3, pad: 1}}
+  outer:
+    params: [c]
+    layers:
+      inner: {{pair: [c, 4]}}
+      squeeze: {{conv: {{out: c, kernel: 1}}}}
+layers:
+  stem: {{conv: {{out: 8, kernel: 3, pad: 1}}}}
+  body: {{outer: [10]}}
+"""
+
+
+def test_blocks_expand_to_hierarchical_primitive_nodes(compile_text):
+    _, graph = compile_text(BLOCKY.format(width=1.0))
+    names = [node.name for node in graph.nodes()]
+    assert names == [
+        "input",
+        "stem",
+        "body.inner.one.conv",
+        "body.inner.two.conv1",
+        "body.inner.two.conv2",
+        "body.inner",
+        "body.squeeze",
+    ]
+    assert all(node.kind is not OpKind.BLOCK for node in graph.nodes())
+    assert graph["body.inner"].kind is OpKind.CONCAT
+    assert graph.inputs("body.inner") == ["body.inner.one.conv", "body.inner.two.conv2"]
+    assert graph["body.inner"].shape == (16, 16, 16)  # 10 + 6
+    assert graph["body.squeeze"].shape == (10, 16, 16)
+    assert graph.output == "body.squeeze"
+    assert graph.instances["body"].args == (10,)
+    assert graph.instances["body.inner"].args == (10, 4)
+    assert all(graph[name].row == "body" for name in names[2:])
+
+
+def test_width_scales_written_channel_counts_once(compile_text):
+    _, graph = compile_text(BLOCKY.format(width=0.5))
+    assert graph["stem"].attrs.out == 4
+    # 10 is scaled where written (top level); c is passed on as 5, not halved again.
+    assert graph.instances["body"].args == (5,)
+    assert graph["body.inner.one.conv"].attrs.out == 5
+    assert graph["body.inner.two.conv1"].attrs.out == 2
+    assert graph["body.inner.two.conv2"].attrs.out == 3
+
+
+def test_block_node_edges_survive_expansion(compile_text):
+    _, graph = compile_text(
+        """\
+        name: Net
+        input: [3, 8, 8]
+        blocks:
+          res:
+            params: [c]
+            add:
+              identity: []
+              body: [conv: {out: c, kernel: 3, pad: 1}]
+        layers:
+          stem: {conv: {out: 4, kernel: 1}}
+          r1: {res: [4]}
+          r2: {res: [4]}
+          out: {add: , from: [stem, r2]}
+        """
+    )
+    assert graph.inputs("r1") == ["stem", "r1.body.conv"]
+    assert graph.inputs("r2") == ["r1", "r2.body.conv"]
+    assert graph.inputs("out") == ["stem", "r2"]
+    assert graph["out"].shape == (4, 8, 8)
+
+
+def test_heads_hang_off_the_trunk_and_keep_their_name(googlenet):
+    _, graph = googlenet
+    assert set(graph.heads) == {"aux1", "aux2"}
+    assert graph.heads["aux1"] == "aux1.fc2"
+    assert graph.inputs("aux1.avgpool") == ["inception4a"]
+    assert graph["aux1.conv"].shape == (128, 4, 4)
+    assert graph["aux2.avgpool"].shape == (528, 4, 4)
+    assert all(node.head == "aux1" for node in graph.nodes() if node.row == "aux1")

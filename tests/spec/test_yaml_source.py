@@ -1,0 +1,122 @@
+"""The located YAML reader: what the CLI cases in tests/specs/bad/ do not pin down."""
+
+from __future__ import annotations
+
+import pytest
+
+from netgen.diagnostics import Span, SpecError
+from netgen.spec import yaml_source
+from netgen.spec.yaml_source import MAX_DEPTH, Source, load_yaml, read_source
+
+
+def load(text: str):
+    return load_yaml(Source("s.yaml", text))
+
+
+def refusal(text: str):
+    with pytest.raises(SpecError) as caught:
+        load(text)
+    (diagnostic,) = caught.value.diagnostics
+    return diagnostic
+
+
+def test_values_remember_where_keys_values_and_items_were_written():
+    top = load("name: Net\nlayers:\n  conv1: {conv: {out: 8}}\ninput: [3,\n  32, 32]\n")
+    assert top.key_spans["layers"] == Span("s.yaml", 2, 1)
+    assert top["layers"].key_spans["conv1"] == Span("s.yaml", 3, 3)
+    assert top["layers"]["conv1"]["conv"].value_spans["out"] == Span("s.yaml", 3, 23)
+    assert top["input"].item_spans == [Span("s.yaml", 4, 9), Span("s.yaml", 5, 3), Span("s.yaml", 5, 7)]
+
+
+def test_a_date_is_text_but_an_explicit_timestamp_tag_is_refused():
+    assert load("description: 2014-09-17\n")["description"] == "2014-09-17"
+    assert refusal("description: !!timestamp 2014-09-17\n").code == "yaml-tag"
+
+
+def test_an_anchor_that_contains_itself_is_refused():
+    diagnostic = refusal("name: &loop [*loop]\n")
+    assert (diagnostic.code, diagnostic.span) == ("recursive-alias", Span("s.yaml", 1, 7))
+
+
+def test_an_alias_bomb_is_refused_before_any_value_is_built(monkeypatch):
+    def build(*args, **kwargs):
+        raise AssertionError("a value was built")
+
+    monkeypatch.setattr(yaml_source._Builder, "build", build)
+    lines = ["a0: &a0 x"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    assert refusal("\n".join(lines) + "\n").code == "too-large"
+
+
+def test_a_huge_document_is_refused_while_it_is_read_not_after(monkeypatch):
+    monkeypatch.setattr(yaml_source, "MAX_VALUES", 100)
+    items = [f"v{i}" for i in range(1000)]
+    text = "input: [" + ", ".join(items) + "]\n"
+    diagnostic = refusal(text)
+    assert diagnostic.code == "too-large"
+    # Refused at the value that passed the limit: the rest of the file was never composed.
+    assert diagnostic.span.col < text.index(items[200])
+
+
+def test_aliases_chained_past_the_depth_limit_are_refused():
+    lines = ["a0: &a0 x"] + [f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 2 * MAX_DEPTH)]
+    assert refusal("\n".join(lines) + "\n").code == "too-deep"
+
+
+@pytest.mark.parametrize("opener", ["[", "{a: "])
+def test_deep_flow_nesting_is_refused_where_it_passes_the_limit(opener):
+    prefix = "input: "
+    diagnostic = refusal(prefix + opener * 100_000)
+    assert diagnostic.code == "too-deep"
+    assert diagnostic.span.line == 1
+    assert len(prefix) + len(opener) * (MAX_DEPTH // 2) < diagnostic.span.col <= len(prefix) + len(opener) * (MAX_DEPTH + 1)
+
+
+def test_deep_block_nesting_is_refused_without_a_recursion_error():
+    text = "".join(" " * depth + "- \n" for depth in range(4 * MAX_DEPTH))
+    assert refusal(text).code == "too-deep"
+
+
+def test_merge_keys_and_non_text_keys_are_refused():
+    assert refusal("base: &b {x: 1}\nlayer: {<<: *b}\n").code == "yaml-merge"
+    diagnostic = refusal("name: a\n3: b\n")
+    assert (diagnostic.code, diagnostic.span, diagnostic.message) == ("wrong-type", Span("s.yaml", 2, 1), "keys must be names, got 3")
+
+
+def test_the_top_level_must_be_a_mapping():
+    assert refusal("- a\n- b\n").code == "wrong-type"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "message"),
+    [
+        ("layer: {conv: {out: 8 kernel: 3}}\n", (1, 29), "YAML syntax: expected ',' or '}' before ':'; is a ',' missing?"),
+        ("input: [3, 8, 8}\n", (1, 16), "YAML syntax: '}' closes a '['; expected ']'"),
+        ("name: a\ninput: [3, 8\n", (2, 8), "YAML syntax: this '[' is not closed before the end of the file"),
+        ("name: a\ninput: [3, 8,\n", (3, 1), "YAML syntax: the file ends where a value should be; is a bracket not closed?"),
+        ("name: a\n\tinput: 1\n", (2, 1), "YAML syntax: a tab character; YAML is indented with spaces only"),
+        ("name: 'a\ninput: 1\n", (1, 7), "YAML syntax: this quoted text is not closed before the end of the file"),
+        ("name: *a\n", (1, 7), "YAML syntax: alias '*a' refers to no anchor '&a' written before it"),
+        ("name: a\n---\ninput: 1\n", (2, 1), "YAML syntax: a spec is one YAML document, but a second one starts here"),
+        ("name: a\nlayers\ninput: 1\n", (2, 1), "YAML syntax: this key has no ':' after it; write it as 'key: value'"),
+    ],
+)
+def test_syntax_errors_name_the_mistake_where_it_is(text, span, message):
+    diagnostic = refusal(text)
+    assert (diagnostic.code, (diagnostic.span.line, diagnostic.span.col), diagnostic.message) == ("yaml-syntax", span, message)
+    assert "<" not in diagnostic.render()
+
+
+def test_a_control_character_is_located():
+    diagnostic = refusal("name: a\ninput: b\x07\n")
+    assert (diagnostic.code, diagnostic.span) == ("yaml-syntax", Span("s.yaml", 2, 9))
+    assert "U+0007" in diagnostic.message
+
+
+def test_a_bad_byte_is_located_by_character_not_by_byte():
+    with pytest.raises(SpecError) as caught:
+        read_source("s.yaml", "name: ééé".encode() + b"\xff\n")
+    assert caught.value.diagnostics[0].span == Span("s.yaml", 1, len("name: ééé") + 1)
+
+
+def test_a_byte_order_mark_is_ignored():
+    assert read_source("s.yaml", b"\xef\xbb\xbfname: a\n").text == "name: a\n"

@@ -1,0 +1,120 @@
+"""`netgen build`: what it writes, `--check`, and that a failure never leaves output half-written."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from netgen import build
+from tests.conftest import GOOGLENET, ROOT
+
+SMALL = """\
+name: Small
+input: [3, 16, 16]
+layers:
+  conv: {conv: {out: 4, kernel: 3, pad: 1, act: relu}}
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc: {linear: {out: num_classes}}
+num_classes: 3
+"""
+
+
+def snapshot(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def small(tmp_path):
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL)
+    return spec
+
+
+def test_build_writes_python_onnx_and_graph_text(small, tmp_path):
+    out = tmp_path / "out"
+    written = build.write_all(out, build.produce(str(small)))
+    assert sorted(path.name for path in written) == ["small.onnx", "small.onnx.txt", "small.py"]
+    assert sorted(snapshot(out)) == ["small.onnx", "small.onnx.txt", "small.py"]  # no temporary files left
+
+
+def test_output_stem_is_importable():
+    assert build.output_stem("specs/googlenet-bn.yaml") == "googlenet_bn"
+
+
+def test_failure_in_the_last_stage_leaves_previous_output_identical(small, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    build.write_all(out, build.produce(str(small)))
+    before = snapshot(out)
+    small.write_text(SMALL.replace("out: 4", "out: 6"))
+    artifacts = build.produce(str(small))
+    real_replace = os.replace
+    calls = []
+
+    def fail_on_second(source, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real_replace(source, target)
+
+    monkeypatch.setattr(build.os, "replace", fail_on_second)
+    with pytest.raises(OSError):
+        build.write_all(out, artifacts)
+    monkeypatch.setattr(build.os, "replace", real_replace)
+    assert snapshot(out) == before
+
+
+def test_failure_while_producing_writes_nothing(small, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    build.write_all(out, build.produce(str(small)))
+    before = snapshot(out)
+    small.write_text(SMALL.replace("out: 4", "out: 6"))
+    import netgen.backends.onnx_backend as onnx_backend
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("ONNX check failed")
+
+    monkeypatch.setattr(onnx_backend, "build_onnx", broken)
+    with pytest.raises(RuntimeError):
+        build.write_all(out, build.produce(str(small)))
+    assert snapshot(out) == before
+
+
+def run_netgen(*args, cwd=ROOT, env=None):
+    return subprocess.run([sys.executable, "-m", "netgen", *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def test_check_flag_reports_stale_output_with_a_diff_and_writes_nothing(small, tmp_path):
+    out = tmp_path / "out"
+    assert run_netgen("build", str(small), "--out", str(out)).returncode == 0
+    assert run_netgen("build", str(small), "--out", str(out), "--check").returncode == 0
+    small.write_text(SMALL.replace("out: 4", "out: 6"))
+    before = snapshot(out)
+    stale = run_netgen("build", str(small), "--out", str(out), "--check")
+    assert stale.returncode == 3
+    assert "-        self.conv = BasicConv2d(3, 4" in stale.stdout
+    assert "+        self.conv = BasicConv2d(3, 6" in stale.stdout
+    assert f"run: netgen build {small} --out {out}" in stale.stderr
+    assert snapshot(out) == before
+
+
+def test_bad_spec_builds_nothing(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SMALL.replace("kernel: 3", "kernel: 0"))
+    out = tmp_path / "out"
+    run = run_netgen("build", str(spec), "--out", str(out))
+    assert run.returncode == 1
+    assert "error:" in run.stderr and "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+def test_building_twice_with_different_hash_seeds_is_byte_identical(tmp_path):
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = run_netgen("build", str(GOOGLENET), "--out", str(out), env=env)
+        assert run.returncode == 0, run.stderr
+        outputs.append(snapshot(out))
+    assert outputs[0] == outputs[1]

@@ -1,0 +1,58 @@
+"""`netgen verify`: exit 0 when every difference from Table 1 is documented, 3 otherwise, 1 on errors."""
+
+import subprocess
+import sys
+
+from netgen.verify.reference import load_reference
+from tests.conftest import GOOGLENET, ROOT, SPECS
+
+REFERENCE = SPECS / "reference" / "googlenet-table1.yaml"
+
+
+def netgen(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netgen", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_googlenet_verifies_with_documented_errata():
+    run = netgen("verify", "specs/googlenet.yaml")
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    errata = [line for line in lines if line.startswith("  erratum ")]
+    reference = load_reference(str(REFERENCE))
+    assert len(errata) == sum(len(row.errata) for row in reference.rows)
+    assert sum(" params: computed " in line for line in errata) == sum("params" in row.errata for row in reference.rows)
+    for expected in (
+        "conv1 (convolution) params: computed 9.19K (9,408 weights) vs printed 2.7K",
+        "conv1 (convolution) ops: computed 118.01M (118,013,952 multiply-adds) vs printed 34M",
+        "inception (5a) params: computed 1018K (1,042,432 weights) vs printed 1072K",
+        "inception (5a) ops: computed 51.08M (51,079,168 multiply-adds) vs printed 54M",
+    ):
+        assert any(line.endswith(expected) for line in errata), expected
+    assert "documented erratum: 7x7x3x64 = 9,408 weights" in run.stdout
+    assert lines[-1].startswith("ok: every difference is documented")
+
+
+def test_undocumented_difference_exits_three_naming_the_spec_line(tmp_path):
+    copy = tmp_path / "googlenet.yaml"
+    copy.write_text(
+        GOOGLENET.read_text().replace(
+            "inception4c:  {inception: [128,  128, 256,", "inception4c:  {inception: [128,  128, 255,"
+        )
+    )
+    run = netgen("verify", str(copy), "--reference", str(REFERENCE))
+    assert run.returncode == 3, run.stdout + run.stderr
+    line = next(i for i, text in enumerate(copy.read_text().splitlines(), 1) if text.startswith("  inception4c:"))
+    assert (
+        f"MISMATCH   {copy}:{line}:3: inception (4c) output_size: computed 14x14x511 vs printed 14x14x512" in run.stdout
+    )
+    assert run.stdout.splitlines()[-1].startswith("FAILED:")
+
+
+def test_missing_reference_is_a_spec_error(tmp_path):
+    copy = tmp_path / "googlenet.yaml"
+    copy.write_text(GOOGLENET.read_text().replace("reference: reference/googlenet-table1.yaml\n", ""))
+    run = netgen("verify", str(copy))
+    assert run.returncode == 1
+    assert f"{copy}:" in run.stderr and "[no-reference]" in run.stderr
+    run = netgen("verify", "specs/googlenet.yaml", "--reference", str(tmp_path / "absent.yaml"))
+    assert run.returncode == 1 and "cannot read reference table" in run.stderr

@@ -1,0 +1,136 @@
+"""Reading a reference table: printed cells in the paper's notation, errata, claims, clean errors."""
+
+import re
+from fractions import Fraction
+
+import pytest
+
+from netgen.diagnostics import SpecError
+from netgen.verify.reference import (
+    Patch,
+    dropout_rate,
+    load_reference,
+    parse_count,
+    parse_patch,
+    parse_size,
+    parse_type,
+)
+from tests.conftest import SPECS
+
+REFERENCE = SPECS / "reference" / "googlenet-table1.yaml"
+UNITS = {"K": 1024, "M": 10**6}
+# Table 1's rows, top to bottom, by the ids the specs' `row:` keys use.
+ROW_IDS = [
+    "conv1", "pool1", "conv2", "pool2", "3a", "3b", "pool3", "4a", "4b", "4c", "4d", "4e",
+    "pool4", "5a", "5b", "avgpool", "dropout", "linear", "softmax",
+]  # fmt: skip
+
+
+def test_sizes_are_printed_height_width_channels():
+    assert parse_size("112×112×64").chw == (64, 112, 112)
+    assert parse_size("7x7x1024").chw == (1024, 7, 7)
+    assert str(parse_size("14×14×512")) == "14x14x512"
+
+
+def test_patch_is_kernel_and_stride():
+    assert parse_patch("7×7/2") == Patch((7, 7), 2)
+    assert str(parse_patch("3×3/1")) == "3x3/1"
+
+
+def test_counts_keep_their_printed_precision():
+    small = parse_count("2.7K", UNITS)
+    assert small.value == Fraction(27, 10) * 1024
+    assert small.step == Fraction(1024, 10)
+    large = parse_count("1000K", UNITS)
+    assert (large.value, large.step) == (1000 * 1024, 1024)
+    ops = parse_count("34M", UNITS)
+    assert (ops.value, ops.step) == (34 * 10**6, 10**6)
+
+
+def test_type_has_kind_and_label():
+    module = parse_type("inception (3a)")
+    assert (module.kind, module.label) == ("inception", "3a")
+    plain = parse_type("max pool")
+    assert (plain.kind, plain.label) == ("max pool", None)
+    assert dropout_rate(parse_type("dropout (40%)").label) == Fraction(2, 5)
+    assert dropout_rate("3a") is None
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (parse_size, "112x112"),
+        (parse_patch, "7x7"),
+        (lambda text: parse_count(text, UNITS), "2.7G"),
+        (parse_type, "(3a)"),
+    ],
+)
+def test_malformed_cells_are_refused(parse, text):
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
+        parse(text)
+
+
+def test_project_reference_rows_errata_and_claims():
+    reference = load_reference(str(REFERENCE))
+    assert [row.id for row in reference.rows] == ROW_IDS
+    assert (reference.k, reference.m) == (1024, 10**6)
+    conv2 = reference.row("conv2")
+    assert (conv2.cells["n3x3_reduce"], conv2.cells["n3x3"], conv2.cells["depth"]) == (64, 192, 2)
+    assert reference.row("conv1").cells["output_size"].chw == (64, 112, 112)
+    assert reference.row("pool1").cells["params"] is None
+    errata = {(row.id, cell): erratum for row in reference.rows for cell, erratum in row.errata.items()}
+    assert set(errata) == {
+        ("conv1", "params"), ("conv1", "ops"), ("3b", "params"), ("4a", "params"), ("4a", "ops"), ("4b", "params"),
+        ("4c", "params"), ("4d", "params"), ("4e", "params"), ("5a", "params"), ("5a", "ops"), ("5b", "params"),
+    }  # fmt: skip
+    assert errata["conv1", "params"].computed == 7 * 7 * 3 * 64
+    assert all(isinstance(erratum.computed, int) and erratum.reason for erratum in errata.values())
+    claims = reference.claims
+    assert (claims["depth"].value, claims["depth_with_pooling"].value) == (22, 27)
+    assert claims["ops"].about and claims["ops"].value.value == 1_500_000_000
+    assert not claims["building_blocks"].checked
+
+
+def _broken(tmp_path, old: str, new: str):
+    text = REFERENCE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "table.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_reference(str(path))
+    line = next(
+        i
+        for i, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if new and new.splitlines()[0] in row
+    )
+    return caught.value.diagnostics, line
+
+
+def test_missing_file_is_a_located_error(tmp_path):
+    with pytest.raises(SpecError) as caught:
+        load_reference(str(tmp_path / "absent.yaml"))
+    assert caught.value.diagnostics[0].code == "no-file"
+
+
+def test_malformed_yaml_is_located(tmp_path):
+    diagnostics, line = _broken(tmp_path, "  output_size: 112×112×64\n", "  output_size: [112×112×64\n")
+    assert [(d.code, d.span.line) for d in diagnostics] == [("yaml-syntax", line)]
+
+
+def test_erratum_must_quote_the_printed_cell(tmp_path):
+    diagnostics, line = _broken(tmp_path, "    printed: 2.7K\n", "    printed: 2.8K\n")
+    assert [(d.code, d.span.line) for d in diagnostics] == [("bad-reference", line)]
+    assert "2.8K" in diagnostics[0].message
+
+
+def test_bad_cell_is_located(tmp_path):
+    diagnostics, line = _broken(tmp_path, "  patch_size_stride: 7×7/2\n", "  patch_size_stride: 7×7\n")
+    assert [(d.code, d.span.line) for d in diagnostics] == [("bad-reference", line)]
+    assert "patch_size_stride" in diagnostics[0].message
+
+
+def test_blank_cells_are_written_not_left_out(tmp_path):
+    diagnostics, _ = _broken(
+        tmp_path, "- id: pool1\n  type: max pool\n  patch_size_stride: 3×3/2\n", "- id: pool1\n  type: max pool\n"
+    )
+    assert any("row 'pool1' has no 'patch_size_stride' cell" in d.message for d in diagnostics)

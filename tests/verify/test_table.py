@@ -1,0 +1,196 @@
+"""Comparing a compiled spec with Table 1: agreement rules, errata, deviations and located mismatches."""
+
+from fractions import Fraction
+
+import pytest
+
+from netgen.compile import compile_file
+from netgen.diagnostics import SpecError
+from netgen.spec.parse import load_spec
+from netgen.verify.reference import Erratum, load_reference, parse_count, reference_path
+from netgen.verify.render import render
+from netgen.verify.table import LAYER, TOTAL, Mark, about_agrees, classify, count_agrees, verify
+from tests.conftest import GOOGLENET, SPECS
+
+REFERENCE = SPECS / "reference" / "googlenet-table1.yaml"
+UNITS = {"K": 1024, "M": 10**6}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference(str(REFERENCE))
+
+
+@pytest.fixture(scope="module")
+def paper(googlenet, reference):
+    spec, graph = googlenet
+    return verify(spec, graph, reference)
+
+
+@pytest.fixture
+def edited(tmp_path, reference):
+    """Verify a copy of specs/googlenet.yaml with text replaced; returns (result, path of the copy)."""
+
+    def run(*replacements: tuple[str, str]):
+        text = GOOGLENET.read_text()
+        for old, new in replacements:
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        path = tmp_path / "googlenet.yaml"
+        path.write_text(text)
+        spec, graph = compile_file(str(path))
+        return verify(spec, graph, reference), path
+
+    return run
+
+
+def line_of(path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def cell(result, row: str, name: str):
+    found = next(r for r in result.rows if r.id == row).check(name)
+    assert found is not None, (row, name)
+    return found
+
+
+# -- the rules, one value at a time ------------------------------------------------------------
+
+
+def test_counts_agree_within_half_a_printed_unit():
+    k = UNITS["K"]
+    # 3a's weights are exactly 159.5K: the edge of "159K" counts as agreeing.
+    assert count_agrees(parse_count("159K", UNITS), int(Fraction(1595, 10) * k))
+    assert not count_agrees(parse_count("159K", UNITS), int(Fraction(1595, 10) * k) + 1)
+    assert count_agrees(parse_count("2.7K", UNITS), int(Fraction(265, 100) * k) + 1)
+    assert not count_agrees(parse_count("2.7K", UNITS), int(Fraction(265, 100) * k) - 1)
+    assert count_agrees(None, 0) and not count_agrees(None, 1)
+
+
+def test_about_claims_agree_within_ten_percent():
+    assert about_agrees(1000, 1100) and about_agrees(1000, 900)
+    assert not about_agrees(1000, 1101) and not about_agrees(1000, 899)
+
+
+def test_erratum_needs_the_documented_computed_value():
+    erratum = Erratum("params", "2.7K", 9408, "no reading of the row gives 2.7K")
+    assert classify(False, 9408, erratum, None) == (Mark.ERRATUM, erratum.reason)
+    mark, note = classify(False, 9409, erratum, None)
+    assert mark is Mark.MISMATCH and "9408" in note
+    assert classify(True, 9409, erratum, None) == (Mark.AGREE, "")
+
+
+# -- GoogLeNet as the paper prints it ----------------------------------------------------------
+
+
+def test_googlenet_agrees_up_to_documented_errata(paper, reference):
+    assert paper.ok
+    documented = {(row.id, name) for row in reference.rows for name in row.errata}
+    marks = {(check.row, check.cell): check.mark for check in paper.checks()}
+    assert {key for key, mark in marks.items() if mark is Mark.ERRATUM} == documented
+    assert {mark for key, mark in marks.items() if key not in documented} == {Mark.AGREE, Mark.REPORTED}
+    assert [key for key, mark in marks.items() if mark is Mark.REPORTED] == [(TOTAL, "building_blocks")]
+    assert all(row.layers for row in paper.rows)
+    assert paper.unused_deviations == () and paper.unmapped_layers == ()
+
+
+def test_rows_of_several_layers_and_module_columns(paper):
+    conv2 = next(row for row in paper.rows if row.id == "conv2")
+    assert conv2.layers == ("conv2", "conv3")
+    assert [(cell(paper, "conv2", name).computed) for name in ("depth", "n3x3_reduce", "n3x3", "patch_size_stride")] == [
+        "2", "64", "192", "3x3/1",
+    ]  # fmt: skip
+    assert cell(paper, "4e", "n5x5").computed == "128"
+    assert cell(paper, "dropout", "type").computed == "dropout (40%)"
+
+
+def test_errata_carry_computed_values(paper):
+    conv1_params, conv1_ops = cell(paper, "conv1", "params"), cell(paper, "conv1", "ops")
+    assert (conv1_params.computed, conv1_params.exact) == ("9.19K", "9,408 weights")
+    assert conv1_ops.computed == "118.01M"
+    assert (cell(paper, "5a", "params").computed, cell(paper, "5a", "ops").computed) == ("1018K", "51.08M")
+    assert all(check.note for check in paper.differences)
+
+
+def test_totals_are_the_papers_claims(paper):
+    totals = {check.cell: check for check in paper.totals}
+    assert (totals["depth"].computed, totals["depth_with_pooling"].computed) == ("22", "27")
+    assert totals["depth"].mark is Mark.AGREE and totals["ops"].mark is Mark.AGREE
+    assert totals["ops"].printed == "about 1500M"
+
+
+def test_render_shows_every_row_within_160_columns(paper, reference):
+    text = render(paper)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 160
+    for row in reference.rows:
+        assert any(line.split()[:1] == [row.id] for line in lines), row.id
+    assert lines[-1].startswith("ok:")
+
+
+# -- disagreements -----------------------------------------------------------------------------
+
+
+def test_changed_module_width_mismatches_at_its_line(edited):
+    result, path = edited(("inception4c:  {inception: [128,  128, 256,", "inception4c:  {inception: [128,  128, 255,"))
+    assert not result.ok
+    line = line_of(path, "inception4c:")
+    output = cell(result, "4c", "output_size")
+    assert (output.mark, output.computed, output.printed) == (Mark.MISMATCH, "14x14x511", "14x14x512")
+    assert (output.span.line, output.span.col) == (line, 3)
+    width = cell(result, "4c", "n3x3")
+    assert (width.mark, width.span.line, width.computed) == (Mark.MISMATCH, line, "255")
+    assert path.read_text().splitlines()[line - 1][width.span.col - 1 :].startswith("255")
+    # 4c's params cell is an erratum of the paper, but not for these filter counts.
+    params = cell(result, "4c", "params")
+    assert params.mark is Mark.MISMATCH and "documents an erratum" in params.note
+    assert f"{path}:{line}:3: inception (4c) output_size: computed 14x14x511 vs printed 14x14x512" in render(result)
+
+
+def test_wrong_row_mapping_mismatches(edited):
+    result, path = edited(("row: 4d}", "row: 4c}"))
+    assert not result.ok
+    missing = cell(result, "4d", LAYER)
+    # No layer to blame: the spec's top is.
+    assert (missing.mark, missing.span.line) == (Mark.MISMATCH, line_of(path, "name: GoogLeNet"))
+    doubled = next(row for row in result.rows if row.id == "4c")
+    assert doubled.layers == ("inception4c", "inception4d")
+    assert cell(result, "4c", "output_size").mark is Mark.MISMATCH
+    assert cell(result, "4c", "output_size").span.line == line_of(path, "inception4d:")
+
+
+def test_changed_stem_mismatches(edited):
+    result, path = edited(("conv1:        {conv: {out: 64,", "conv1:        {conv: {out: 32,"))
+    assert not result.ok
+    line = line_of(path, "conv1:")
+    for name in ("output_size", "params", "ops"):
+        check = cell(result, "conv1", name)
+        assert (check.mark, check.span.line) == (Mark.MISMATCH, line), name
+    assert cell(result, "pool1", "output_size").mark is Mark.MISMATCH
+
+
+def test_unknown_row_id_is_a_located_error(tmp_path):
+    path = tmp_path / "googlenet.yaml"
+    path.write_text(GOOGLENET.read_text().replace("row: 4c}", "row: 4cc}", 1))
+    spec, graph = compile_file(str(path))
+    with pytest.raises(SpecError) as caught:
+        verify(spec, graph, load_reference(str(REFERENCE)))
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.code == "unknown-row" and diagnostic.span.line == line_of(path, "row: 4cc}")
+    assert "did you mean '4c'?" in diagnostic.message
+
+
+def test_spec_without_reference_is_a_located_error(tmp_path):
+    path = tmp_path / "googlenet.yaml"
+    path.write_text(GOOGLENET.read_text().replace("reference: reference/googlenet-table1.yaml\n", ""))
+    spec = load_spec(str(path))
+    with pytest.raises(SpecError) as caught:
+        reference_path(spec, None)
+    assert caught.value.diagnostics[0].code == "no-reference"
+    assert caught.value.diagnostics[0].span.file == str(path)
+    assert reference_path(spec, str(REFERENCE)) == str(REFERENCE)
+
+
+def test_default_reference_is_relative_to_the_spec(googlenet):
+    spec, _ = googlenet
+    assert load_reference(reference_path(spec, None)).rows == load_reference(str(REFERENCE)).rows
