@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -79,7 +79,7 @@ def build(
     specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)],
     out: Annotated[str, typer.Option("--out", help="Folder for the generated files.")] = "generated",
     weights: Annotated[
-        Optional[str], typer.Option("--weights", help="A state_dict of the generated module to put into the ONNX model.")
+        str | None, typer.Option("--weights", help="A state_dict of the generated module to put into the ONNX model.")
     ] = None,
     check_only: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 3 with a diff if the files in --out are stale.")
@@ -130,11 +130,15 @@ def verify(
         str | None,
         typer.Option("--reference", help="A reference table to check against (default: the spec's `reference`, relative to the spec file)."),
     ] = None,
+    runtime: Annotated[
+        bool,
+        typer.Option("--runtime", help="Also run the generated PyTorch module and check every layer's real output shape and parameter count against the IR."),
+    ] = False,
 ) -> None:
     """Compare a spec with its paper's table cell by cell; exit 3 on a difference that is neither a documented erratum nor a declared deviation."""
     from netgen.compile import compile_file
     from netgen.verify.reference import load_reference, reference_path
-    from netgen.verify.render import render
+    from netgen.verify.render import render, render_runtime
     from netgen.verify.table import verify as verify_spec
 
     try:
@@ -144,7 +148,14 @@ def verify(
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None
     typer.echo(render(result))
-    if not result.ok:
+    ok = result.ok
+    if runtime:
+        from netgen.verify.runtime import run_generated
+
+        ran = run_generated(spec, graph)
+        typer.echo("\n" + render_runtime(ran))
+        ok = ok and ran.ok
+    if not ok:
         raise typer.Exit(EXIT_STALE)
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from netgen.ir.graph import Graph, Node
-from netgen.ir.ops import OpKind, POOLING, WEIGHTED
+from netgen.ir.ops import POOLING, WEIGHTED, OpKind
 from netgen.passes.macs import CONVENTION
 from netgen.spec.model import BlockCall, Spec
 
@@ -88,7 +88,7 @@ def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) 
     if name in graph.instances:
         block = spec.blocks[graph.instances[name].block]
         if block.params == columns:
-            row["module"] = dict(zip(block.params, graph.instances[name].args))
+            row["module"] = dict(zip(block.params, graph.instances[name].args, strict=True))
         else:
             row["args"] = list(graph.instances[name].args)
     return row
@@ -129,7 +129,7 @@ def render_table(summary: dict[str, Any]) -> str:
     numeric = {4, *range(5, len(header))}
 
     def fmt(line):
-        return "  ".join(cell.rjust(width) if i in numeric else cell.ljust(width) for i, (cell, width) in enumerate(zip(line, widths))).rstrip()
+        return "  ".join(cell.rjust(width) if i in numeric else cell.ljust(width) for i, (cell, width) in enumerate(zip(line, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
     out = [f"{summary['name']} ({summary['spec']}), input {'x'.join(map(str, summary['input']))}", "", fmt(header), rule]

@@ -69,7 +69,7 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
 
 def _block_names(block: Block, classes: Namespace) -> BlockNames:
     params_ns = Namespace(GENERATED_NAMES)
-    params = [params_ns.add(param, span, "block parameter") for param, span in zip(block.params, block.param_spans)]
+    params = [params_ns.add(param, span, "block parameter") for param, span in zip(block.params, block.param_spans, strict=True)]
     attrs_ns = Namespace(MODULE_RESERVED)
     names = BlockNames(classes.add(class_name(block.name), block.span, "block"), params, {})
     if block.combine == "seq":

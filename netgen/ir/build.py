@@ -52,7 +52,7 @@ def _connect(graph: Graph, layer: Layer, previous: str, names, problems, trunk_o
     if layer.inputs is None:
         graph.connect(previous, layer.name, 0)
         return
-    for index, (source, span) in enumerate(zip(layer.inputs, layer.input_spans)):
+    for index, (source, span) in enumerate(zip(layer.inputs, layer.input_spans, strict=True)):
         if source != INPUT and source not in names:
             problems.append(
                 error(
@@ -81,7 +81,7 @@ def _reject_cycles(graph: Graph, layers: dict[str, Layer]) -> None:
     path = " -> ".join([*names, names[0]])
     spans = [_input_span(layers[target], source) for source, target in cycle]
     notes: list[Diagnostic] = [
-        note(f"{target} takes its input from {source} here", span) for (source, target), span in zip(cycle[1:], spans[1:])
+        note(f"{target} takes its input from {source} here", span) for (source, target), span in zip(cycle[1:], spans[1:], strict=True)
     ]
     source, target = cycle[0]
     raise SpecError(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class OpKind(str, Enum):
+class OpKind(StrEnum):
     INPUT = "input"
     BLOCK = "block"  # a block use before the expand pass replaces it with primitive nodes
     CONV = "conv"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import networkx as nx
 
 from netgen.diagnostics import Diagnostic, error
-from netgen.spec.model import Spec
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
+from netgen.spec.model import Spec
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:

@@ -4,9 +4,9 @@ weights (GoogLeNet: 22), and counting pooling layers too (27). Auxiliary heads a
 from __future__ import annotations
 
 from netgen.diagnostics import Diagnostic
-from netgen.spec.model import Spec
 from netgen.ir.graph import Graph, Node
 from netgen.ir.ops import POOLING, WEIGHTED
+from netgen.spec.model import Spec
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:

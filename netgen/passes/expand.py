@@ -89,8 +89,8 @@ class _Expander:
                     note(f"{block.name} is defined here", block.span),
                 )
             )
-        values = tuple(self.channels(arg, span, env, path) for arg, span in zip(call.args, call.arg_spans))
-        inner_env = {"num_classes": self.spec.num_classes, **dict(zip(block.params, values))}
+        values = tuple(self.channels(arg, span, env, path) for arg, span in zip(call.args, call.arg_spans, strict=True))
+        inner_env = {"num_classes": self.spec.num_classes, **dict(zip(block.params, values, strict=True))}
         stack = (*stack, call.block)
         before = len(self.graph.g)
         exits = [self.sequence(branch.layers, _join(path, branch.name), entry, inner_env, origin, stack, block) for branch in block.branches]
@@ -113,7 +113,7 @@ class _Expander:
                 sources = [previous]
             else:
                 sources = []
-                for source, span in zip(layer.inputs, layer.input_spans):
+                for source, span in zip(layer.inputs, layer.input_spans, strict=True):
                     if source not in local:
                         raise SpecError(
                             error(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from netgen.diagnostics import Diagnostic
-from netgen.spec.model import Spec
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
+from netgen.spec.model import Spec
 
 CONVENTION = "multiply-adds of conv and linear layers, one multiply-add counted once"
 

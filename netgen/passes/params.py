@@ -7,9 +7,9 @@ not parameters.
 from __future__ import annotations
 
 from netgen.diagnostics import Diagnostic, error
-from netgen.spec.model import Spec
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
+from netgen.spec.model import Spec
 
 # Anything above this is a typo, not a network; refused before a backend allocates a tensor.
 MAX_PARAMS = 2_000_000_000

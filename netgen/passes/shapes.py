@@ -11,10 +11,9 @@ import math
 from collections import Counter
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
-from netgen.ir import ops
-from netgen.spec.model import Spec
 from netgen.ir.graph import Graph, Node, Shape
 from netgen.ir.ops import SHAPE_PRESERVING, OpKind
+from netgen.spec.model import Spec
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
@@ -74,7 +73,7 @@ def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = Non
             )
         return (attrs.out, *_spatial(node, height, width, ceil=False))
     if kind in (OpKind.MAXPOOL, OpKind.AVGPOOL):
-        for k, p in zip(attrs.kernel, attrs.pad):
+        for k, p in zip(attrs.kernel, attrs.pad, strict=True):
             if 2 * p > k:
                 raise SpecError(
                     error(
@@ -124,7 +123,7 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
     if node.kind is OpKind.ADD:
         channels = {shape[0] for shape in shapes}
         if len(channels) != 1:
-            listed = ", ".join(f"{label} has {shape[0]}" for label, shape in zip(labels, shapes))
+            listed = ", ".join(f"{label} has {shape[0]}" for label, shape in zip(labels, shapes, strict=True))
             raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span, *_use_note(graph, node)))
         return shapes[0]
     return (sum(shape[0] for shape in shapes), *common)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 from netgen.diagnostics import Span
 from netgen.spec.schema import InitArgs, Strict
@@ -29,7 +29,7 @@ class BlockCall:
     """A use of a spec-defined block, with its arguments in the block's parameter order."""
 
     block: str
-    args: tuple[Union[int, str], ...]
+    args: tuple[int | str, ...]
     arg_spans: tuple[Span, ...]
     span: Span
 
@@ -37,7 +37,7 @@ class BlockCall:
 @dataclass(frozen=True)
 class Layer:
     name: str
-    call: Union[OpCall, BlockCall]
+    call: OpCall | BlockCall
     span: Span
     inputs: tuple[str, ...] | None = None  # None: the previous layer's output
     input_spans: tuple[Span, ...] = ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -17,15 +17,15 @@ _Extent = Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL)]
 _PadExtent = Annotated[StrictInt, Field(ge=0, le=MAX_KERNEL)]
 
 Channels = Annotated[
-    Union[_Count, Symbol],
+    _Count | Symbol,
     Field(description=f"a channel count (1 to {MAX_CHANNELS}) or a block parameter name"),
 ]
 Size2 = Annotated[
-    Union[_Extent, Annotated[list[_Extent], Field(min_length=2, max_length=2)]],
+    _Extent | Annotated[list[_Extent], Field(min_length=2, max_length=2)],
     Field(description=f"an integer from 1 to {MAX_KERNEL} or a pair [h, w] of them"),
 ]
 Pad = Annotated[
-    Union[_PadExtent, Annotated[list[_PadExtent], Field(min_length=2, max_length=2)], Literal["same", "valid"]],
+    _PadExtent | Annotated[list[_PadExtent], Field(min_length=2, max_length=2)] | Literal["same", "valid"],
     Field(description="an integer >= 0, a pair [h, w], 'same' or 'valid'"),
 ]
 Activation = Annotated[Literal["relu", "none"], Field(description="'relu' or 'none'")]
@@ -52,13 +52,13 @@ class ConvArgs(Strict):
     pad: Pad = 0
     groups: Groups = 1
     bias: Flag = True
-    bn: Annotated[Union[StrictBool, BatchNormArgs], Field(description="true, false or {eps: ..., momentum: ...}")] = False
+    bn: Annotated[StrictBool | BatchNormArgs, Field(description="true, false or {eps: ..., momentum: ...}")] = False
     act: Activation = "none"
 
 
 class PoolArgs(Strict):
     kernel: Size2
-    stride: Annotated[Union[Size2, None], Field(description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)")] = None
+    stride: Annotated[Size2 | None, Field(description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)")] = None
     pad: Pad = 0
     ceil: Flag = False
 
@@ -119,18 +119,18 @@ class InitArgs(Strict):
     weight: Literal["xavier_uniform", "trunc_normal", "torch_default"] = "torch_default"
     std: Positive = 0.01
     bias: Number = 0.0
-    classifier_bias: Annotated[Union[float, None], Field(description="a number, or null for 'bias'")] = None
+    classifier_bias: Annotated[float | None, Field(description="a number, or null for 'bias'")] = None
 
 
 class DeviationArgs(Strict):
     """A part of the reference table the spec departs from on purpose; `netgen verify` checks the names."""
 
     row: Annotated[
-        Union[StrictStr, Annotated[list[StrictStr], Field(min_length=1)]],
+        StrictStr | Annotated[list[StrictStr], Field(min_length=1)],
         Field(description="a reference row id, 'total', '*' (every row) or a list of them"),
     ]
     cell: Annotated[
-        Union[StrictStr, Annotated[list[StrictStr], Field(min_length=1)]],
+        StrictStr | Annotated[list[StrictStr], Field(min_length=1)],
         Field(description="a column of the reference table, '*' (every cell) or a list of them"),
     ]
     reason: Annotated[StrictStr, Field(min_length=1, description="a non-empty sentence saying why")]
@@ -152,7 +152,7 @@ class SpecHeader(Strict):
     width: Annotated[float, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
     init: Annotated[InitArgs, Field(description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Flag = False
-    reference: Annotated[Union[StrictStr, None], Field(description="a path to a reference table")] = None
+    reference: Annotated[StrictStr | None, Field(description="a path to a reference table")] = None
     defaults: Annotated[dict[str, dict], Field(description="a mapping from op to default arguments")] = {}
     blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
     layers: Annotated[dict, Field(description="a mapping of named layers")]

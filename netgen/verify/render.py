@@ -3,7 +3,14 @@ claims, then every difference with its explanation. Sizes print as HxWxC in ASCI
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from netgen.summary import as_chw
+from netgen.verify.reference import Size
 from netgen.verify.table import LAYER, TOTAL, Check, Mark, VerifyResult
+
+if TYPE_CHECKING:  # running the generated module needs torch; rendering its result does not
+    from netgen.verify.runtime import RuntimeResult
 
 SYMBOLS = {Mark.ERRATUM: "*", Mark.DEVIATION: "~", Mark.MISMATCH: "!"}
 HEADERS = {
@@ -148,3 +155,52 @@ def _verdict(result: VerifyResult) -> str:
 
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
+
+
+def size_text(shape: tuple[int, ...] | None) -> str:
+    """An output shape as the table prints it, HxWxC; a vector of F values is 1x1xF."""
+    if shape is None:
+        return "(not run)"
+    return str(Size(tuple(as_chw(shape)))) if len(shape) in (1, 3) else "x".join(map(str, shape))
+
+
+def render_runtime(result: RuntimeResult) -> str:
+    shape = " x ".join(map(str, result.input_shape))
+    lines = [
+        f"runtime: the generated {result.network_class}, one forward pass in training mode on an input of {shape}",
+        "",
+    ]
+    rows = [["row", "layer", "module", "output (IR)", "output (run)", "params (IR)", "params (run)", ""]]
+    for run in result.layers:
+        rows.append(
+            [
+                run.row,
+                run.layer,
+                run.module or "(inline)",
+                size_text(run.ir_shape),
+                size_text(run.real_shape),
+                f"{run.ir_params:,}",
+                f"{run.real_params:,}",
+                "" if run.ok else "MISMATCH",
+            ]
+        )
+    total_ok = result.ir_params == result.real_params
+    rows.append(["", "total", "", "", "", f"{result.ir_params:,}", f"{result.real_params:,}", "" if total_ok else "MISMATCH"])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {5, 6}
+    for row in rows:
+        cells = (cell.rjust(width) if i in right else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths, strict=True)))
+        lines.append("  ".join(cells).rstrip())
+    lines.append("")
+    failures = [run for run in result.layers if not run.ok]
+    for run in failures:
+        lines.append(
+            f"{run.span}: error: {run.layer}: the generated module gives {size_text(run.real_shape)} "
+            f"with {run.real_params:,} parameters; the IR says {size_text(run.ir_shape)} with {run.ir_params:,}"
+        )
+    if result.ok:
+        lines.append("ok: every layer's real output shape and parameter count equal the IR's")
+    else:
+        count = len(failures) + (0 if total_ok else 1)
+        lines.append(f"FAILED: {count} difference{'s' if count != 1 else ''} between the generated module and the IR")
+    return "\n".join(lines)
