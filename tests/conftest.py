@@ -48,6 +48,18 @@ def diagnostics_of(write_spec):
     return run
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The suite runs one worker per core; more torch threads per worker only contend.
+    Modules that run models use it with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch  # here, so that tests of `netgen check` never import it
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def googlenet():
     return compile_file(str(GOOGLENET))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netgen.ir.graph import Graph
-from netgen.ir.names import GENERATED_NAMES, MODULE_ATTRIBUTES, Namespace, class_name
+from netgen.ir.names import GENERATED_NAMES, MODULE_ATTRIBUTES, PYTHON_BUILTINS, Namespace, class_name
 from netgen.ir.ops import OpKind
 from netgen.spec.model import Block, BlockCall, Layer, Spec
 
@@ -51,7 +51,8 @@ class Layout:
 
 
 def make_layout(spec: Spec, graph: Graph) -> Layout:
-    classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES})
+    # Classes are module-level names: one named like a builtin the file calls (super, isinstance) would hide it.
+    classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *PYTHON_BUILTINS})
     network_class = classes.add(spec.name, spec.where("name"), "network")
     blocks = {}
     for block in spec.blocks.values():
@@ -68,7 +69,7 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
 
 
 def _block_names(block: Block, classes: Namespace) -> BlockNames:
-    params_ns = Namespace(GENERATED_NAMES)
+    params_ns = Namespace(GENERATED_NAMES | PYTHON_BUILTINS)
     params = [params_ns.add(param, span, "block parameter") for param, span in zip(block.params, block.param_spans, strict=True)]
     attrs_ns = Namespace(MODULE_RESERVED)
     names = BlockNames(classes.add(class_name(block.name), block.span, "block"), params, {})

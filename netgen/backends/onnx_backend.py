@@ -123,10 +123,26 @@ def build_onnx(
     weights = state_dict if state_dict is not None else initial_weights(spec, graph, layout)
     model.graph.initializer.extend(_initializers(export.weights, weights, from_file=state_dict is not None))
     if spec.description:
-        model.doc_string = spec.description
+        model.doc_string = _doc_string(spec)
     _check(model)
     _check_shapes(model, graph, export)
     return model
+
+
+def _doc_string(spec: Spec) -> str:
+    """The description for the model's doc_string, a protobuf string: UTF-8, which cannot hold half
+    of a surrogate pair (YAML's "\\uD800" escape can write one)."""
+    odd = next((ch for ch in spec.description if "\ud800" <= ch <= "\udfff"), None)
+    if odd is not None:
+        raise SpecError(
+            error(
+                "bad-value",
+                f"description holds U+{ord(odd):04X}, half of a UTF-16 surrogate pair, which is not a character; "
+                "write the character itself",
+                spec.where("description"),
+            )
+        )
+    return spec.description
 
 
 def onnx_graph_text(model: onnx.ModelProto) -> str:

@@ -8,6 +8,7 @@ with both names.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -28,6 +29,10 @@ MODULE_ATTRIBUTES = frozenset(
 )
 # Names the generated file binds at module level or in every forward().
 GENERATED_NAMES = frozenset({"torch", "nn", "F", "self", "x", "in_channels", "num_classes", "aux_logits", "outputs"})
+
+# A block parameter is a local of the generated __init__, which calls super(): a parameter
+# named like a builtin would hide it there.
+PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
 

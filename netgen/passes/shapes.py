@@ -91,10 +91,15 @@ def _spatial(node: Node, height: int, width: int, ceil: bool) -> tuple[int, int]
     (kh, kw), (ph, pw) = attrs.kernel, attrs.pad
     if height + 2 * ph < kh or width + 2 * pw < kw:
         padded = f" (padded: {height + 2 * ph}x{width + 2 * pw})" if ph or pw else ""
+        fits = f"a kernel of at most {height + 2 * ph}x{width + 2 * pw} fits"
+        # The padding that would make this kernel fit, when it stays within half the kernel.
+        need = (max(ph, -(-(kh - height) // 2)), max(pw, -(-(kw - width) // 2)))
+        if need[0] <= kh // 2 and need[1] <= kw // 2:
+            fits += f", or pad {need[0]}" if need[0] == need[1] else f", or pad [{need[0]}, {need[1]}]"
         raise SpecError(
             error(
                 "kernel-too-large",
-                f"{node.name}: a {kh}x{kw} kernel is larger than its {height}x{width} input{padded}",
+                f"{node.name}: a {kh}x{kw} kernel is larger than its {height}x{width} input{padded}; {fits}",
                 node.span,
             )
         )

@@ -30,9 +30,11 @@ Pad = Annotated[
 ]
 Activation = Annotated[Literal["relu", "none"], Field(description="'relu' or 'none'")]
 Flag = Annotated[StrictBool, Field(description="true or false")]
-Probability = Annotated[float, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
-Positive = Annotated[float, Field(gt=0.0, description="a number > 0")]
-Number = Annotated[float, Field(description="a number")]
+# YAML reads .inf and .nan as floats; no argument of a layer means anything with them.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Probability = Annotated[Finite, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
+Positive = Annotated[Finite, Field(gt=0.0, description="a finite number > 0")]
+Number = Annotated[Finite, Field(description="a finite number")]
 Groups = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer that divides both channel counts")]
 
 
@@ -42,7 +44,7 @@ class Strict(BaseModel):
 
 class BatchNormArgs(Strict):
     eps: Positive = 1e-5
-    momentum: Annotated[float, Field(ge=0.0, le=1.0, description="a number from 0 to 1")] = 0.1
+    momentum: Annotated[Finite, Field(ge=0.0, le=1.0, description="a number from 0 to 1")] = 0.1
 
 
 class ConvArgs(Strict):
@@ -119,7 +121,7 @@ class InitArgs(Strict):
     weight: Literal["xavier_uniform", "trunc_normal", "torch_default"] = "torch_default"
     std: Positive = 0.01
     bias: Number = 0.0
-    classifier_bias: Annotated[float | None, Field(description="a number, or null for 'bias'")] = None
+    classifier_bias: Annotated[Finite | None, Field(description="a finite number, or null for 'bias'")] = None
 
 
 class DeviationArgs(Strict):
@@ -149,7 +151,7 @@ class SpecHeader(Strict):
         Field(min_length=3, max_length=3, description=f"[channels, height, width], each from 1 to {MAX_SPATIAL}"),
     ]
     num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer")] = 1000
-    width: Annotated[float, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
+    width: Annotated[Finite, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
     init: Annotated[InitArgs, Field(description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Flag = False
     reference: Annotated[StrictStr | None, Field(description="a path to a reference table")] = None

@@ -4,6 +4,7 @@ generated network as a model (parameters, state_dict keys, shapes, training, com
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import os
 import subprocess
@@ -25,13 +26,7 @@ from tests.conftest import GOOGLENET, ROOT, SPECS
 ALLOWED_IMPORTS = {"torch", "typing", "__future__", "math", "collections"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The suite runs one worker per core; more threads per worker only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def slots_of(layout, graph, heads: bool = True) -> dict[str, tuple[int, ...]]:
@@ -448,6 +443,42 @@ def test_spec_text_in_docstrings_is_escaped(generate, write_spec):
     generated = generate(write_spec(text, "odd.yaml"))
     assert '"""' in generated.spec.description and "\\" in generated.spec.description
     assert generated.module.__doc__.endswith(f"\n\n{generated.spec.description}\n")
+
+
+def test_keywords_and_builtins_as_spec_names_build_and_run(generate, write_spec):
+    """Names are kept out of Python's way: a block parameter named `super` must not hide the
+    builtin that the block's __init__ calls, a layer named `class` is no syntax error."""
+    generated = generate(
+        write_spec(
+            """
+            name: Tiny
+            input: [3, 16, 16]
+            blocks:
+              print:
+                params: [super, int, len, self, nn]
+                concat:
+                  lambda: [{conv: {out: super, kernel: 1}}]
+                  class: [{conv: {out: int, kernel: 1}}]
+                  None: [{conv: {out: len, kernel: 1}}]
+                  torch: [{conv: {out: self, kernel: 1}}]
+                  x: [{conv: {out: nn, kernel: 1}}]
+            layers:
+              class: {conv: {out: 8, kernel: 3, pad: 1}}
+              def: {print: [1, 2, 3, 4, 5]}
+              super: {global_avgpool: }
+              len: {flatten: }
+              return: {linear: {out: 3}}
+            """,
+            "keywords.yaml",
+        )
+    )
+    block = generated.layout.blocks["print"]
+    assert block.params == ["super_", "int_", "len_", "self_", "nn_"]
+    assert all(not keyword.iskeyword(name) for name in [*block.attrs.values(), *generated.layout.top.values()])
+    model = generated.network()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 16, 16)).shape == (2, 3)
+    assert model.def_.class_.conv.out_channels == 2
 
 
 # -- what one class per block cannot express ---------------------------------------------------

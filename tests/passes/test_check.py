@@ -17,7 +17,7 @@ def test_googlenet_with_floor_pooling_no_longer_fits_the_average_pool(diagnostic
     text = GOOGLENET.read_text().replace("{maxpool: {kernel: 3, stride: 2, ceil: true}", "{maxpool: {kernel: 3, stride: 2}")
     line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("  avgpool:"))
     assert diagnostics_of(text) == [
-        f"net.yaml:{line}:3: error: avgpool: a 7x7 kernel is larger than its 6x6 input [kernel-too-large]"
+        f"net.yaml:{line}:3: error: avgpool: a 7x7 kernel is larger than its 6x6 input; a kernel of at most 6x6 fits, or pad 1 [kernel-too-large]"
     ]
 
 
