@@ -116,9 +116,10 @@ def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
         if not artifact.golden:
             continue
         target = out_dir / artifact.name
-        old = target.read_text(encoding="utf-8", errors="replace") if target.exists() else ""
-        new = artifact.data.decode()
-        if old != new:
+        old_data = target.read_bytes() if target.exists() else b""
+        if old_data != artifact.data:
+            # Bytes, not text: reading text would turn a "\r" in a description into a newline.
+            old, new = old_data.decode("utf-8", errors="replace"), artifact.data.decode()
             diff = difflib.unified_diff(
                 old.splitlines(keepends=True),
                 new.splitlines(keepends=True),

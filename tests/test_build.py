@@ -99,6 +99,17 @@ def test_check_flag_reports_stale_output_with_a_diff_and_writes_nothing(small, t
     assert snapshot(out) == before
 
 
+def test_freshly_built_output_is_never_stale_whatever_the_description_holds(tmp_path):
+    """A carriage return or other line break inside a description is written as it is, and read
+    back as bytes by --check."""
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL + 'description: "one\\r two\\u2028three\\x85 four"\n')
+    out = tmp_path / "out"
+    build.write_all(out, build.produce(str(spec)))
+    assert b"\r" in (out / "small.onnx.txt").read_bytes()
+    assert build.stale(out, build.produce(str(spec))) == []
+
+
 def test_bad_spec_builds_nothing(tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text(SMALL.replace("kernel: 3", "kernel: 0"))

@@ -123,26 +123,10 @@ def build_onnx(
     weights = state_dict if state_dict is not None else initial_weights(spec, graph, layout)
     model.graph.initializer.extend(_initializers(export.weights, weights, from_file=state_dict is not None))
     if spec.description:
-        model.doc_string = _doc_string(spec)
+        model.doc_string = spec.description
     _check(model)
     _check_shapes(model, graph, export)
     return model
-
-
-def _doc_string(spec: Spec) -> str:
-    """The description for the model's doc_string, a protobuf string: UTF-8, which cannot hold half
-    of a surrogate pair (YAML's "\\uD800" escape can write one)."""
-    odd = next((ch for ch in spec.description if "\ud800" <= ch <= "\udfff"), None)
-    if odd is not None:
-        raise SpecError(
-            error(
-                "bad-value",
-                f"description holds U+{ord(odd):04X}, half of a UTF-16 surrogate pair, which is not a character; "
-                "write the character itself",
-                spec.where("description"),
-            )
-        )
-    return spec.description
 
 
 def onnx_graph_text(model: onnx.ModelProto) -> str:
@@ -152,6 +136,8 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
     bare.CopyFrom(model)
     del bare.graph.initializer[:]
     del bare.graph.value_info[:]
+    # The doc_string is free text: kept out of the lines searched and trimmed here, and written back as is.
+    bare.ClearField("doc_string")
     lines = [line.rstrip() for line in onnx.printer.to_text(bare).splitlines()]
     declarations = [f"   {_initializer_type(tensor)} {quote(tensor.name)}," for tensor in model.graph.initializer]
     if declarations:
@@ -160,7 +146,17 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
         signature = next(index for index, line in enumerate(lines) if "=>" in line)
         lines[signature] = lines[signature].removesuffix("{").rstrip()
         lines[signature + 1 : signature + 1] = ["<", *declarations, ">", "{"]
+    if model.doc_string:
+        # The last of the model's header fields, as the printer writes it.
+        header_end = lines.index(">")
+        lines[header_end - 1] += ","
+        lines.insert(header_end, f"   doc_string: {_string_literal(model.doc_string)}")
     return "\n".join(lines) + "\n"
+
+
+def _string_literal(text: str) -> str:
+    """A string in ONNX text: the grammar escapes only quotes and backslashes; newlines stand as they are."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # -- text ------------------------------------------------------------------------------------

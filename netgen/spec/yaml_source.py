@@ -7,6 +7,7 @@ of silent last-one-wins, code execution or exhausted memory.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -211,7 +212,10 @@ class _Builder:
             return out
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(_bad_tag(node.tag, span))
-        return self.constructor.construct_object(node)
+        value = self.constructor.construct_object(node)
+        if isinstance(value, str):
+            _check_text(value, span)
+        return value
 
     def _mapping(self, node: yaml.MappingNode, span: Span, depth: int) -> YMap:
         if node.tag != _MAP_TAG:
@@ -240,6 +244,23 @@ class _Builder:
             out.value_spans[key] = span_of(value_node.start_mark, self.path)
             out[key] = self.build(value_node, depth + 1)
         return out
+
+
+# YAML escapes ("\0", "\uD800") can write characters no output can carry: UTF-8 has no half of a
+# surrogate pair, and ONNX text ends a string at NUL.
+_UNWRITABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_text(value: str, span: Span) -> None:
+    found = _UNWRITABLE.search(value)
+    if found is not None:
+        raise SpecError(
+            error(
+                "bad-character",
+                f"this text holds U+{ord(found.group()):04X}, which no generated file can carry; remove it",
+                span,
+            )
+        )
 
 
 def _bad_tag(tag: str, span: Span) -> Diagnostic:
