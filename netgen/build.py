@@ -16,6 +16,8 @@ from pathlib import Path
 from netgen.backends.layout import make_layout
 from netgen.compile import compile_file
 from netgen.diagnostics import Span, SpecError, error
+from netgen.ir.graph import Graph
+from netgen.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,16 @@ def load_weights(path: str) -> dict:
 
 def produce(spec_path: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
     """Every file a spec builds to, each already checked by its backend."""
+    spec, graph = compile_file(spec_path)
+    return render_all(spec, graph, output_stem(spec_path), weights, inline_functions)
+
+
+def render_all(spec: Spec, graph: Graph, stem: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
+    """Run every backend on a compiled spec; `netgen check` calls this too, so it refuses what build would."""
     from netgen.backends.onnx_backend import build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
 
-    spec, graph = compile_file(spec_path)
     layout = make_layout(spec, graph)
-    stem = output_stem(spec_path)
     source = render_pytorch(spec, graph, layout)
     model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline_functions)
     return [

@@ -39,13 +39,15 @@ def _report(exc: SpecError) -> None:
 
 @app.command()
 def check(specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)]) -> None:
-    """Parse, expand and shape-check specs; print every diagnostic with its file:line:col."""
+    """Compile specs and run every backend in memory, writing nothing; print every diagnostic with its file:line:col."""
+    from netgen.build import output_stem, render_all
     from netgen.compile import compile_file
 
     failed = False
     for path in specs:
         try:
             spec, graph = compile_file(path)
+            render_all(spec, graph, output_stem(path))
         except SpecError as exc:
             _report(exc)
             failed = True

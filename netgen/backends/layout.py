@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netgen.ir.graph import Graph
-from netgen.ir.names import GENERATED_NAMES, MODULE_ATTRIBUTES, PYTHON_BUILTINS, Namespace, class_name
+from netgen.ir.names import GENERATED_NAMES, MODULE_ATTRIBUTES, MODULE_NAMES, PYTHON_BUILTINS, Namespace, class_name
 from netgen.ir.ops import OpKind
 from netgen.spec.model import Block, BlockCall, Layer, Spec
 
@@ -44,6 +44,7 @@ class BlockNames:
 @dataclass
 class Layout:
     network_class: str
+    outputs_class: str | None  # the NamedTuple returned in training, when the network has heads
     top: dict[str, str]  # top-level layer / head name -> attribute
     blocks: dict[str, BlockNames]
     modules: dict[str, str]  # IR node name -> module path (convs: the BasicConv2d unit)
@@ -52,11 +53,13 @@ class Layout:
 
 def make_layout(spec: Spec, graph: Graph) -> Layout:
     # Classes are module-level names: one named like a builtin the file calls (super, isinstance) would hide it.
-    classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *PYTHON_BUILTINS})
+    classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *MODULE_NAMES, *PYTHON_BUILTINS})
     network_class = classes.add(spec.name, spec.where("name"), "network")
-    blocks = {}
-    for block in spec.blocks.values():
-        blocks[block.name] = _block_names(block, classes)
+    outputs_class = classes.add(spec.name, spec.where("name"), "the outputs of network", spelled=f"{network_class}Outputs") if spec.heads else None
+    block_classes = {block.name: classes.add(block.name, block.span, "block", spelled=class_name(block.name)) for block in spec.blocks.values()}
+    # A block parameter is a local of its __init__, which calls the classes and imports above.
+    params_reserved = classes.reserved | set(classes.taken)
+    blocks = {block.name: _block_names(block, block_classes[block.name], params_reserved) for block in spec.blocks.values()}
     top_ns = Namespace(MODULE_RESERVED | {"transform_input"})
     top = {layer.name: top_ns.add(layer.name, layer.span, "layer") for layer in spec.layers}
     for head in spec.heads:
@@ -65,14 +68,14 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     for layer in [*spec.layers, *(head.layer for head in spec.heads)]:
         _place(spec, blocks, layer, layer.name, top[layer.name], modules)
     slots = {name: _slots(graph, name, path) for name, path in modules.items()}
-    return Layout(network_class, top, blocks, modules, {name: s for name, s in slots.items() if s})
+    return Layout(network_class, outputs_class, top, blocks, modules, {name: s for name, s in slots.items() if s})
 
 
-def _block_names(block: Block, classes: Namespace) -> BlockNames:
-    params_ns = Namespace(GENERATED_NAMES | PYTHON_BUILTINS)
+def _block_names(block: Block, cls: str, params_reserved: set[str]) -> BlockNames:
+    params_ns = Namespace(params_reserved)
     params = [params_ns.add(param, span, "block parameter") for param, span in zip(block.params, block.param_spans, strict=True)]
     attrs_ns = Namespace(MODULE_RESERVED)
-    names = BlockNames(classes.add(class_name(block.name), block.span, "block"), params, {})
+    names = BlockNames(cls, params, {})
     if block.combine == "seq":
         for layer in block.branches[0].layers:
             names.attrs[layer.name] = attrs_ns.add(layer.name, layer.span, "layer")

@@ -28,7 +28,7 @@ from netgen.backends.layout import Layout
 from netgen.backends.render import render
 from netgen.diagnostics import SpecError, error, note
 from netgen.ir.graph import Graph
-from netgen.ir.names import GENERATED_NAMES, sanitize
+from netgen.ir.names import GENERATED_NAMES, MODULE_NAMES, sanitize
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.passes.expand import scale
 from netgen.spec.model import Block, BlockCall, Layer, Spec
@@ -36,8 +36,6 @@ from netgen.summary import summarize
 
 LINE_LENGTH = 100
 TEMPLATE = "pytorch/module.py.j2"
-# Names the generated file binds at module level, besides its classes.
-MODULE_NAMES = frozenset({"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE"})
 
 
 class GeneratedCodeError(RuntimeError):
@@ -231,7 +229,7 @@ class _Locals:
 class _Planner:
     def __init__(self, spec: Spec, graph: Graph, layout: Layout):
         self.spec, self.graph, self.layout = spec, graph, layout
-        self.outputs_class = f"{layout.network_class}Outputs"
+        self.outputs_class = layout.outputs_class or f"{layout.network_class}Outputs"
         self.conv_features = self._conv_features()
         self.blocks: dict[str, BlockClass] = {}
         # Locals must not hide anything forward() reads: module-level names and classes.
@@ -558,14 +556,6 @@ class _Planner:
 
     def plan(self) -> dict[str, Any]:
         spec = self.spec
-        if spec.transform_input and spec.input[0] != 3:
-            raise SpecError(
-                error(
-                    "bad-value",
-                    f"transform_input re-normalises 3 colour channels, but the input has {spec.input[0]}",
-                    spec.where("transform_input"),
-                )
-            )
         network = self.network()  # plans every block a layer or head uses; unused blocks get no class
         blocks = [self.blocks[name] for name in spec.blocks if name in self.blocks]
         self.check_module_names(blocks)
@@ -591,38 +581,14 @@ class _Planner:
         }
 
     def check_module_names(self, blocks: list[BlockClass]) -> None:
-        """Classes must not share a name with each other or with what the file imports and defines."""
-        taken = {name: "a name the generated file defines" for name in MODULE_NAMES | GENERATED_NAMES | {"BasicConv2d"}}
-        classes = [(self.layout.network_class, f"the network {self.spec.name!r}", self.spec.where("name"))]
-        if self.spec.heads:
-            classes.append(
-                (self.outputs_class, "the class of the network's outputs in training", self.spec.where("name"))
-            )
-        classes += [(block.cls, f"block {block.name!r}", self.spec.blocks[block.name].span) for block in blocks]
-        for cls, what, span in classes:
-            if cls in taken:
-                raise SpecError(
-                    error(
-                        "name-collision",
-                        f"{what} becomes the Python class {cls!r}, which is already {taken[cls]}; rename it",
-                        span,
-                    )
-                )
-            taken[cls] = f"the class of {what}"
-        # A constructor parameter would hide a class or import that the constructor calls.
-        for block in blocks:
-            definition = self.spec.blocks[block.name]
-            for param, span in zip(block.params, definition.param_spans, strict=True):
-                if param in taken:
-                    raise SpecError(
-                        error(
-                            "name-collision",
-                            f"block {block.name!r}: parameter {param!r} would hide {taken[param]} "
-                            "in the generated code; rename the parameter",
-                            span,
-                        )
-                    )
-
+        """The layout keeps classes, imports and constructor parameters apart; a clash here is a netgen bug."""
+        module_level = [*MODULE_NAMES, *GENERATED_NAMES, "BasicConv2d", self.layout.network_class]
+        module_level += [self.outputs_class] if self.spec.heads else []
+        module_level += [block.cls for block in blocks]
+        clashes = {name for name in module_level if module_level.count(name) > 1}
+        clashes |= {param for block in blocks for param in block.params if param in module_level}
+        if clashes:
+            raise GeneratedCodeError(f"generated names clash: {', '.join(sorted(clashes))}")
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix and name else prefix or name

@@ -29,6 +29,8 @@ MODULE_ATTRIBUTES = frozenset(
 )
 # Names the generated file binds at module level or in every forward().
 GENERATED_NAMES = frozenset({"torch", "nn", "F", "self", "x", "in_channels", "num_classes", "aux_logits", "outputs"})
+# Names the generated file binds at module level, besides its classes.
+MODULE_NAMES = frozenset({"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE"})
 
 # A block parameter is a local of the generated __init__, which calls super(): a parameter
 # named like a builtin would hide it there.
@@ -63,8 +65,9 @@ class Namespace:
         self.taken: dict[str, str] = {}  # identifier -> the spec name it came from
         self.spans: dict[str, Span | None] = {}  # identifier -> where that spec name was written
 
-    def add(self, name: str, span: Span | None = None, what: str = "name") -> str:
-        ident = sanitize(name)
+    def add(self, name: str, span: Span | None = None, what: str = "name", spelled: str | None = None) -> str:
+        """The identifier for spec name `name`, written as `spelled` (a class name, say) when given."""
+        ident = sanitize(name if spelled is None else spelled)
         while ident in self.reserved:
             ident += "_"
         if ident in self.taken and self.taken[ident] != name:

@@ -25,6 +25,9 @@ from netgen.spec.schema import (
 )
 from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
 
+# Ops that read several layers; every other op and every block reads exactly one.
+MERGE_OPS = ("concat", "add")
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -152,6 +155,14 @@ class _Parser:
         header = self.validate(SpecHeader, top, top.span, "spec")
         if header is None:
             raise SpecError(self.diagnostics)
+        if header.transform_input and header.input[0] != 3:
+            self.fail(
+                error(
+                    "bad-value",
+                    f"transform_input re-normalises 3 colour channels, but the input has {header.input[0]}",
+                    top.value_spans["transform_input"],
+                )
+            )
         self.read_defaults(top.get("defaults") or YMap(), top)
         blocks_node = top.get("blocks", YMap())
         if not isinstance(blocks_node, YMap):
@@ -422,6 +433,15 @@ class _Parser:
             self.fail(error("wrong-type", f"{label}: 'row' must be the id of a reference row, got {show(row)}", node.value_spans["row"]))
             row = None
         if call is None:
+            return None
+        if inputs is not None and len(inputs) > 1 and op not in MERGE_OPS:
+            self.fail(
+                error(
+                    "too-many-inputs",
+                    f"{label}: {op} takes one input but 'from' names {len(inputs)}; only {' and '.join(MERGE_OPS)} combine several",
+                    input_spans[1],
+                )
+            )
             return None
         return Layer(name, call, key_span if name else op_span, inputs, input_spans, row)
 

@@ -212,7 +212,17 @@ class _Builder:
             return out
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(_bad_tag(node.tag, span))
-        value = self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, KeyError, yaml.YAMLError):
+            # An explicit tag on text it cannot read (`!!int x`, `!!bool maybe`), or an integer too
+            # long for Python to parse.
+            kind = node.tag.rsplit(":", 1)[-1]
+            if len(node.value) > 40:
+                message = f"a {len(node.value)}-character {kind} is far too long to be a value of a spec"
+            else:
+                message = f"{node.value!r} is not a valid {kind}"
+            raise SpecError(error("bad-value", message, span)) from None
         if isinstance(value, str):
             _check_text(value, span)
         return value

@@ -455,16 +455,20 @@ def test_keywords_and_builtins_as_spec_names_build_and_run(generate, write_spec)
             input: [3, 16, 16]
             blocks:
               print:
-                params: [super, int, len, self, nn]
+                params: [super, int, len, self, nn, math, PARAMS, BasicConv2d, Tiny]
                 concat:
                   lambda: [{conv: {out: super, kernel: 1}}]
                   class: [{conv: {out: int, kernel: 1}}]
                   None: [{conv: {out: len, kernel: 1}}]
                   torch: [{conv: {out: self, kernel: 1}}]
                   x: [{conv: {out: nn, kernel: 1}}]
+                  math: [{conv: {out: math, kernel: 1}}]
+                  PARAMS: [{conv: {out: PARAMS, kernel: 1}}]
+                  BasicConv2d: [{conv: {out: BasicConv2d, kernel: 1}}]
+                  Tiny: [{conv: {out: Tiny, kernel: 1}}]
             layers:
               class: {conv: {out: 8, kernel: 3, pad: 1}}
-              def: {print: [1, 2, 3, 4, 5]}
+              def: {print: [1, 2, 3, 4, 5, 1, 1, 1, 1]}
               super: {global_avgpool: }
               len: {flatten: }
               return: {linear: {out: 3}}
@@ -473,7 +477,8 @@ def test_keywords_and_builtins_as_spec_names_build_and_run(generate, write_spec)
         )
     )
     block = generated.layout.blocks["print"]
-    assert block.params == ["super_", "int_", "len_", "self_", "nn_"]
+    # Builtins, the file's imports and constants, and its classes: each would be hidden inside __init__.
+    assert block.params == ["super_", "int_", "len_", "self_", "nn_", "math_", "PARAMS_", "BasicConv2d_", "Tiny_"]
     assert all(not keyword.iskeyword(name) for name in [*block.attrs.values(), *generated.layout.top.values()])
     model = generated.network()
     with torch.no_grad():
@@ -539,11 +544,11 @@ def test_a_concat_inside_a_numbered_branch_is_reported(compile_text):
     assert "write this branch as a mapping" in caught.value.diagnostics[0].message
 
 
-def test_transform_input_needs_three_channels(compile_text):
-    spec, graph = compile_text(TRANSFORM.replace("input: [3, 8, 8]", "input: [1, 8, 8]"))
-    with pytest.raises(SpecError) as caught:
-        render_pytorch(spec, graph, make_layout(spec, graph))
-    assert "3 colour channels" in caught.value.diagnostics[0].message
+def test_transform_input_needs_three_channels(diagnostics_of):
+    (diagnostic,) = diagnostics_of(TRANSFORM.replace("input: [3, 8, 8]", "input: [1, 8, 8]"))
+    assert diagnostic == (
+        "net.yaml:4:18: error: transform_input re-normalises 3 colour channels, but the input has 1 [bad-value]"
+    )
 
 
 NAMES = """\
@@ -559,20 +564,19 @@ layers:
 """
 
 
-def test_a_block_class_named_like_the_network_is_reported(compile_text):
-    spec, graph = compile_text(NAMES)
+def test_a_block_class_named_like_the_network_is_reported(write_spec):
     with pytest.raises(SpecError) as caught:
-        render_pytorch(spec, graph, make_layout(spec, graph))
+        compile_file(str(write_spec(NAMES)))
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.code == "name-collision"
-    assert diagnostic.span == spec.blocks["inception"].span
-    assert "'Inception'" in diagnostic.message
+    assert "'inception'" in diagnostic.message and "'Inception'" in diagnostic.message
 
 
-def test_a_parameter_hiding_a_class_the_constructor_calls_is_reported(compile_text):
-    spec, graph = compile_text(NAMES.replace("name: Inception", "name: Net").replace("width", "BasicConv2d"))
+def test_a_block_class_named_like_the_outputs_class_is_reported(write_spec):
+    text = NAMES.replace("name: Inception", "name: Net").replace("inception", "net_outputs")
+    text += "heads:\n  aux: {global_avgpool: , from: block}\n"
     with pytest.raises(SpecError) as caught:
-        render_pytorch(spec, graph, make_layout(spec, graph))
+        compile_file(str(write_spec(text)))
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.code == "name-collision"
-    assert diagnostic.span == spec.blocks["inception"].param_spans[0]
+    assert "'NetOutputs'" in diagnostic.message

@@ -64,8 +64,8 @@ def test_bad_spec_is_refused_with_located_diagnostics(name):
     assert count == f"{errors} error{'s' if errors != 1 else ''}"
 
 
-def test_check_imports_neither_torch_nor_onnx():
-    """`check` must work where only the front half of the compiler is installed, and stay fast."""
+def test_check_does_not_import_torch():
+    """`check` runs both backends in memory but stays fast: importing torch would take longer than the check."""
     script = textwrap.dedent(
         """
         import sys
@@ -76,7 +76,7 @@ def test_check_imports_neither_torch_nor_onnx():
                 app(["check", spec])
             except SystemExit as stop:
                 codes.append(stop.code)
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx", "onnxruntime"))
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnxruntime"))
         print(codes, heavy)
         """
     )

@@ -1,0 +1,905 @@
+"""Hypothesis strategies that write spec files for fuzzing netgen.
+
+`valid_specs()` gives Inception-style specs that are valid by construction: each layer is drawn
+knowing the channels and the spatial size it receives, so nothing shrinks below 1x1, a branch
+that must keep its size keeps it, and tensors that are added have equal channels. Models stay
+tiny (inputs up to 96x96, at most 32 channels before the width multiplier), so one example
+builds and runs in a fraction of a second.
+
+`invalid_specs()` mutates a valid spec, as data (a key deleted, a value of the wrong type or
+size, an unknown key or op, a branch that no longer keeps its size, a reference to nothing)
+and as text (characters edited, lines moved or repeated, the file cut short), and gives the
+bytes of the file, which need not be UTF-8. Most are invalid; a few happen to be valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import yaml
+from hypothesis import strategies as st
+
+from netgen.spec.schema import OP_ARGS
+
+MAX_CHANNELS = 32
+ODD_KERNELS = (1, 3, 5, 7)
+WIDTHS = (0.25, 0.5, 0.75, 1.5, 2.0)
+# Names that generated code must rename or keep apart: keywords, builtins, nn.Module's own
+# attributes, and the names the generated file itself binds.
+AWKWARD_NAMES = (
+    "forward", "to", "cuda", "eval", "modules", "training", "type", "x", "self", "nn", "torch",
+    "class", "if", "match", "super", "int", "outputs", "layer", "block", "conv", "concat",
+)  # fmt: skip
+# Names the generated file imports at module level; a block parameter of that name is refused
+# when the code is written, so a valid spec does not use one.
+MODULE_LEVEL_NAMES = frozenset({"math"})
+
+
+def to_yaml(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=1_000_000, allow_unicode=True)
+
+
+def out_size(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
+    """PyTorch's output extent for a sliding window; with ceil, the last window must start
+    inside the input or its left padding."""
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _pair_or_int(values: list[int]):
+    return values[0] if values[0] == values[1] else list(values)
+
+
+_NAME = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
+NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES))
+
+
+# -- valid specs -----------------------------------------------------------------------------
+
+
+@dataclass
+class _BlockPlan:
+    """A block definition, and how its output channels and size follow from its arguments."""
+
+    name: str
+    kind: str  # inception, reduction, residual, twin or stage
+    params: list[str]
+    ends: list[tuple] = field(default_factory=list)  # per concat branch: ("param", i), ("literal", c) or ("input",)
+    stride: int = 1  # reduction blocks: every branch ends with this stride and a centred odd window
+    inner: _BlockPlan | None = None  # stage: the block it wraps
+    post: int | None = None  # stage: channels of its closing 1x1 convolution, if it has one
+
+    def channels(self, args: list[int], channels_in: int) -> int:
+        if self.kind == "stage":
+            inner = self.inner.channels(args, channels_in)
+            return self.post if self.post is not None else inner
+        if self.kind in ("residual", "twin"):
+            return args[0]
+        total = 0
+        for kind, *value in self.ends:
+            if kind == "param":
+                total += args[value[0]]
+            elif kind == "literal":
+                total += value[0]
+            else:
+                total += channels_in
+        return total
+
+    def size(self, extent: int) -> int:
+        if self.kind == "stage":
+            return self.inner.size(extent)
+        # k odd, pad (k - 1) / 2, stride s: floor((n - 1) / s) + 1 whatever k is.
+        return (extent - 1) // self.stride + 1
+
+    def needs_equal_channels(self) -> bool:
+        return self.kind == "residual" or (self.kind == "stage" and self.inner.needs_equal_channels())
+
+
+class _Builder:
+    """Draws one valid spec as plain data, tracking the channels and size each layer receives."""
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.width = 1.0
+        self.defaults: dict = {}
+        self.layers: dict = {}
+        self.blocks: dict = {}
+        self.plans: list[_BlockPlan] = []
+        self.top_names: set[str] = {"input"}
+        self.maps: list[str] = []  # top-level layers with a C x H x W output, where a head can attach
+        self.last = "input"
+        self.channels = self.height = self.width_px = 0
+
+    # -- drawing helpers ---------------------------------------------------------------------
+
+    def flag(self) -> bool:
+        return self.draw(st.booleans())
+
+    def pick(self, choices):
+        return self.draw(st.sampled_from(choices))
+
+    def number(self, low: int, high: int) -> int:
+        return self.draw(st.integers(low, high))
+
+    def fresh(self, taken: set[str], avoid=frozenset()) -> str:
+        name = self.draw(NAMES)
+        while name in taken or name in avoid:
+            name += str(len(taken) % 10)
+        taken.add(name)
+        return name
+
+    def scaled(self, channels: int) -> int:
+        """The width multiplier applied to a channel count written as a number."""
+        return max(1, int(channels * self.width + 0.5))
+
+    def literal_for(self, channels: int) -> int | None:
+        """A number that the width multiplier turns into `channels`, if there is one."""
+        return next((n for n in range(1, 4 * MAX_CHANNELS + 1) if self.scaled(n) == channels), None)
+
+    # -- the spec ----------------------------------------------------------------------------
+
+    def spec(self) -> dict:
+        self.channels = self.number(1, 4)
+        self.height = self.number(8, 96)
+        self.width_px = self.height if self.flag() else self.number(8, 96)
+        data: dict = {"name": "FuzzNet", "input": [self.channels, self.height, self.width_px]}
+        num_classes = self.number(1, 20) if self.flag() else None
+        if num_classes is not None:
+            data["num_classes"] = num_classes
+        if self.flag():
+            self.width = self.pick(WIDTHS)
+            data["width"] = self.width
+        if self.channels == 3 and self.flag():
+            data["transform_input"] = True
+        if self.flag():
+            data["init"] = self.init()
+        self.draw_defaults()
+        if self.defaults:
+            data["defaults"] = self.defaults
+
+        for _ in range(self.number(1, 4)):
+            self.stem_layer()
+        self.define_blocks()
+        self.use_blocks()
+        if self.flag():
+            self.side_branch()
+        heads = self.heads() if self.flag() else {}
+        self.classifier()
+
+        if self.blocks:
+            data["blocks"] = self.blocks
+        data["layers"] = self.layers
+        if heads:
+            data["heads"] = heads
+        return data
+
+    def init(self) -> dict:
+        init: dict = {"weight": self.pick(("xavier_uniform", "trunc_normal", "torch_default"))}
+        if self.flag():
+            init["bias"] = self.pick((0.0, 0.2))
+        if self.flag():
+            init["classifier_bias"] = self.pick((0.0, None))
+        return init
+
+    def draw_defaults(self) -> None:
+        conv: dict = {}
+        if self.flag():
+            conv["act"] = self.pick(("relu", "none"))
+        if self.flag():
+            conv["bn"] = self.pick((True, False, {"eps": 0.001}))
+        if self.flag():
+            conv["bias"] = self.flag()
+        if conv:
+            self.defaults["conv"] = conv
+        for pool in ("maxpool", "avgpool"):
+            if self.flag():
+                self.defaults[pool] = {"ceil": self.flag()}
+        if self.flag():
+            self.defaults["linear"] = {"bias": self.flag()}
+
+    def ceil_of(self, op: str, args: dict) -> bool:
+        return args.get("ceil", self.defaults.get(op, {}).get("ceil", False))
+
+    def add(self, layer: dict) -> str:
+        name = self.fresh(self.top_names)
+        self.layers[name] = layer
+        self.last = name
+        return name
+
+    # -- layers with a window ----------------------------------------------------------------
+
+    def window(self, pool: bool) -> tuple[dict, list[int], list[int], list[int]]:
+        """Kernel, stride and pad of a conv or pool that fits the current size: (args, kernel, stride, pad)."""
+        sizes = (self.height, self.width_px)
+        mode = self.pick(("number", "pair", "same", "valid"))
+        if mode == "same":
+            kernel = [self.pick(ODD_KERNELS)] * 2 if self.flag() else [self.pick(ODD_KERNELS) for _ in sizes]
+            pad = [(k - 1) // 2 for k in kernel]
+            written = "same"
+        elif mode == "valid":
+            kernel = [self.number(1, min(7, n)) for n in sizes]
+            pad, written = [0, 0], "valid"
+        elif pool:
+            # Pooling pads at most half the kernel; a kernel larger than the input needs that much pad.
+            kernel = [self.number(1, 7) for _ in sizes]
+            low = [max(0, math.ceil((k - n) / 2)) for k, n in zip(kernel, sizes, strict=True)]
+            high = [k // 2 for k in kernel]
+            if mode == "number" and max(low) <= min(high):
+                pad = [self.number(max(low), min(high))] * 2
+                written = pad[0]
+            else:
+                pad = [self.number(lo, hi) for lo, hi in zip(low, high, strict=True)]
+                written = list(pad)
+        else:
+            pad = [self.number(0, 3)] * 2 if mode == "number" else [self.number(0, 3) for _ in sizes]
+            kernel = [self.number(1, min(7, n + 2 * p)) for n, p in zip(sizes, pad, strict=True)]
+            written = pad[0] if mode == "number" else list(pad)
+        args: dict = {"kernel": _pair_or_int(kernel) if self.flag() else list(kernel)}
+        if pool and self.flag():
+            stride = kernel  # a pool's stride defaults to its kernel
+        else:
+            stride = [self.number(1, 3)] * 2 if self.flag() else [self.number(1, 3) for _ in sizes]
+            args["stride"] = _pair_or_int(stride)
+        if written != 0 or self.flag():
+            args["pad"] = written
+        return args, kernel, stride, pad
+
+    def move(self, kernel, stride, pad, ceil: bool) -> None:
+        self.height = out_size(self.height, kernel[0], stride[0], pad[0], ceil)
+        self.width_px = out_size(self.width_px, kernel[1], stride[1], pad[1], ceil)
+
+    def conv_args(self, out, **fixed) -> dict:
+        """A conv's arguments with its shape-free options drawn: bias, batch norm, activation."""
+        args = {"out": out, **fixed}
+        if self.flag():
+            args["act"] = self.pick(("relu", "none"))
+        if self.flag():
+            args["bn"] = self.pick((True, False, {"eps": 0.001}, {"eps": 1e-5, "momentum": 0.2}))
+        if self.flag():
+            args["bias"] = self.flag()
+        return args
+
+    def conv(self) -> dict:
+        window, kernel, stride, pad = self.window(pool=False)
+        out = self.number(1, MAX_CHANNELS)
+        channels = self.scaled(out)
+        common = math.gcd(self.channels, channels)
+        groups = self.pick([g for g in range(1, common + 1) if common % g == 0])
+        fixed = {**window, **({"groups": groups} if groups > 1 else {})}
+        self.move(kernel, stride, pad, ceil=False)
+        self.channels = channels
+        return {"conv": self.conv_args(out, **fixed)}
+
+    def pool(self) -> dict:
+        op = self.pick(("maxpool", "avgpool"))
+        args, kernel, stride, pad = self.window(pool=True)
+        if self.flag():
+            args["ceil"] = self.flag()
+        if op == "avgpool" and self.flag():
+            args["count_include_pad"] = self.flag()
+        self.move(kernel, stride, pad, ceil=self.ceil_of(op, args))
+        return {op: args}
+
+    def stem_layer(self) -> None:
+        kind = self.pick(("conv", "conv", "pool", "lrn", "batchnorm", "relu"))
+        if kind == "conv":
+            layer = self.conv()
+        elif kind == "pool":
+            layer = self.pool()
+        elif kind == "lrn":
+            # ONNX Runtime runs odd sizes only.
+            layer = {"lrn": {"size": self.pick((1, 3, 5)), "alpha": 0.0001, "beta": 0.75, "k": self.pick((1.0, 2.0))}}
+        else:
+            layer = {kind: None}
+        self.maps.append(self.add(layer))
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    def define_blocks(self) -> None:
+        taken = set(OP_ARGS) | {"input"}
+        for _ in range(self.number(1, 2)):
+            kind = self.pick(("inception", "inception", "reduction", "residual", "twin"))
+            name = self.fresh(taken)
+            plan = _BlockPlan(name, kind, [])
+            body = getattr(self, f"{kind}_block")(plan)
+            self.blocks[name] = {"params": plan.params, **body}
+            self.plans.append(plan)
+        if self.flag():
+            inner = self.pick(self.plans)
+            self.plans.append(self.stage_block(self.fresh(taken), inner))
+
+    def param(self, plan: _BlockPlan) -> tuple[str, int]:
+        name = self.fresh(set(plan.params), avoid=MODULE_LEVEL_NAMES)
+        plan.params.append(name)
+        return name, len(plan.params) - 1
+
+    def channel_count(self, plan: _BlockPlan) -> tuple[str | int, tuple]:
+        """A block's conv `out`: a new parameter or a number written in the block."""
+        if self.flag():
+            name, index = self.param(plan)
+            return name, ("param", index)
+        out = self.number(1, MAX_CHANNELS)
+        return out, ("literal", self.scaled(out))
+
+    def branch(self, layers: list[dict]):
+        """A branch as a list (an indexed nn.Sequential) or a mapping of named layers."""
+        if self.flag():
+            return layers
+        names: set[str] = set()
+        return {self.fresh(names): layer for layer in layers}
+
+    def centred(self, kernel: int):
+        return "same" if self.flag() else (kernel - 1) // 2
+
+    def inception_block(self, plan: _BlockPlan) -> dict:
+        branches: dict = {}
+        names: set[str] = set()
+        for _ in range(self.number(2, 4)):
+            kind = self.pick(("1x1", "kxk", "factorised", "double", "pool_proj", "pool"))
+            end, plan_end = self.channel_count(plan) if kind != "pool" else (None, ("input",))
+            kernel = self.pick((3, 5, 7))
+            if kind == "1x1":
+                layers = [{"conv": self.conv_args(end, kernel=1)}]
+            elif kind in ("kxk", "double", "factorised"):
+                reduce, _ = self.channel_count(plan)
+                layers = [{"conv": self.conv_args(reduce, kernel=1)}]
+                if kind == "factorised":
+                    half = (kernel - 1) // 2
+                    layers.append({"conv": self.conv_args(end, kernel=[1, kernel], pad=[0, half])})
+                    layers.append({"conv": self.conv_args(end, kernel=[kernel, 1], pad=[half, 0])})
+                else:
+                    for _ in range(2 if kind == "double" else 1):
+                        layers.append({"conv": self.conv_args(end, kernel=kernel, pad=self.centred(kernel))})
+            else:
+                op = self.pick(("maxpool", "avgpool"))
+                pool = {"kernel": 3, "stride": 1, "pad": 1}
+                if self.flag():
+                    pool["ceil"] = self.flag()  # at stride 1 the rounding changes nothing
+                layers = [{op: pool}]
+                if kind == "pool_proj":
+                    layers.append({"conv": self.conv_args(end, kernel=1)})
+            plan.ends.append(plan_end)
+            branches[self.fresh(names)] = self.branch(layers)
+        return {"concat": branches}
+
+    def reduction_block(self, plan: _BlockPlan) -> dict:
+        plan.stride = self.pick((2, 3))
+        branches: dict = {}
+        names: set[str] = set()
+        for _ in range(self.number(2, 3)):
+            kernel = self.pick(ODD_KERNELS)
+            kind = self.pick(("conv", "reduce_conv", "pool"))
+            if kind == "pool":
+                op = self.pick(("maxpool", "avgpool"))
+                # Rounding up would give a different size from the convolutions.
+                layers = [{op: {"kernel": kernel, "stride": plan.stride, "pad": (kernel - 1) // 2, "ceil": False}}]
+                plan.ends.append(("input",))
+            else:
+                end, plan_end = self.channel_count(plan)
+                layers = []
+                if kind == "reduce_conv":
+                    reduce, _ = self.channel_count(plan)
+                    layers.append({"conv": self.conv_args(reduce, kernel=1)})
+                strided = self.conv_args(end, kernel=kernel, stride=plan.stride, pad=self.centred(kernel))
+                layers.append({"conv": strided})
+                plan.ends.append(plan_end)
+            branches[self.fresh(names)] = self.branch(layers)
+        return {"concat": branches}
+
+    def residual_block(self, plan: _BlockPlan) -> dict:
+        """An identity shortcut added to a body that ends with the block's first parameter."""
+        out, _ = self.param(plan)
+        body = []
+        if self.flag():
+            reduce, _ = self.channel_count(plan)
+            body.append({"conv": self.conv_args(reduce, kernel=1)})
+        kernel = self.pick(ODD_KERNELS)
+        body.append({"conv": self.conv_args(out, kernel=kernel, pad=self.centred(kernel))})
+        names: set[str] = set()
+        shortcut, body_name = self.fresh(names), self.fresh(names)
+        branches = {shortcut: [] if self.flag() else None, body_name: self.branch(body)}
+        if self.flag():
+            branches = dict(reversed(branches.items()))
+        return {"add": branches}
+
+    def twin_block(self, plan: _BlockPlan) -> dict:
+        """Two convolution branches that both end with the block's first parameter, added."""
+        out, _ = self.param(plan)
+        names: set[str] = set()
+        branches = {}
+        for _ in range(2):
+            kernel = self.pick(ODD_KERNELS)
+            layers = [{"conv": self.conv_args(out, kernel=kernel, pad=self.centred(kernel))}]
+            if self.flag():
+                reduce, _ = self.channel_count(plan)
+                layers.insert(0, {"conv": self.conv_args(reduce, kernel=1)})
+            branches[self.fresh(names)] = self.branch(layers)
+        return {"add": branches}
+
+    def stage_block(self, name: str, inner: _BlockPlan) -> _BlockPlan:
+        """A `layers` block that uses another block, passing its own parameters on."""
+        plan = _BlockPlan(name, "stage", list(inner.params), inner=inner)
+        layers: list[dict] = [{inner.name: list(inner.params)}]
+        closing = self.pick(("none", "conv", "relu", "dropout", "batchnorm"))
+        if closing == "conv":
+            out = self.number(1, MAX_CHANNELS)
+            plan.post = self.scaled(out)
+            layers.append({"conv": self.conv_args(out, kernel=1)})
+        elif closing == "dropout":
+            layers.append({"dropout": {"p": self.pick((0.0, 0.2, 0.5))}})
+        elif closing != "none":
+            layers.append({closing: None})
+        self.blocks[name] = {"params": plan.params, "layers": self.branch(layers)}
+        return plan
+
+    def use_blocks(self) -> None:
+        uses = list(self.plans) + [self.pick(self.plans) for _ in range(self.number(0, 2))]
+        for index, plan in enumerate(uses):
+            if index and self.flag():
+                self.maps.append(self.add(self.pool()))
+            args = [self.number(1, MAX_CHANNELS) for _ in plan.params]
+            if plan.needs_equal_channels():
+                literal = self.literal_for(self.channels)
+                if literal is None:
+                    # No number scales to these channels: a 1x1 convolution first makes some that one does.
+                    literal = self.number(1, MAX_CHANNELS)
+                    self.maps.append(self.add({"conv": self.conv_args(literal, kernel=1)}))
+                    self.channels = self.scaled(literal)
+                args[0] = literal
+            self.channels = plan.channels([self.scaled(arg) for arg in args], self.channels)
+            self.height, self.width_px = plan.size(self.height), plan.size(self.width_px)
+            self.maps.append(self.add({plan.name: args}))
+
+    def side_branch(self) -> None:
+        """A top-level branch beside the last layer, joined to it with `from:`."""
+        source = self.last
+        merge = self.pick(("concat", "add"))
+        literal = self.literal_for(self.channels)
+        if self.flag() or (merge == "add" and literal is None):
+            side = {"maxpool": {"kernel": 3, "stride": 1, "pad": 1}, "from": source}
+            side_channels = self.channels
+        else:
+            kernel = self.pick(ODD_KERNELS)
+            out = literal if merge == "add" else self.number(1, MAX_CHANNELS)
+            side = {"conv": self.conv_args(out, kernel=kernel, pad=self.centred(kernel)), "from": source}
+            side_channels = self.scaled(out)
+        side_name = self.add(side)
+        inputs = [source, side_name] if self.flag() else [side_name, source]
+        self.channels = self.channels + side_channels if merge == "concat" else self.channels
+        self.maps.append(self.add({merge: None, "from": inputs}))
+
+    def heads(self) -> dict:
+        taken = set(OP_ARGS) | set(self.blocks) | {"input"}
+        name = self.fresh(taken)
+        layers = {}
+        names: set[str] = set()
+        if self.flag():
+            layers[self.fresh(names)] = {"conv": self.conv_args(self.number(1, MAX_CHANNELS), kernel=1)}
+        layers[self.fresh(names)] = {"global_avgpool": None}
+        layers[self.fresh(names)] = {"flatten": None}
+        layers[self.fresh(names)] = {"linear": {"out": "num_classes"}}
+        self.blocks[name] = {"params": [], "layers": layers}
+        head = self.fresh(self.top_names)
+        return {head: {name: [], "from": self.pick(self.maps), "loss_weight": self.pick((0.3, 1.0))}}
+
+    def classifier(self) -> None:
+        features = self.channels * self.height * self.width_px
+        ending = self.pick(
+            ("global", "adaptive", "avgpool", "flatten") if features <= 4096 else ("global", "adaptive", "avgpool")
+        )
+        if ending == "global":
+            self.add({"global_avgpool": None})
+            features = self.channels
+        elif ending == "adaptive":
+            # ONNX pools adaptively only where the output size divides the input size.
+            out = [self.pick([d for d in (1, 2, 3) if n % d == 0]) for n in (self.height, self.width_px)]
+            self.add({"adaptive_avgpool": {"out": _pair_or_int(out)}})
+            features = self.channels * out[0] * out[1]
+        elif ending == "avgpool":
+            self.add({"avgpool": {"kernel": [self.height, self.width_px]}})
+            features = self.channels
+        self.add({"flatten": None})
+        for _ in range(self.number(0, 2)):
+            extra = self.pick(("relu", "dropout", "batchnorm", "hidden"))  # lrn needs a feature map
+            if extra == "hidden":
+                features = self.number(1, MAX_CHANNELS)
+                self.add({"linear": {"out": features, "act": "relu"}})
+            elif extra == "dropout":
+                self.add({"dropout": {"p": self.pick((0.0, 0.3, 0.7))}})
+            else:
+                self.add({extra: None})
+        self.add({"linear": {"out": "num_classes"} if self.flag() else {"out": "num_classes", "bias": self.flag()}})
+        if self.flag():
+            self.add({"softmax": None})
+
+
+@st.composite
+def spec_data(draw) -> dict:
+    """A valid spec as plain data (what `to_yaml` writes)."""
+    return _Builder(draw).spec()
+
+
+def valid_specs() -> st.SearchStrategy[str]:
+    return spec_data().map(to_yaml)
+
+
+# -- mutations of the data -------------------------------------------------------------------
+
+KNOWN_KEYS = (
+    "name", "input", "num_classes", "width", "init", "defaults", "blocks", "layers", "heads", "deviations",
+    "reference", "transform_input", "params", "concat", "add", "from", "row", "loss_weight", "out", "kernel",
+    "stride", "pad", "groups", "bias", "bn", "act", "ceil", "count_include_pad", "p", "size", "eps",
+    "momentum", "conv", "maxpool", "avgpool", "linear", "flatten", "softmax", "dropout", "global_avgpool",
+)  # fmt: skip
+ODD_NUMBERS = (0, -1, -7, 2, 1023, 1024, 1025, 65_536, 65_537, 1_000_000, 1_000_001, 2**31, 2**63, 10**40)
+ODD_TEXT = ("", " ", "same", "valid", "relu", "none", "num_classes", "input", "x", "1", "3.0", "[1, 2]", "-", "é", "\t")
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
+ODD_VALUES = st.one_of(
+    st.sampled_from(ODD_NUMBERS),
+    st.integers(-5, 40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(ODD_TEXT),
+    _TEXT,
+    st.lists(st.integers(-2, 9), max_size=4),
+    st.dictionaries(st.sampled_from(KNOWN_KEYS), st.integers(-2, 9), max_size=2),
+)
+
+
+def _paths(node, prefix=()) -> list[tuple]:
+    """The path of every value below `node`: keys of mappings, indices of lists."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    out = []
+    for key, value in items:
+        out.append((*prefix, key))
+        out += _paths(value, (*prefix, key))
+    return out
+
+
+def _at(data, path):
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _typo(draw, word: str) -> str:
+    position = draw(st.integers(0, len(word)))
+    edit = draw(st.sampled_from(("drop", "insert", "swap", "case", "digit")))
+    if edit == "drop" and word:
+        return word[: max(0, position - 1)] + word[position:]
+    if edit == "insert":
+        return word[:position] + draw(st.sampled_from("abz_-. 9é")) + word[position:]
+    if edit == "swap" and len(word) > 1:
+        i = min(position, len(word) - 2)
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if edit == "case":
+        return word.swapcase()
+    return word + "2"
+
+
+def delete_entry(draw, data) -> None:
+    path = draw(st.sampled_from(_paths(data)))
+    del _at(data, path[:-1])[path[-1]]
+
+
+def replace_value(draw, data) -> None:
+    path = draw(st.sampled_from(_paths(data)))
+    _at(data, path[:-1])[path[-1]] = draw(ODD_VALUES)
+
+
+def change_number(draw, data) -> None:
+    numbers = [path for path in _paths(data) if type(_at(data, path)) is int]
+    if not numbers:
+        return replace_value(draw, data)
+    path = draw(st.sampled_from(numbers))
+    value = _at(data, path)
+    new = draw(
+        st.one_of(
+            st.sampled_from(ODD_NUMBERS), st.sampled_from((-value, value + 1, value * 1000, value + 0.5, str(value)))
+        )
+    )
+    _at(data, path[:-1])[path[-1]] = new
+
+
+def insert_key(draw, data) -> None:
+    mappings = [()] + [path for path in _paths(data) if isinstance(_at(data, path), dict)]
+    target = _at(data, draw(st.sampled_from(mappings)))
+    key = draw(st.one_of(st.sampled_from(KNOWN_KEYS), NAMES, _TEXT, st.integers(0, 3)))
+    target[key] = draw(ODD_VALUES)
+
+
+def rename_key(draw, data) -> None:
+    keyed = [path for path in _paths(data) if isinstance(_at(data, path[:-1]), dict)]
+    path = draw(st.sampled_from(keyed))
+    parent, old = _at(data, path[:-1]), path[-1]
+    new = (
+        _typo(draw, old)
+        if isinstance(old, str) and draw(st.booleans())
+        else draw(st.one_of(st.sampled_from(KNOWN_KEYS), NAMES))
+    )
+    items = list(parent.items())
+    parent.clear()
+    parent.update((new if key == old else key, value) for key, value in items)
+
+
+def _layer_maps(data) -> list[dict]:
+    """Every layer written as {op: args, ...} anywhere in the spec."""
+    found = []
+    for path in _paths(data):
+        value = _at(data, path)
+        if isinstance(value, dict) and any(
+            op in value for op in ("conv", "maxpool", "avgpool", "linear", "lrn", "dropout")
+        ):
+            found.append(value)
+    return found
+
+
+def break_reference(draw, data) -> None:
+    layers = data.get("layers")
+    if not isinstance(layers, dict) or not layers:
+        return replace_value(draw, data)
+    names = list(layers)
+    target = draw(st.sampled_from(names))
+    if not isinstance(layers[target], dict):
+        return
+    later = names[names.index(target) :]
+    unknown = _typo(draw, target)
+    pair = draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True)) if len(names) > 1 else [unknown]
+    layers[target]["from"] = draw(
+        st.sampled_from([unknown, target, later[-1], "input", pair, [], [unknown, target], 5])
+    )
+
+
+def misalign_branch(draw, data) -> None:
+    """A layer in a block's branch that changes the spatial size, where its siblings do not."""
+    blocks = data.get("blocks")
+    windows = [
+        layer
+        for layer in _layer_maps(blocks or {})
+        for op in ("conv", "maxpool", "avgpool")
+        if isinstance(layer.get(op), dict)
+    ]
+    if not windows:
+        return replace_value(draw, data)
+    layer = draw(st.sampled_from(windows))
+    args = next(layer[op] for op in ("conv", "maxpool", "avgpool") if isinstance(layer.get(op), dict))
+    change = draw(st.sampled_from(("stride", "pad", "kernel", "valid")))
+    if change == "stride":
+        args["stride"] = draw(st.sampled_from((2, [1, 2], 3)))
+    elif change == "pad":
+        args["pad"] = draw(st.sampled_from((0, 3, [0, 1])))
+    elif change == "kernel":
+        args["kernel"] = draw(st.sampled_from((2, 4, [3, 2], 9)))
+    else:
+        args["pad"] = "valid"
+
+
+def break_block_call(draw, data) -> None:
+    blocks = data.get("blocks") or {}
+    calls = [layer for layer in _all_dicts(data) if any(isinstance(layer.get(name), list) for name in blocks)]
+    if not calls:
+        return replace_value(draw, data)
+    layer = draw(st.sampled_from(calls))
+    name = next(name for name in blocks if isinstance(layer.get(name), list))
+    args = layer[name]
+    change = draw(st.sampled_from(("drop", "extra", "symbol", "negative", "mapping", "self")))
+    if change == "drop" and args:
+        args.pop()
+    elif change == "extra":
+        args.append(draw(st.integers(1, 9)))
+    elif change == "symbol":
+        args[:1] = ["nosuchparam"]
+    elif change == "negative":
+        args[:1] = [draw(st.sampled_from((-1, 0, True, 1.5, 2_000_000)))]
+    elif change == "mapping":
+        layer[name] = {"out": 3}
+    else:
+        # A block that uses itself.
+        body = blocks[name]
+        if isinstance(body, dict):
+            body["layers"] = [{name: list(args)}]
+            for key in ("concat", "add"):
+                body.pop(key, None)
+
+
+def _all_dicts(node) -> list[dict]:
+    found = [node] if isinstance(node, dict) else []
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for value in values:
+        found += _all_dicts(value)
+    return found
+
+
+def undefined_param(draw, data) -> None:
+    convs = [layer["conv"] for layer in _layer_maps(data.get("blocks") or {}) if isinstance(layer.get("conv"), dict)]
+    if not convs:
+        return replace_value(draw, data)
+    conv = draw(st.sampled_from(convs))
+    out = conv.get("out")
+    conv["out"] = _typo(draw, out) if isinstance(out, str) else "undefined"
+
+
+def rename_layer(draw, data) -> None:
+    layers = data.get("layers")
+    if not isinstance(layers, dict) or not layers:
+        return replace_value(draw, data)
+    old = draw(st.sampled_from(list(layers)))
+    new = draw(st.sampled_from(("input", "conv", "1abc", "a-b", "a b", "é", "_x", "", "x.y", "num_classes", *layers)))
+    items = list(layers.items())
+    layers.clear()
+    layers.update((new if key == old else key, value) for key, value in items)
+
+
+def drop_flatten(draw, data) -> None:
+    layers = data.get("layers")
+    if not isinstance(layers, dict):
+        return replace_value(draw, data)
+    for name, layer in list(layers.items()):
+        if isinstance(layer, dict) and "flatten" in layer:
+            del layers[name]
+
+
+def merge_mismatched(draw, data) -> None:
+    """A top-level concat or add of two earlier layers whose shapes need not agree."""
+    layers = data.get("layers")
+    if not isinstance(layers, dict) or len(layers) < 2:
+        return replace_value(draw, data)
+    names = list(layers)
+    pair = draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True))
+    position = draw(st.integers(0, len(names)))
+    merged = {draw(st.sampled_from(("concat", "add"))): None, "from": pair}
+    items = list(layers.items())
+    items.insert(position, ("merged", merged))
+    layers.clear()
+    layers.update(items)
+
+
+def grow(draw, data) -> None:
+    """Absurd sizes: channels, kernels or an input that make the network too large."""
+    change = draw(st.sampled_from(("input", "out", "kernel", "args")))
+    if change == "input" and isinstance(data.get("input"), list):
+        data["input"] = [draw(st.sampled_from((3, 1_000_000))), 65_536, 65_536]
+        return
+    for layer in _layer_maps(data):
+        args = layer.get("conv") or layer.get("linear")
+        if isinstance(args, dict):
+            if change == "kernel" and "conv" in layer:
+                args["kernel"] = 1024
+            else:
+                args["out"] = 1_000_000
+    for layer in _all_dicts(data.get("layers") or {}):
+        for value in layer.values():
+            if change == "args" and isinstance(value, list) and value and all(type(v) is int for v in value):
+                value[:] = [1_000_000] * len(value)
+
+
+def bad_head(draw, data) -> None:
+    blocks = list(data.get("blocks") or {}) or ["conv"]
+    head = {draw(st.sampled_from(blocks)): [], "from": draw(st.sampled_from(("nosuch", "input", None, 3, ["a"])))}
+    if draw(st.booleans()):
+        head["loss_weight"] = draw(st.sampled_from((-1, 1001, "high", float("nan"), True)))
+    data["heads"] = {draw(st.sampled_from(("aux", "input", "1aux", "conv"))): head}
+
+
+DATA_MUTATIONS = (
+    delete_entry,
+    replace_value,
+    change_number,
+    insert_key,
+    rename_key,
+    break_reference,
+    misalign_branch,
+    break_block_call,
+    undefined_param,
+    rename_layer,
+    drop_flatten,
+    merge_mismatched,
+    grow,
+    bad_head,
+)
+
+
+# -- edits of the text -----------------------------------------------------------------------
+
+PIECES = (
+    ":", ": ", "-", "- ", " ", "  ", "\n", "\t", "[", "]", "{", "}", ",", "#", "&a ", "*a", "&a [*a, *a] ",
+    "!!python/object:os.system ", "!!binary ", "!!int ", "<<: ", "? ", "---\n", "...\n", "'", '"', "|", ">",
+    "%", "@", "`", "\\", "\x00", "\x07", "\x7f", "\ufeff", "é", "\u2028", "\x85", "\r", "\r\n", "0", "-1",
+    "1e9", ".inf", "null", "~", "_", ".", "yes", "0x10", "0o7", "1_000",
+)  # fmt: skip
+BAD_BYTES = (b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\xf4\x90\x80\x80", b"\x00")
+
+
+def insert_piece(draw, raw: bytes) -> bytes:
+    position = draw(st.integers(0, len(raw)))
+    piece = draw(st.one_of(st.sampled_from(PIECES), _TEXT)).encode("utf-8")
+    return raw[:position] + piece + raw[position:]
+
+
+def insert_bytes(draw, raw: bytes) -> bytes:
+    position = draw(st.integers(0, len(raw)))
+    return raw[:position] + draw(st.sampled_from(BAD_BYTES)) + raw[position:]
+
+
+def delete_span(draw, raw: bytes) -> bytes:
+    start = draw(st.integers(0, len(raw)))
+    end = draw(st.integers(start, min(len(raw), start + 24)))
+    return raw[:start] + raw[end:]
+
+
+def replace_byte(draw, raw: bytes) -> bytes:
+    if not raw:
+        return raw
+    position = draw(st.integers(0, len(raw) - 1))
+    return raw[:position] + bytes([draw(st.integers(0, 255))]) + raw[position + 1 :]
+
+
+def truncate(draw, raw: bytes) -> bytes:
+    return raw[: draw(st.integers(0, len(raw)))]
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    return raw.splitlines(keepends=True) or [b""]
+
+
+def repeat_line(draw, raw: bytes) -> bytes:
+    lines = _lines(raw)
+    index = draw(st.integers(0, len(lines) - 1))
+    copies = draw(st.sampled_from((1, 2, 200)))
+    return b"".join(lines[: index + 1] + [lines[index]] * copies + lines[index + 1 :])
+
+
+def swap_lines(draw, raw: bytes) -> bytes:
+    lines = _lines(raw)
+    i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+    lines[i], lines[j] = lines[j], lines[i]
+    return b"".join(lines)
+
+
+def reindent(draw, raw: bytes) -> bytes:
+    lines = _lines(raw)
+    index = draw(st.integers(0, len(lines) - 1))
+    shift = draw(st.sampled_from((-4, -2, -1, 1, 2, 3)))
+    line = lines[index]
+    lines[index] = b" " * shift + line if shift > 0 else line[min(-shift, len(line) - len(line.lstrip(b" "))) :]
+    return b"".join(lines)
+
+
+def nest_deeply(draw, raw: bytes) -> bytes:
+    depth = draw(st.sampled_from((63, 64, 65, 200, 5000)))
+    opener = draw(st.sampled_from((b"[", b"{a: ", b"- ")))
+    return raw + b"extra: " + opener * depth + b"\n"
+
+
+TEXT_EDITS = (
+    insert_piece,
+    insert_bytes,
+    delete_span,
+    replace_byte,
+    truncate,
+    repeat_line,
+    swap_lines,
+    reindent,
+    nest_deeply,
+)
+
+
+@st.composite
+def invalid_specs(draw) -> bytes:
+    """The bytes of a mutated valid spec: one to three data mutations, text edits, or both."""
+    data = copy.deepcopy(draw(spec_data()))
+    data_mutations = draw(st.integers(0, 3))
+    text_edits = draw(st.integers(0 if data_mutations else 1, 2))
+    for _ in range(data_mutations):
+        draw(st.sampled_from(DATA_MUTATIONS))(draw, data)
+    raw = to_yaml(data).encode("utf-8")
+    for _ in range(text_edits):
+        raw = draw(st.sampled_from(TEXT_EDITS))(draw, raw)
+    return raw

@@ -1,0 +1,197 @@
+"""Random valid specs: every layer's shape, parameters and multiply-adds in the IR are what the
+generated PyTorch module really has and does, and the ONNX model agrees on shapes and values.
+
+`check_valid_spec` is the property; the campaign (tests/fuzz/campaign.py) runs it too.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from hypothesis import given, note
+from torch import nn
+
+from netgen.backends.layout import make_layout
+from netgen.backends.onnx_backend import build_onnx
+from netgen.backends.pytorch import render_pytorch
+from netgen.compile import compile_file
+from netgen.ir.graph import Graph
+from netgen.ir.ops import OpKind
+from netgen.verify.runtime import load_generated
+from tests.fuzz import VALID_SETTINGS
+from tests.fuzz.strategies import valid_specs
+
+BATCH = 2  # batch norm in training mode needs more than one value per channel
+SEED = 0
+MERGES = (OpKind.CONCAT, OpKind.ADD)
+
+
+def check_valid_spec(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.yaml"
+        path.write_text(text, encoding="utf-8")
+        spec, graph = compile_file(str(path))
+        layout = make_layout(spec, graph)
+        module = load_generated(render_pytorch(spec, graph, layout), f"netgen_fuzz_{layout.network_class}")
+    torch.manual_seed(SEED)
+    network = getattr(module, layout.network_class)()
+    x = torch.randn((BATCH, *spec.input), generator=torch.Generator().manual_seed(SEED))
+    _check_pytorch(network, graph, layout, x)
+    _check_onnx(network, spec, graph, layout, x)
+
+
+# -- PyTorch -------------------------------------------------------------------------------------
+
+
+def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) -> None:
+    nodes = [node for node in graph.nodes() if node.name in layout.modules]
+    paths = [layout.modules[node.name] for node in nodes]
+    assert len(set(paths)) == len(paths), f"IR nodes share a module: {paths}"
+    seen: dict[str, list[tuple[int, ...]]] = {}
+    modules: dict[str, nn.Module] = {}
+    for node in nodes:
+        try:
+            modules[node.name] = network.get_submodule(layout.modules[node.name])
+        except AttributeError:
+            # A top-level concat or add is computed in forward() and has no module.
+            assert node.kind in MERGES and node.name == node.row, (
+                f"{node.name}: no module at {layout.modules[node.name]}"
+            )
+            continue
+        modules[node.name].register_forward_hook(_recorder(seen, node.name))
+    # Whole top-level layers and heads: a block's output is its concat or add node.
+    exits = {name: _exit(graph, name) for name in layout.top}
+    for name, attribute in layout.top.items():
+        if graph[exits[name]].kind in MERGES or name in graph.instances:
+            try:
+                network.get_submodule(attribute).register_forward_hook(_recorder(seen, f"top:{name}"))
+            except AttributeError:
+                assert graph[name].kind in MERGES, f"{name}: no module at {attribute}"
+
+    network.train()  # auxiliary heads run in training mode only
+    with torch.no_grad():
+        network(x)
+
+    for name, module in modules.items():
+        node = graph[name]
+        outputs = seen.get(name, [])
+        assert len(outputs) == 1, f"{name}: its module ran {len(outputs)} times in one forward pass"
+        (shape,) = outputs
+        assert shape == node.shape, f"{name}: PyTorch gives {shape}, the IR {node.shape}"
+        weights, biases = _parameters(module)
+        assert (weights, biases) == (node.weights, node.biases), (
+            f"{name}: PyTorch has {weights} weights and {biases} biases, the IR {node.weights} and {node.biases}"
+        )
+        macs = _multiply_adds(node.kind, module, shape)
+        assert macs == node.macs, f"{name}: PyTorch does {macs} multiply-adds, the IR counts {node.macs}"
+    for name, exit_name in exits.items():
+        if f"top:{name}" in seen:
+            shape = seen[f"top:{name}"][-1]
+            assert shape == graph[exit_name].shape, f"{name}: PyTorch gives {shape}, the IR {graph[exit_name].shape}"
+    real = sum(parameter.numel() for parameter in network.parameters())
+    counted = sum(node.weights + node.biases for node in graph.nodes())
+    assert real == counted, f"the module has {real} parameters, the IR counts {counted}"
+
+
+def _recorder(seen: dict, name: str):
+    return lambda _module, _args, output: seen.setdefault(name, []).append(tuple(output.shape[1:]))
+
+
+def _exit(graph: Graph, name: str) -> str:
+    if name in graph.heads:
+        return graph.heads[name]
+    return graph.instances[name].exit if name in graph.instances else name
+
+
+def _parameters(module: nn.Module) -> tuple[int, int]:
+    """Weights and biases as the IR counts them: batch norm's scale is a weight, its shift a bias.
+    A conv's module is its BasicConv2d unit, so `.conv` and `.bn` are both counted."""
+    weights = biases = 0
+    for name, parameter in module.named_parameters():
+        if name.rsplit(".", 1)[-1] == "bias":
+            biases += parameter.numel()
+        else:
+            weights += parameter.numel()
+    return weights, biases
+
+
+def _multiply_adds(kind: OpKind, module: nn.Module, shape: tuple[int, ...]) -> int:
+    """Multiply-adds from the real module's hyper-parameters and its real output size."""
+    if kind is OpKind.CONV:
+        conv = module.conv
+        assert isinstance(conv, nn.Conv2d), f"a conv unit holds {type(conv).__name__}"
+        kh, kw = conv.kernel_size
+        return math.prod(shape) * (conv.in_channels // conv.groups) * kh * kw
+    if kind is OpKind.LINEAR:
+        assert isinstance(module, nn.Linear), f"a linear layer is {type(module).__name__}"
+        return module.in_features * module.out_features
+    return 0
+
+
+# -- ONNX ----------------------------------------------------------------------------------------
+
+
+def _check_onnx(network: nn.Module, spec, graph: Graph, layout, x: torch.Tensor) -> None:
+    network.eval()
+    with torch.no_grad():
+        expected = network(x).numpy()
+    # The module's own weights, batch norm statistics included (the training pass moved them).
+    state = {key: value.detach().numpy() for key, value in network.state_dict().items()}
+    output_shape = ("N", *graph[graph.output].shape)
+    for inline in (False, True):
+        model = build_onnx(spec, graph, layout, state_dict=state, inline_functions=inline)
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+        shapes = {info.name: _dims(info) for info in [*inferred.graph.value_info, *inferred.graph.output]}
+        (output,) = inferred.graph.output
+        assert shapes[output.name] == output_shape, f"ONNX infers {shapes[output.name]}, the IR has {output_shape}"
+        if inline:
+            # With blocks inlined every IR node of the trunk is a value of its own name; dropout
+            # is left out of an inference graph, and the last node is the graph's output.
+            for node in graph.trunk():
+                if node.kind is OpKind.INPUT or node.name == graph.output:
+                    continue
+                if node.name not in shapes:
+                    assert node.kind is OpKind.DROPOUT, f"{node.name} ({node.kind}) has no ONNX value"
+                    continue
+                want = ("N", *node.shape)
+                assert shapes[node.name] == want, f"{node.name}: ONNX infers {shapes[node.name]}, the IR has {want}"
+        got = _session(model).run(None, {"input": x.numpy()})[0]
+        scale = max(1.0, float(np.abs(expected).max()))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale, err_msg=f"inline_functions={inline}")
+
+
+def _dims(info: onnx.ValueInfoProto) -> tuple:
+    tensor = info.type.tensor_type
+    return tuple(dim.dim_param or dim.dim_value for dim in tensor.shape.dim) if tensor.HasField("shape") else ()
+
+
+def _session(model: onnx.ModelProto) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+# -- the bounded run -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and two test workers do not fight over cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@VALID_SETTINGS
+@given(valid_specs())
+def test_ir_matches_the_generated_pytorch_module_and_onnx_model(text):
+    note(text)
+    check_valid_spec(text)
