@@ -55,7 +55,7 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     # Classes are module-level names: one named like a builtin the file calls (super, isinstance) would hide it.
     classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *MODULE_NAMES, *PYTHON_BUILTINS})
     network_class = classes.add(spec.name, spec.where("name"), "network")
-    outputs_class = classes.add(spec.name, spec.where("name"), "the outputs of network", spelled=f"{network_class}Outputs") if spec.heads else None
+    outputs_class = classes.add(f"{network_class}Outputs", spec.where("name"), "outputs class") if spec.heads else None
     block_classes = {block.name: classes.add(block.name, block.span, "block", spelled=class_name(block.name)) for block in spec.blocks.values()}
     # A block parameter is a local of its __init__, which calls the classes and imports above.
     params_reserved = classes.reserved | set(classes.taken)

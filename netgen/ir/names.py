@@ -93,6 +93,8 @@ def renaming_reason(name: str, reserved=frozenset()) -> str:
         return "is a Python keyword, so it gets a trailing '_'"
     if name[:1] == "_" or name[:1].isdigit():
         return "cannot start an attribute name, so it gets a 'layer' prefix"
+    if name in reserved and name in PYTHON_BUILTINS:
+        return "is a Python builtin, so it gets a trailing '_'"
     if name in reserved:
         return "is a name the generated code uses, so it gets a trailing '_'"
     return ""

@@ -31,10 +31,8 @@ WIDTHS = (0.25, 0.5, 0.75, 1.5, 2.0)
 AWKWARD_NAMES = (
     "forward", "to", "cuda", "eval", "modules", "training", "type", "x", "self", "nn", "torch",
     "class", "if", "match", "super", "int", "outputs", "layer", "block", "conv", "concat",
+    "math", "PARAMS", "MACS", "OrderedDict", "BasicConv2d",
 )  # fmt: skip
-# Names the generated file imports at module level; a block parameter of that name is refused
-# when the code is written, so a valid spec does not use one.
-MODULE_LEVEL_NAMES = frozenset({"math"})
 
 
 def to_yaml(data) -> str:
@@ -126,9 +124,9 @@ class _Builder:
     def number(self, low: int, high: int) -> int:
         return self.draw(st.integers(low, high))
 
-    def fresh(self, taken: set[str], avoid=frozenset()) -> str:
+    def fresh(self, taken: set[str]) -> str:
         name = self.draw(NAMES)
-        while name in taken or name in avoid:
+        while name in taken:
             name += str(len(taken) % 10)
         taken.add(name)
         return name
@@ -314,7 +312,7 @@ class _Builder:
             self.plans.append(self.stage_block(self.fresh(taken), inner))
 
     def param(self, plan: _BlockPlan) -> tuple[str, int]:
-        name = self.fresh(set(plan.params), avoid=MODULE_LEVEL_NAMES)
+        name = self.fresh(set(plan.params))
         plan.params.append(name)
         return name, len(plan.params) - 1
 

@@ -32,6 +32,8 @@ BATCH = 2  # batch norm in training mode needs more than one value per channel
 SEED = 0
 MERGES = (OpKind.CONCAT, OpKind.ADD)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def check_valid_spec(text: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -179,15 +181,6 @@ def _session(model: onnx.ModelProto) -> ort.InferenceSession:
 
 
 # -- the bounded run -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and two test workers do not fight over cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @VALID_SETTINGS
