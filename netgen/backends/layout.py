@@ -55,11 +55,15 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     # Classes are module-level names: one named like a builtin the file calls (super, isinstance) would hide it.
     classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *MODULE_NAMES, *PYTHON_BUILTINS})
     network_class = classes.add(spec.name, spec.where("name"), "network")
-    outputs_class = classes.add(f"{network_class}Outputs", spec.where("name"), "outputs class") if spec.heads else None
-    block_classes = {block.name: classes.add(block.name, block.span, "block", spelled=class_name(block.name)) for block in spec.blocks.values()}
+    outputs_class = None
+    if spec.heads:
+        outputs_class = classes.add(f"{network_class}Outputs", spec.where("name"), "outputs class")
+    block_classes = {
+        name: classes.add(name, block.span, "block", spelled=class_name(name)) for name, block in spec.blocks.items()
+    }
     # A block parameter is a local of its __init__, which calls the classes and imports above.
     params_reserved = classes.reserved | set(classes.taken)
-    blocks = {block.name: _block_names(block, block_classes[block.name], params_reserved) for block in spec.blocks.values()}
+    blocks = {name: _block_names(block, block_classes[name], params_reserved) for name, block in spec.blocks.items()}
     top_ns = Namespace(MODULE_RESERVED | {"transform_input"})
     top = {layer.name: top_ns.add(layer.name, layer.span, "layer") for layer in spec.layers}
     for head in spec.heads:

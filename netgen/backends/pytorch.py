@@ -590,6 +590,7 @@ class _Planner:
         if clashes:
             raise GeneratedCodeError(f"generated names clash: {', '.join(sorted(clashes))}")
 
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix and name else prefix or name
 

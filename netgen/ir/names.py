@@ -63,6 +63,7 @@ class Namespace:
     def __init__(self, reserved=frozenset()):
         self.reserved = set(reserved)
         self.taken: dict[str, str] = {}  # identifier -> the spec name it came from
+        self.kinds: dict[str, str] = {}  # identifier -> what that spec name names (layer, block, ...)
         self.spans: dict[str, Span | None] = {}  # identifier -> where that spec name was written
 
     def add(self, name: str, span: Span | None = None, what: str = "name", spelled: str | None = None) -> str:
@@ -70,19 +71,20 @@ class Namespace:
         ident = sanitize(name if spelled is None else spelled)
         while ident in self.reserved:
             ident += "_"
-        if ident in self.taken and self.taken[ident] != name:
-            other = self.taken[ident]
-            renamed = [f"{spec_name!r} {why}" for spec_name in (other, name) if (why := renaming_reason(spec_name, self.reserved))]
+        if ident in self.taken and (self.kinds[ident], self.taken[ident]) != (what, name):
+            other, other_what = self.taken[ident], self.kinds[ident]
+            renamed = [f"{spec_name!r} {why}" for spec_name in dict.fromkeys((other, name)) if (why := renaming_reason(spec_name, self.reserved))]
             because = f" ({'; '.join(renamed)})" if renamed else ""
             raise SpecError(
                 error(
                     "name-collision",
-                    f"{what} {name!r} and {other!r} both become the Python name {ident!r}{because}; rename one",
+                    f"{what} {name!r} and {other_what} {other!r} both become the Python name {ident!r}{because}; rename one",
                     span,
                     *([note(f"{other!r} is here", self.spans[ident])] if self.spans.get(ident) else []),
                 )
             )
         self.taken[ident] = name
+        self.kinds[ident] = what
         self.spans[ident] = span
         return ident
 

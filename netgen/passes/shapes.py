@@ -49,7 +49,8 @@ def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = Non
     (shape,) = shapes
     if kind is OpKind.LRN and len(shape) != 3:
         # Local response normalisation runs across neighbouring channels of a feature map.
-        raise SpecError(error("needs-map", f"{node.name}: lrn needs a C x H x W input but gets {fmt(shape)}; put it before the flatten", node.span))
+        message = f"{node.name}: lrn needs a C x H x W input but gets {fmt(shape)}; put it before the flatten"
+        raise SpecError(error("needs-map", message, node.span))
     if kind in SHAPE_PRESERVING:
         return shape
     if kind is OpKind.FLATTEN:

@@ -42,6 +42,28 @@ def test_layer_names_that_collide_after_sanitising_are_reported_with_both_places
         """
     )
     error, note = rendered.splitlines()
-    assert error.startswith("net.yaml:5:3: error: layer 'forward_' and 'forward' both become the Python name 'forward_'")
+    assert error.startswith("net.yaml:5:3: error: layer 'forward_' and layer 'forward' both become the Python name 'forward_'")
     assert error.endswith("[name-collision]")
     assert note == "net.yaml:4:3: note: 'forward' is here"
+
+
+def test_a_block_spelled_like_the_network_is_reported(diagnostics_of):
+    """Both are classes of the generated file; the same spelling must not make them one."""
+    (rendered,) = diagnostics_of(
+        """\
+        name: Inception
+        input: [3, 8, 8]
+        blocks:
+          Inception:
+            params: [width]
+            layers:
+              conv: {conv: {out: width, kernel: 1}}
+        layers:
+          block: {Inception: [4]}
+        """
+    )
+    error, _ = rendered.splitlines()
+    assert error == (
+        "net.yaml:4:3: error: block 'Inception' and network 'Inception' both become the Python name 'Inception'; "
+        "rename one [name-collision]"
+    )
