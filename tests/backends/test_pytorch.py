@@ -549,34 +549,3 @@ def test_transform_input_needs_three_channels(diagnostics_of):
     assert diagnostic == (
         "net.yaml:4:18: error: transform_input re-normalises 3 colour channels, but the input has 1 [bad-value]"
     )
-
-
-NAMES = """\
-name: Inception
-input: [3, 8, 8]
-blocks:
-  inception:
-    params: [width]
-    layers:
-      conv: {conv: {out: width, kernel: 1}}
-layers:
-  block: {inception: [4]}
-"""
-
-
-def test_a_block_class_named_like_the_network_is_reported(write_spec):
-    with pytest.raises(SpecError) as caught:
-        compile_file(str(write_spec(NAMES)))
-    (diagnostic,) = caught.value.diagnostics
-    assert diagnostic.code == "name-collision"
-    assert "'inception'" in diagnostic.message and "'Inception'" in diagnostic.message
-
-
-def test_a_block_class_named_like_the_outputs_class_is_reported(write_spec):
-    text = NAMES.replace("name: Inception", "name: Net").replace("inception", "net_outputs")
-    text += "heads:\n  aux: {global_avgpool: , from: block}\n"
-    with pytest.raises(SpecError) as caught:
-        compile_file(str(write_spec(text)))
-    (diagnostic,) = caught.value.diagnostics
-    assert diagnostic.code == "name-collision"
-    assert "'NetOutputs'" in diagnostic.message

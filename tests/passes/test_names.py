@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from netgen.backends.layout import make_layout
 from netgen.ir.names import sanitize
 
@@ -47,23 +49,32 @@ def test_layer_names_that_collide_after_sanitising_are_reported_with_both_places
     assert note == "net.yaml:4:3: note: 'forward' is here"
 
 
-def test_a_block_spelled_like_the_network_is_reported(diagnostics_of):
-    """Both are classes of the generated file; the same spelling must not make them one."""
-    (rendered,) = diagnostics_of(
-        """\
-        name: Inception
-        input: [3, 8, 8]
-        blocks:
-          Inception:
-            params: [width]
-            layers:
-              conv: {conv: {out: width, kernel: 1}}
-        layers:
-          block: {Inception: [4]}
-        """
-    )
-    error, _ = rendered.splitlines()
-    assert error == (
-        "net.yaml:4:3: error: block 'Inception' and network 'Inception' both become the Python name 'Inception'; "
-        "rename one [name-collision]"
-    )
+CLASS_CLASH = """\
+name: {network}
+input: [3, 8, 8]
+blocks:
+  {block}:
+    params: [width]
+    layers:
+      conv: {{conv: {{out: width, kernel: 1}}}}
+layers:
+  block: {{{block}: [4]}}
+heads:
+  aux: {{global_avgpool: , from: block}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("network", "block", "message"),
+    [
+        ("Inception", "inception", "block 'inception' and network 'Inception' both become the Python name 'Inception'"),
+        ("Inception", "Inception", "block 'Inception' and network 'Inception' both become the Python name 'Inception'"),
+        ("Net", "net_outputs", "block 'net_outputs' and outputs class 'NetOutputs' both become the Python name 'NetOutputs'"),
+    ],
+)
+def test_a_block_class_spelled_like_another_class_is_reported(diagnostics_of, network, block, message):
+    """The network, its training outputs and each block are classes of one generated file."""
+    (rendered,) = diagnostics_of(CLASS_CLASH.format(network=network, block=block))
+    error, note = rendered.splitlines()
+    assert error == f"net.yaml:4:3: error: {message}; rename one [name-collision]"
+    assert note.startswith("net.yaml:1:1: note: ")
