@@ -56,6 +56,17 @@ def span_of(mark: yaml.Mark, path: str) -> Span:
     return Span(path, mark.line + 1, mark.column + 1)
 
 
+# What YAML counts as a line break, and so what its marks count lines by.
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def position_in(text: str, index: int, path: str) -> Span:
+    """The span of `text[index]`, counted as YAML counts lines."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, index))
+    line_start = breaks[-1].end() if breaks else 0
+    return Span(path, len(breaks) + 1, index - line_start + 1)
+
+
 def read_source(path: str, data: bytes) -> Source:
     if len(data) > MAX_BYTES:
         raise SpecError(
@@ -64,15 +75,11 @@ def read_source(path: str, data: bytes) -> Source:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        # Everything before the first bad byte is valid UTF-8.
+        before = data[: exc.start].decode("utf-8")
+        where = position_in(before, len(before), path)
         raise SpecError(
-            error(
-                "not-utf8",
-                f"byte {data[exc.start]:#04x} is not valid UTF-8; save the spec as UTF-8 text",
-                Span(path, line, col),
-            )
+            error("not-utf8", f"byte {data[exc.start]:#04x} is not valid UTF-8; save the spec as UTF-8 text", where)
         ) from None
     return Source(path, text.removeprefix("\ufeff"))
 
@@ -95,8 +102,7 @@ def load_yaml(source: Source) -> YMap:
     except yaml.MarkedYAMLError as exc:
         raise SpecError(syntax_error(exc, path, source.text)) from None
     except yaml.reader.ReaderError as exc:
-        before = source.text[: exc.position]
-        where = Span(path, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        where = position_in(source.text, exc.position, path)
         message = f"character U+{exc.character:04X} is not allowed in YAML text; remove it" if isinstance(exc.character, int) else f"YAML syntax: {exc.reason}"
         raise SpecError(error("yaml-syntax", message, where)) from None
     except yaml.YAMLError as exc:

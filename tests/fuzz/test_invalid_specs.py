@@ -52,11 +52,7 @@ def check_invalid_spec(data: bytes) -> bool:
 
 
 def _lines(data: bytes) -> list[str]:
-    try:
-        return LINE_BREAK.split(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        # Refused before YAML reads it: netgen counts the lines of such a file by "\n" alone.
-        return data.decode("utf-8", errors="replace").split("\n")
+    return LINE_BREAK.split(data.decode("utf-8", errors="replace"))
 
 
 def _check_located(diagnostic: Diagnostic, path: str, lines: list[str]) -> None:

@@ -106,16 +106,23 @@ def test_syntax_errors_name_the_mistake_where_it_is(text, span, message):
     assert "<" not in diagnostic.render()
 
 
-def test_a_control_character_is_located():
-    diagnostic = refusal("name: a\ninput: b\x07\n")
+# Every line break YAML counts, so that a file saved with old Mac or Windows line ends, or with
+# Unicode line separators, is located on the line the editor shows.
+LINE_BREAKS = ["\n", "\r\n", "\r", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("newline", LINE_BREAKS, ids=ascii)
+def test_a_control_character_is_located(newline):
+    diagnostic = refusal(f"name: a{newline}input: b\x07{newline}")
     assert (diagnostic.code, diagnostic.span) == ("yaml-syntax", Span("s.yaml", 2, 9))
     assert "U+0007" in diagnostic.message
 
 
-def test_a_bad_byte_is_located_by_character_not_by_byte():
+@pytest.mark.parametrize("newline", LINE_BREAKS, ids=ascii)
+def test_a_bad_byte_is_located_by_character_not_by_byte(newline):
     with pytest.raises(SpecError) as caught:
-        read_source("s.yaml", "name: ééé".encode() + b"\xff\n")
-    assert caught.value.diagnostics[0].span == Span("s.yaml", 1, len("name: ééé") + 1)
+        read_source("s.yaml", f"name: a{newline}input: ééé".encode() + b"\xff\n")
+    assert caught.value.diagnostics[0].span == Span("s.yaml", 2, len("input: ééé") + 1)
 
 
 def test_a_byte_order_mark_is_ignored():
