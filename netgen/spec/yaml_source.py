@@ -75,8 +75,8 @@ def read_source(path: str, data: bytes) -> Source:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # Everything before the first bad byte is valid UTF-8.
-        before = data[: exc.start].decode("utf-8")
+        # Everything before the first bad byte is valid UTF-8; a byte-order mark is no column.
+        before = data[: exc.start].decode("utf-8").removeprefix("\ufeff")
         where = position_in(before, len(before), path)
         raise SpecError(
             error("not-utf8", f"byte {data[exc.start]:#04x} is not valid UTF-8; save the spec as UTF-8 text", where)

@@ -125,5 +125,11 @@ def test_a_bad_byte_is_located_by_character_not_by_byte(newline):
     assert caught.value.diagnostics[0].span == Span("s.yaml", 2, len("input: ééé") + 1)
 
 
+def test_a_byte_order_mark_takes_no_column_before_a_bad_byte():
+    with pytest.raises(SpecError) as caught:
+        read_source("s.yaml", b"\xef\xbb\xbfname: \xff\n")
+    assert caught.value.diagnostics[0].span == Span("s.yaml", 1, len("name: ") + 1)
+
+
 def test_a_byte_order_mark_is_ignored():
     assert read_source("s.yaml", b"\xef\xbb\xbfname: a\n").text == "name: a\n"
