@@ -70,7 +70,8 @@ def _connect(graph: Graph, layer: Layer, previous: str, names, problems, trunk_o
 def _reject_cycles(graph: Graph, layers: dict[str, Layer]) -> None:
     """A cycle can only close through `from`; it is reported at the `from` entries that make it."""
     try:
-        cycle = nx.find_cycle(graph.g)
+        # A multigraph's cycle edges are (source, target, key).
+        cycle = [(source, target) for source, target, *_ in nx.find_cycle(graph.g)]
     except nx.NetworkXNoCycle:
         return
     # Blame the `from` that names a later layer: a cycle needs one, and it is the unusual edge.

@@ -1,4 +1,8 @@
-"""The IR: a networkx DiGraph whose nodes are named layers and whose edges carry input order."""
+"""The IR: a networkx MultiDiGraph whose nodes are named layers and whose edges carry input order.
+
+A multigraph, because one value may feed several inputs of one node (an `add` with two identity
+shortcuts, `concat` with `from: [a, a]`): each input is its own edge, keyed by its index.
+"""
 
 from __future__ import annotations
 
@@ -47,9 +51,9 @@ class Instance:
 
 @dataclass
 class Graph:
-    """Wraps nx.DiGraph so every pass iterates in one deterministic order (insertion order)."""
+    """Wraps nx.MultiDiGraph so every pass iterates in one deterministic order (insertion order)."""
 
-    g: nx.DiGraph = field(default_factory=nx.DiGraph)
+    g: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
     output: str = ""
     heads: dict[str, str] = field(default_factory=dict)  # head name -> its output node
     instances: dict[str, Instance] = field(default_factory=dict)
@@ -67,7 +71,7 @@ class Graph:
         return node
 
     def connect(self, source: str, target: str, index: int) -> None:
-        self.g.add_edge(source, target, index=index)
+        self.g.add_edge(source, target, key=index, index=index)
 
     def remove(self, name: str) -> None:
         self.g.remove_node(name)
@@ -85,6 +89,11 @@ class Graph:
 
     def users(self, name: str) -> list[str]:
         return sorted(self.g.successors(name), key=self._order.__getitem__)
+
+    def uses(self, name: str) -> list[tuple[str, int]]:
+        """(user, input index) for every input `name` feeds, a user fed twice listed twice."""
+        edges = sorted(self.g.out_edges(name, data="index"), key=lambda edge: (self._order[edge[1]], edge[2]))
+        return [(user, index) for _, user, index in edges]
 
     def nodes(self) -> Iterator[Node]:
         """Nodes in topological order, ties broken by the order they were added."""

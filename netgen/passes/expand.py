@@ -54,7 +54,7 @@ class _Expander:
         entry_sources = graph.inputs(node.name)
         if not entry_sources:
             return  # the layer feeding it failed to expand, which is reported already
-        users = [(user, graph.g.edges[node.name, user]["index"]) for user in graph.users(node.name)]
+        users = graph.uses(node.name)
         graph.remove(node.name)
         # A placeholder entry is not needed: the block reads the node that fed it.
         entry = entry_sources[0]

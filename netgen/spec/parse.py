@@ -452,17 +452,6 @@ class _Parser:
         if isinstance(value, str):
             return (value,), (span,)
         if isinstance(value, YList) and value and all(isinstance(v, str) for v in value) and len(value) <= 64:
-            for index, source in enumerate(value):
-                if source in value[:index]:
-                    # The graph has one edge per pair of layers, so a repeated input cannot be represented.
-                    self.fail(
-                        error(
-                            "duplicate-input",
-                            f"{label}: 'from' names {source!r} twice; list each layer once",
-                            value.item_spans[index],
-                        )
-                    )
-                    return None, ()
             return tuple(value), tuple(value.item_spans)
         self.fail(error("wrong-type", f"{label}: 'from' must be a layer name or a list of layer names, got {show(value)}", span))
         return None, ()

@@ -552,3 +552,52 @@ def test_onnx_runtime_matches_the_generated_pytorch_module(compile_text, net, so
     with torch.no_grad():
         final = module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(run(model, x), final, atol=1e-5, rtol=0)
+
+
+# One value read by several inputs of one node: each read must count, in both backends.
+ALIASED = """\
+name: Aliased
+input: [3, 8, 8]
+num_classes: 4
+blocks:
+  res:
+    params: []
+    add:
+      shortcut: []
+      again: []
+      body:
+        - conv: {out: 3, kernel: 3, pad: 1, bn: true}
+  twice:
+    params: [n]
+    layers:
+      conv: {conv: {out: n, kernel: 1}}
+      both: {concat: , from: [conv, conv]}
+      sum: {add: , from: [both, both]}
+layers:
+  r1:   {res: []}
+  r2:   {res: []}
+  t:    {twice: [5]}
+  cat:  {concat: , from: [t, r2, t]}
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc:   {linear: {out: num_classes}}
+"""
+
+
+@pytest.mark.skipif(render_pytorch is None, reason="netgen.backends.pytorch cannot be imported")
+@pytest.mark.parametrize("inline", [False, True], ids=["functions", "inlined"])
+def test_a_value_read_twice_counts_twice_in_both_backends(compile_text, inline):
+    spec, graph = compile_text(ALIASED)
+    assert graph.inputs("r1") == ["input", "input", "r1.body.conv"]
+    assert graph.inputs("cat") == ["t.sum", "r2", "t.sum"]
+    assert graph[graph.instances["t"].exit].shape == (10, 8, 8)  # cat([c, c]) then both + both
+    layout = make_layout(spec, graph)
+    module = generated_module(spec, graph, layout)
+    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline)
+    x = images(spec, 2)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(run(model, x), reference_forward(spec, graph, layout, state_dict, x), atol=1e-4, rtol=1e-4)
