@@ -89,6 +89,10 @@ def build(
     inline_functions: Annotated[
         bool, typer.Option("--inline-functions", help="Emit ONNX blocks as plain nodes instead of local functions.")
     ] = False,
+    opset: Annotated[
+        int | None,
+        typer.Option("--opset", min=13, max=28, help="The ONNX opset to write, from 13 to 28 (default: 28).", show_default=False),
+    ] = None,
 ) -> None:
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
     from pathlib import Path
@@ -102,7 +106,7 @@ def build(
     for path in specs:
         try:
             state = load_weights(weights) if weights is not None else None
-            artifacts = produce(path, weights=state, inline_functions=inline_functions)
+            artifacts = produce(path, weights=state, inline_functions=inline_functions, opset=opset)
         except SpecError as exc:
             _report(exc)
             failed = True

@@ -95,6 +95,14 @@ class Graph:
         edges = sorted(self.g.out_edges(name, data="index"), key=lambda edge: (self._order[edge[1]], edge[2]))
         return [(user, index) for _, user, index in edges]
 
+    def logits(self) -> str:
+        """The node forward() returns: the output, or what the network's last layer reads when that layer
+        is a softmax (the output activation, applied by predict()). A block ending in softmax is no such layer."""
+        output = self[self.output]
+        if output.kind is OpKind.SOFTMAX and output.name == output.row:
+            return self.inputs(self.output)[0]
+        return self.output
+
     def nodes(self) -> Iterator[Node]:
         """Nodes in topological order, ties broken by the order they were added."""
         for name in nx.lexicographical_topological_sort(self.g, key=self._order.__getitem__):

@@ -23,8 +23,15 @@ def session(model: onnx.ModelProto) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+def outputs(model: onnx.ModelProto, x: np.ndarray) -> dict[str, np.ndarray]:
+    runner = session(model)
+    names = [output.name for output in runner.get_outputs()]
+    return dict(zip(names, runner.run(names, {"input": x}), strict=True))
+
+
 def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    return session(model).run(None, {"input": x})[0]
+    """The value of the spec's last layer: `probs` when it is the output softmax, else `logits`."""
+    return session(model).run(None, {"input": x})[-1]
 
 
 def images(spec, batch: int, seed: int = 0) -> np.ndarray:
@@ -166,9 +173,16 @@ def test_inference_graph_has_no_dropout_and_no_auxiliary_heads(model, net):
 
 
 def test_batch_dimension_is_symbolic(model):
-    for value in (model.graph.input[0], model.graph.output[0]):
+    for value in (model.graph.input[0], *model.graph.output):
         assert value.type.tensor_type.shape.dim[0].dim_param == "N"
     assert [value.name for value in model.graph.input] == ["input"]
+
+
+def test_outputs_are_the_logits_and_the_output_softmax(model, net):
+    spec, _, _ = net
+    assert [value.name for value in model.graph.output] == ["logits", "probs"]
+    found = outputs(model, images(spec, 2))
+    np.testing.assert_allclose(found["probs"], torch.softmax(torch.from_numpy(found["logits"]), dim=1).numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -504,16 +518,10 @@ def generated_module(spec, graph, layout):
     return namespace[layout.network_class]().eval()
 
 
-def logits_node(graph) -> str:
-    """The trunk's last node before a final softmax: what both runtimes are compared on."""
-    output = graph[graph.output]
-    return graph.inputs(output.name)[0] if output.kind is OpKind.SOFTMAX else output.name
-
-
 def onnx_logits(model: onnx.ModelProto, graph, name: str, x: np.ndarray) -> np.ndarray:
-    """The value of IR node `name`; every node outside a block has its own name, the last one `output`."""
-    if name == graph.output:
-        return run(model, x)
+    """The value of IR node `name`; every node outside a block has its own name, but for the outputs."""
+    if name == graph.logits():
+        return outputs(model, x)["logits"]
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     if name not in [value.name for value in exposed.graph.output]:
@@ -545,13 +553,17 @@ def test_onnx_runtime_matches_the_generated_pytorch_module(compile_text, net, so
     state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
     model = build_onnx(spec, graph, layout, state_dict=state_dict)
     x = images(spec, 2)
-    name = logits_node(graph)
+    name = graph.logits()
     np.testing.assert_allclose(
         onnx_logits(model, graph, name, x), pytorch_logits(module, layout, name, x), atol=1e-4, rtol=0
     )
     with torch.no_grad():
-        final = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(run(model, x), final, atol=1e-5, rtol=0)
+        logits = module(torch.from_numpy(x))
+        probs = module.predict(torch.from_numpy(x)) if hasattr(module, "predict") else None
+    found = outputs(model, x)
+    np.testing.assert_allclose(found["logits"], logits.numpy(), atol=1e-5, rtol=0)
+    if probs is not None:
+        np.testing.assert_allclose(found["probs"], probs.numpy(), atol=1e-5, rtol=0)
 
 
 # One value read by several inputs of one node: each read must count, in both backends.
@@ -599,5 +611,5 @@ def test_a_value_read_twice_counts_twice_in_both_backends(compile_text, inline):
     x = images(spec, 2)
     with torch.no_grad():
         expected = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(outputs(model, x)["logits"], expected, atol=1e-5, rtol=0)
     np.testing.assert_allclose(run(model, x), reference_forward(spec, graph, layout, state_dict, x), atol=1e-4, rtol=1e-4)
