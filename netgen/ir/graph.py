@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from netgen.diagnostics import Span
+from netgen.diagnostics import Diagnostic, Span
 from netgen.ir.ops import OpKind
 
 Shape = tuple[int, ...]  # (C, H, W) or (F,), batch left out
@@ -61,6 +61,7 @@ class Graph:
     depth: int = 0
     depth_with_pooling: int = 0
     row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)  # what the passes found that does not stop a build
     _order: dict[str, int] = field(default_factory=dict)
 
     def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
