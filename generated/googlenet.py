@@ -20,9 +20,29 @@ INPUT_SIZE = (3, 224, 224)
 
 
 class GoogLeNetOutputs(NamedTuple):
-    probs: torch.Tensor
-    aux1: torch.Tensor
-    aux2: torch.Tensor
+    """What forward() returns in training mode: the logits of the network and of each head."""
+
+    logits: torch.Tensor
+    aux1: torch.Tensor | None
+    aux2: torch.Tensor | None
+
+
+# The weight of each training output's loss, in the order forward() returns them.
+LOSS_WEIGHTS = {"logits": 1.0, "aux1": 0.3, "aux2": 0.3}
+
+
+def training_loss(outputs: GoogLeNetOutputs | torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every output against `target`, weighted by LOSS_WEIGHTS and summed.
+
+    In eval mode, or built with aux_logits=False, forward() returns the logits alone; then this is
+    their cross-entropy.
+    """
+    if isinstance(outputs, torch.Tensor):
+        return F.cross_entropy(outputs, target)
+    return sum(
+        weight * F.cross_entropy(output, target)
+        for output, weight in zip(outputs, LOSS_WEIGHTS.values(), strict=True)
+    )
 
 
 class BasicConv2d(nn.Module):
@@ -107,12 +127,13 @@ class InceptionAux(nn.Module):
 class GoogLeNet(nn.Module):
     """GoogLeNet as googlenet.yaml describes it, for N x 3 x 224 x 224 inputs.
 
-    forward() returns the output of the spec's last layer, softmax (N x 1000).
-    These are class probabilities: train on their log with nn.NLLLoss.
-    In training mode with aux_logits, it returns
-    GoogLeNetOutputs(probs, aux1, aux2), adding the outputs of the heads:
-    - aux1: the output of head aux1 (linear, N x 1000), loss weight 0.3
-    - aux2: the output of head aux2 (linear, N x 1000), loss weight 0.3
+    forward() returns the logits, the output of fc (linear, N x 1000), in every mode:
+    train with nn.CrossEntropyLoss (training_loss() adds the heads' losses).
+    predict() applies the spec's output activation, softmax, and returns class probabilities.
+    In training mode with aux_logits, forward() returns
+    GoogLeNetOutputs(logits, aux1, aux2), with the logits of the heads:
+    - aux1: head aux1 (linear, N x 1000), loss weight 0.3
+    - aux2: head aux2 (linear, N x 1000), loss weight 0.3
     """
 
     def __init__(
@@ -142,7 +163,7 @@ class GoogLeNet(nn.Module):
         self.flatten = nn.Flatten()
         self.dropout = nn.Dropout(p=0.4)
         self.fc = nn.Linear(1024, num_classes)
-        self.softmax = nn.Softmax(dim=1)
+        self.softmax = nn.Softmax(dim=1)  # the output activation, applied by predict()
 
         if aux_logits:
             self.aux1 = InceptionAux(512, num_classes)
@@ -215,8 +236,15 @@ class GoogLeNet(nn.Module):
         # N x 1024
         x = self.fc(x)
         # N x 1000
-        x = self.softmax(x)
-        # N x 1000
         if self.aux_logits and self.training:
             return GoogLeNetOutputs(x, aux1, aux2)
         return x
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities: the spec's output activation applied to forward()'s logits.
+
+        Meant for inference, in eval mode; in training mode the heads run too, unused.
+        """
+        outputs = self(x)
+        logits = outputs.logits if isinstance(outputs, GoogLeNetOutputs) else outputs
+        return self.softmax(logits)

@@ -18,10 +18,30 @@ MACS = 1_498_376_192
 INPUT_SIZE = (3, 224, 224)
 
 
-class GoogLeNetBNOutputs(NamedTuple):
+class GoogLeNetOutputs(NamedTuple):
+    """What forward() returns in training mode: the logits of the network and of each head."""
+
     logits: torch.Tensor
-    aux1: torch.Tensor
-    aux2: torch.Tensor
+    aux_logits2: torch.Tensor | None
+    aux_logits1: torch.Tensor | None
+
+
+# The weight of each training output's loss, in the order forward() returns them.
+LOSS_WEIGHTS = {"logits": 1.0, "aux_logits2": 0.3, "aux_logits1": 0.3}
+
+
+def training_loss(outputs: GoogLeNetOutputs | torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every output against `target`, weighted by LOSS_WEIGHTS and summed.
+
+    In eval mode, or built with aux_logits=False, forward() returns the logits alone; then this is
+    their cross-entropy.
+    """
+    if isinstance(outputs, torch.Tensor):
+        return F.cross_entropy(outputs, target)
+    return sum(
+        weight * F.cross_entropy(output, target)
+        for output, weight in zip(outputs, LOSS_WEIGHTS.values(), strict=True)
+    )
 
 
 class BasicConv2d(nn.Module):
@@ -108,19 +128,24 @@ class InceptionAux(nn.Module):
 class GoogLeNetBN(nn.Module):
     """GoogLeNetBN as googlenet-bn.yaml describes it, for N x 3 x 224 x 224 inputs.
 
-    forward() returns the output of the spec's last layer, fc (linear, N x 1000).
-    These are logits: train with nn.CrossEntropyLoss.
-    In training mode with aux_logits, it returns
-    GoogLeNetBNOutputs(logits, aux1, aux2), adding the outputs of the heads:
-    - aux1: the output of head aux1 (linear, N x 1000), loss weight 0.3
-    - aux2: the output of head aux2 (linear, N x 1000), loss weight 0.3
+    forward() returns the logits, the output of fc (linear, N x 1000), in every mode:
+    train with nn.CrossEntropyLoss (training_loss() adds the heads' losses).
+    In training mode with aux_logits, forward() returns
+    GoogLeNetOutputs(logits, aux_logits2, aux_logits1), with the logits of the heads:
+    - aux_logits2: head aux2 (linear, N x 1000), loss weight 0.3
+    - aux_logits1: head aux1 (linear, N x 1000), loss weight 0.3
     """
 
     def __init__(
-        self, num_classes: int = 1000, aux_logits: bool = True, init_weights: bool = True
+        self,
+        num_classes: int = 1000,
+        aux_logits: bool = True,
+        transform_input: bool = False,
+        init_weights: bool = True,
     ) -> None:
         super().__init__()
         self.aux_logits = aux_logits
+        self.transform_input = transform_input
         self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = BasicConv2d(64, 64, kernel_size=1)
@@ -163,7 +188,18 @@ class GoogLeNetBN(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
-    def forward(self, x: torch.Tensor) -> GoogLeNetBNOutputs | torch.Tensor:
+    def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
+        # torchvision's transform: images normalised with ImageNet's mean and std are re-normalised
+        # to (x - 0.5) / 0.5, the range weights ported from TensorFlow expect.
+        if self.transform_input:
+            x_ch0 = torch.unsqueeze(x[:, 0], 1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+            x_ch1 = torch.unsqueeze(x[:, 1], 1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+            x_ch2 = torch.unsqueeze(x[:, 2], 1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+            x = torch.cat((x_ch0, x_ch1, x_ch2), 1)
+        return x
+
+    def forward(self, x: torch.Tensor) -> GoogLeNetOutputs | torch.Tensor:
+        x = self._transform_input(x)
         # N x 3 x 224 x 224
         x = self.conv1(x)
         # N x 64 x 112 x 112
@@ -208,5 +244,5 @@ class GoogLeNetBN(nn.Module):
         x = self.fc(x)
         # N x 1000
         if self.aux_logits and self.training:
-            return GoogLeNetBNOutputs(x, aux1, aux2)
+            return GoogLeNetOutputs(x, aux2, aux1)
         return x

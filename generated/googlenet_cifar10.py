@@ -20,9 +20,31 @@ INPUT_SIZE = (3, 32, 32)
 
 
 class GoogLeNetCIFAR10Outputs(NamedTuple):
+    """What forward() returns in training mode: the logits of the network and of each head."""
+
     logits: torch.Tensor
-    aux1: torch.Tensor
-    aux2: torch.Tensor
+    aux1: torch.Tensor | None
+    aux2: torch.Tensor | None
+
+
+# The weight of each training output's loss, in the order forward() returns them.
+LOSS_WEIGHTS = {"logits": 1.0, "aux1": 0.3, "aux2": 0.3}
+
+
+def training_loss(
+    outputs: GoogLeNetCIFAR10Outputs | torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of every output against `target`, weighted by LOSS_WEIGHTS and summed.
+
+    In eval mode, or built with aux_logits=False, forward() returns the logits alone; then this is
+    their cross-entropy.
+    """
+    if isinstance(outputs, torch.Tensor):
+        return F.cross_entropy(outputs, target)
+    return sum(
+        weight * F.cross_entropy(output, target)
+        for output, weight in zip(outputs, LOSS_WEIGHTS.values(), strict=True)
+    )
 
 
 class BasicConv2d(nn.Module):
@@ -104,12 +126,12 @@ class InceptionAux(nn.Module):
 class GoogLeNetCIFAR10(nn.Module):
     """GoogLeNetCIFAR10 as googlenet-cifar10.yaml describes it, for N x 3 x 32 x 32 inputs.
 
-    forward() returns the output of the spec's last layer, fc (linear, N x 10).
-    These are logits: train with nn.CrossEntropyLoss.
-    In training mode with aux_logits, it returns
-    GoogLeNetCIFAR10Outputs(logits, aux1, aux2), adding the outputs of the heads:
-    - aux1: the output of head aux1 (linear, N x 10), loss weight 0.3
-    - aux2: the output of head aux2 (linear, N x 10), loss weight 0.3
+    forward() returns the logits, the output of fc (linear, N x 10), in every mode:
+    train with nn.CrossEntropyLoss (training_loss() adds the heads' losses).
+    In training mode with aux_logits, forward() returns
+    GoogLeNetCIFAR10Outputs(logits, aux1, aux2), with the logits of the heads:
+    - aux1: head aux1 (linear, N x 10), loss weight 0.3
+    - aux2: head aux2 (linear, N x 10), loss weight 0.3
     """
 
     def __init__(

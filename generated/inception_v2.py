@@ -19,9 +19,29 @@ INPUT_SIZE = (3, 224, 224)
 
 
 class InceptionV2Outputs(NamedTuple):
+    """What forward() returns in training mode: the logits of the network and of each head."""
+
     logits: torch.Tensor
-    aux1: torch.Tensor
-    aux2: torch.Tensor
+    aux1: torch.Tensor | None
+    aux2: torch.Tensor | None
+
+
+# The weight of each training output's loss, in the order forward() returns them.
+LOSS_WEIGHTS = {"logits": 1.0, "aux1": 0.3, "aux2": 0.3}
+
+
+def training_loss(outputs: InceptionV2Outputs | torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every output against `target`, weighted by LOSS_WEIGHTS and summed.
+
+    In eval mode, or built with aux_logits=False, forward() returns the logits alone; then this is
+    their cross-entropy.
+    """
+    if isinstance(outputs, torch.Tensor):
+        return F.cross_entropy(outputs, target)
+    return sum(
+        weight * F.cross_entropy(output, target)
+        for output, weight in zip(outputs, LOSS_WEIGHTS.values(), strict=True)
+    )
 
 
 class BasicConv2d(nn.Module):
@@ -109,12 +129,12 @@ class InceptionAux(nn.Module):
 class InceptionV2(nn.Module):
     """InceptionV2 as inception-v2.yaml describes it, for N x 3 x 224 x 224 inputs.
 
-    forward() returns the output of the spec's last layer, fc (linear, N x 1000).
-    These are logits: train with nn.CrossEntropyLoss.
-    In training mode with aux_logits, it returns
-    InceptionV2Outputs(logits, aux1, aux2), adding the outputs of the heads:
-    - aux1: the output of head aux1 (linear, N x 1000), loss weight 0.3
-    - aux2: the output of head aux2 (linear, N x 1000), loss weight 0.3
+    forward() returns the logits, the output of fc (linear, N x 1000), in every mode:
+    train with nn.CrossEntropyLoss (training_loss() adds the heads' losses).
+    In training mode with aux_logits, forward() returns
+    InceptionV2Outputs(logits, aux1, aux2), with the logits of the heads:
+    - aux1: head aux1 (linear, N x 1000), loss weight 0.3
+    - aux2: head aux2 (linear, N x 1000), loss weight 0.3
     """
 
     def __init__(

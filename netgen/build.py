@@ -49,20 +49,27 @@ def load_weights(path: str) -> dict:
     return {key: value.detach().cpu().numpy() for key, value in state.items()}
 
 
-def produce(spec_path: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
+def produce(spec_path: str, weights: dict | None = None, inline_functions: bool = False, opset: int | None = None) -> list[Artifact]:
     """Every file a spec builds to, each already checked by its backend."""
     spec, graph = compile_file(spec_path)
-    return render_all(spec, graph, output_stem(spec_path), weights, inline_functions)
+    return render_all(spec, graph, output_stem(spec_path), weights, inline_functions, opset)
 
 
-def render_all(spec: Spec, graph: Graph, stem: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
+def render_all(
+    spec: Spec,
+    graph: Graph,
+    stem: str,
+    weights: dict | None = None,
+    inline_functions: bool = False,
+    opset: int | None = None,
+) -> list[Artifact]:
     """Run every backend on a compiled spec; `netgen check` calls this too, so it refuses what build would."""
-    from netgen.backends.onnx_backend import build_onnx, onnx_graph_text
+    from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
 
     layout = make_layout(spec, graph)
     source = render_pytorch(spec, graph, layout)
-    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline_functions)
+    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline_functions, opset=opset or OPSET)
     return [
         Artifact(f"{stem}.py", source.encode(), golden=True),
         Artifact(f"{stem}.onnx.txt", onnx_graph_text(model).encode(), golden=True),

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
-from netgen.diagnostics import SpecError
+from netgen.diagnostics import Diagnostic, Severity, SpecError, count
 
 EXIT_SPEC_ERROR = 1
 EXIT_STALE = 3
@@ -30,15 +31,51 @@ app = typer.Typer(
 SpecArg = Annotated[str, typer.Argument(help="Path to a YAML network spec.", show_default=False)]
 
 
+def _input_size(text: str | None) -> tuple[int, int, int] | None:
+    """--input C,H,W, each within the limits a spec's `input` has."""
+    if text is None:
+        return None
+    from netgen.spec.schema import MAX_SPATIAL
+
+    parts = text.replace("x", ",").split(",")
+    try:
+        values = tuple(int(part) for part in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(1 <= value <= MAX_SPATIAL for value in values):
+        raise typer.BadParameter(f"expected C,H,W: three integers from 1 to {MAX_SPATIAL}, such as 3,299,299; got {text!r}")
+    return values
+
+
+InputOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        metavar="C,H,W",
+        help="Compile for this input size instead of the spec's `input`, e.g. 3,299,299.",
+        callback=_input_size,
+        show_default=False,
+    ),
+]
+
+
 def _report(exc: SpecError) -> None:
-    for diagnostic in exc.diagnostics:
+    _print(exc.diagnostics)
+
+
+def _print(diagnostics: list[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
         typer.echo(diagnostic.render(), err=True)
-    count = len(exc.diagnostics)
-    typer.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+    if diagnostics:
+        typer.echo(count(diagnostics), err=True)
 
 
 @app.command()
-def check(specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)]) -> None:
+def check(
+    specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)],
+    input_size: InputOption = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
+) -> None:
     """Compile specs and run every backend in memory, writing nothing; print every diagnostic with its file:line:col."""
     from netgen.build import output_stem, render_all
     from netgen.compile import compile_file
@@ -46,12 +83,17 @@ def check(specs: Annotated[list[str], typer.Argument(help="One or more YAML netw
     failed = False
     for path in specs:
         try:
-            spec, graph = compile_file(path)
+            spec, graph = compile_file(path, input_size)
             render_all(spec, graph, output_stem(path))
         except SpecError as exc:
             _report(exc)
             failed = True
             continue
+        if strict and graph.warnings:
+            _print([replace(warning, severity=Severity.ERROR) for warning in graph.warnings])
+            failed = True
+            continue
+        _print(graph.warnings)
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
         typer.echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
     if failed:
@@ -62,16 +104,18 @@ def check(specs: Annotated[list[str], typer.Argument(help="One or more YAML netw
 def summary(
     spec_path: SpecArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    input_size: InputOption = None,
 ) -> None:
     """Print a Table-1-like summary: output sizes, depth, module columns, params and multiply-adds."""
     from netgen.compile import compile_file
     from netgen.summary import render_table, summarize
 
     try:
-        spec, graph = compile_file(spec_path)
+        spec, graph = compile_file(spec_path, input_size)
     except SpecError as exc:
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None
+    _print(graph.warnings)
     result = summarize(spec, graph)
     typer.echo(json.dumps(result, indent=2) if as_json else render_table(result))
 
@@ -89,11 +133,16 @@ def build(
     inline_functions: Annotated[
         bool, typer.Option("--inline-functions", help="Emit ONNX blocks as plain nodes instead of local functions.")
     ] = False,
+    opset: Annotated[
+        int | None,
+        typer.Option("--opset", min=13, max=28, help="The ONNX opset to write, from 13 to 28 (default: 28).", show_default=False),
+    ] = None,
 ) -> None:
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
     from pathlib import Path
 
-    from netgen.build import load_weights, produce, stale, write_all
+    from netgen.build import load_weights, output_stem, render_all, stale, write_all
+    from netgen.compile import compile_file
 
     if weights is not None and len(specs) != 1:
         raise typer.BadParameter("--weights belongs to one spec; build one spec at a time with it")
@@ -102,7 +151,9 @@ def build(
     for path in specs:
         try:
             state = load_weights(weights) if weights is not None else None
-            artifacts = produce(path, weights=state, inline_functions=inline_functions)
+            spec, graph = compile_file(path)
+            _print(graph.warnings)
+            artifacts = render_all(spec, graph, output_stem(path), state, inline_functions, opset)
         except SpecError as exc:
             _report(exc)
             failed = True
@@ -149,6 +200,7 @@ def verify(
     except SpecError as exc:
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None
+    _print(graph.warnings)
     typer.echo(render(result))
     ok = result.ok
     if runtime:

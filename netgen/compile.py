@@ -8,6 +8,7 @@ from netgen.spec.model import Spec
 from netgen.spec.parse import load_spec
 
 
-def compile_file(path: str) -> tuple[Spec, Graph]:
-    spec = load_spec(path)
+def compile_file(path: str, input_size: tuple[int, int, int] | None = None) -> tuple[Spec, Graph]:
+    """Load and compile a spec; `input_size` (C, H, W) replaces its `input`, to try another size."""
+    spec = load_spec(path, input_size)
     return spec, compile_spec(spec)

@@ -20,6 +20,7 @@ class Span:
 
 class Severity(StrEnum):
     ERROR = "error"
+    WARNING = "warning"  # the spec builds, but probably not into what its author meant
     NOTE = "note"
 
 
@@ -54,3 +55,20 @@ class SpecError(Exception):
 
 def error(code: str, message: str, span: Span | None, *notes: Diagnostic) -> Diagnostic:
     return Diagnostic(code=code, message=message, span=span, notes=tuple(notes))
+
+
+def warning(code: str, message: str, span: Span | None, *notes: Diagnostic) -> Diagnostic:
+    return Diagnostic(code=code, message=message, span=span, severity=Severity.WARNING, notes=tuple(notes))
+
+
+def is_error(diagnostic: Diagnostic) -> bool:
+    return diagnostic.severity is Severity.ERROR
+
+
+def count(diagnostics: list[Diagnostic]) -> str:
+    """'2 errors, 1 warning': the tally printed after a list of diagnostics."""
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in diagnostics if d.severity is Severity.WARNING)
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors or not warnings else []
+    parts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
+    return ", ".join(parts)

@@ -129,3 +129,19 @@ def test_building_twice_with_different_hash_seeds_is_byte_identical(tmp_path):
         assert run.returncode == 0, run.stderr
         outputs.append(snapshot(out))
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("opset, code", [(13, 0), (28, 0), (12, 2), (29, 2)])
+def test_build_writes_the_opset_asked_for_within_the_supported_range(small, tmp_path, opset, code):
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "netgen", "build", str(small), "--out", str(out), "--opset", str(opset)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode == code, run.stderr
+    if code:
+        assert "--opset" in run.stderr and not out.exists()
+    else:
+        assert f'opset_import: ["" : {opset}]' in (out / "small.onnx.txt").read_text()

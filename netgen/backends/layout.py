@@ -17,7 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netgen.ir.graph import Graph
-from netgen.ir.names import GENERATED_NAMES, MODULE_ATTRIBUTES, MODULE_NAMES, PYTHON_BUILTINS, Namespace, class_name
+from netgen.ir.names import (
+    GENERATED_NAMES,
+    MODULE_ATTRIBUTES,
+    MODULE_NAMES,
+    NETWORK_MEMBERS,
+    PYTHON_BUILTINS,
+    TUPLE_ATTRIBUTES,
+    Namespace,
+    class_name,
+)
 from netgen.ir.ops import OpKind
 from netgen.spec.model import Block, BlockCall, Layer, Spec
 
@@ -45,6 +54,8 @@ class BlockNames:
 class Layout:
     network_class: str
     outputs_class: str | None  # the NamedTuple returned in training, when the network has heads
+    # its fields in order, each with the head it holds (None: the network's logits)
+    output_fields: list[tuple[str, str | None]]
     top: dict[str, str]  # top-level layer / head name -> attribute
     blocks: dict[str, BlockNames]
     modules: dict[str, str]  # IR node name -> module path (convs: the BasicConv2d unit)
@@ -56,15 +67,21 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *MODULE_NAMES, *PYTHON_BUILTINS})
     network_class = classes.add(spec.name, spec.where("name"), "network")
     outputs_class = None
+    output_fields: list[tuple[str, str | None]] = []
     if spec.heads:
-        outputs_class = classes.add(f"{network_class}Outputs", spec.where("name"), "outputs class")
+        outputs = spec.outputs
+        if outputs is not None and outputs.class_name is not None:
+            outputs_class = classes.add(outputs.class_name, outputs.class_span, "outputs class")
+        else:
+            outputs_class = classes.add(f"{network_class}Outputs", spec.where("name"), "outputs class")
+        output_fields = _output_fields(spec, graph)
     block_classes = {
         name: classes.add(name, block.span, "block", spelled=class_name(name)) for name, block in spec.blocks.items()
     }
     # A block parameter is a local of its __init__, which calls the classes and imports above.
     params_reserved = classes.reserved | set(classes.taken)
     blocks = {name: _block_names(block, block_classes[name], params_reserved) for name, block in spec.blocks.items()}
-    top_ns = Namespace(MODULE_RESERVED | {"transform_input"})
+    top_ns = Namespace(MODULE_RESERVED | NETWORK_MEMBERS)
     top = {layer.name: top_ns.add(layer.name, layer.span, "layer") for layer in spec.layers}
     for head in spec.heads:
         top[head.name] = top_ns.add(head.name, head.span, "head")
@@ -72,7 +89,20 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     for layer in [*spec.layers, *(head.layer for head in spec.heads)]:
         _place(spec, blocks, layer, layer.name, top[layer.name], modules)
     slots = {name: _slots(graph, name, path) for name, path in modules.items()}
-    return Layout(network_class, outputs_class, top, blocks, modules, {name: s for name, s in slots.items() if s})
+    return Layout(
+        network_class, outputs_class, output_fields, top, blocks, modules, {name: s for name, s in slots.items() if s}
+    )
+
+
+def _output_fields(spec: Spec, graph: Graph) -> list[tuple[str, str | None]]:
+    """The spec's `outputs.fields` (checked to name the logits and each head once), or by default
+    `logits` and then each head under its own name."""
+    heads = {head.name for head in spec.heads}
+    if spec.outputs is not None and spec.outputs.fields is not None:
+        return [(field.name, field.source if field.source in heads else None) for field in spec.outputs.fields]
+    fields = Namespace(TUPLE_ATTRIBUTES)
+    out: list[tuple[str, str | None]] = [(fields.add("logits", spec.where("name"), "output"), None)]
+    return out + [(fields.add(head.name, head.span, "head"), head.name) for head in spec.heads]
 
 
 def _block_names(block: Block, cls: str, params_reserved: set[str]) -> BlockNames:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 import onnx.checker
+import onnx.helper
 import onnx.numpy_helper
 import onnx.parser
 import onnx.printer
@@ -34,15 +35,21 @@ from netgen.ir.ops import OpKind
 from netgen.passes.shapes import fmt
 from netgen.spec.model import Spec
 
-# The newest ai.onnx opset that both onnx.checker (onnx 1.23) and onnxruntime (1.32) know,
-# and the IR version onnx pairs with it.
+# The default ai.onnx opset is the newest that both onnx.checker (onnx 1.23) and onnxruntime
+# (1.32) know. 13 is the oldest netgen writes: Softmax over axis 1 of a feature map means that
+# only from opset 13 on, and the onnxruntime versions older opsets target predate it.
 OPSET = 28
-IR_VERSION = 14
+MIN_OPSET = 13
+# Model-local functions (one per block) need IR version 8.
+MIN_IR_VERSION = 8
 BLOCK_DOMAIN = "netgen.blocks"
 BLOCK_DOMAIN_VERSION = 1
 PRODUCER = "netgen"
 BATCH = "N"
 INPUT = "input"
+# The model's outputs: forward()'s logits and, when the spec ends in a softmax, its probabilities.
+LOGITS = "logits"
+PROBS = "probs"
 
 # torchvision's transform_input: inputs normalised to [-1, 1] are re-normalised with ImageNet's statistics.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -76,11 +83,12 @@ class OnnxFunction:
     outputs: tuple[str, ...]
     nodes: tuple[OnnxNode, ...]
     calls_blocks: bool
+    opset: int
     domain: str = f'"{BLOCK_DOMAIN}"'
 
     @property
     def opsets(self) -> list[str]:
-        return _opsets(with_blocks=self.calls_blocks)
+        return _opsets(self.opset, with_blocks=self.calls_blocks)
 
 
 @dataclass
@@ -90,16 +98,17 @@ class _Export:
     nodes: list[OnnxNode]
     functions: list[OnnxFunction]
     weights: list[tuple[str, Slot, Node]]  # initializer name, its slot, the IR node owning it
+    opset: int
     graph_values: dict[str, str]  # IR node -> its value in the main graph
-    output: str
+    outputs: list[tuple[str, str]]  # (IR node, the model output that holds it), logits first
 
 
 # -- public API ------------------------------------------------------------------------------
 
 
-def onnx_text(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool = False) -> str:
+def onnx_text(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool = False, opset: int = OPSET) -> str:
     """The inference graph in ONNX's textual syntax, weights declared but without data."""
-    return _render(spec, graph, _export(spec, graph, layout, inline_functions))
+    return _render(spec, graph, _export(spec, graph, layout, inline_functions, opset))
 
 
 def build_onnx(
@@ -108,9 +117,15 @@ def build_onnx(
     layout: Layout,
     state_dict: dict[str, np.ndarray] | None = None,
     inline_functions: bool = False,
+    opset: int = OPSET,
 ) -> onnx.ModelProto:
-    """The checked ONNX model, weighted from `state_dict` (the generated module's) or the spec's init rule."""
-    export = _export(spec, graph, layout, inline_functions)
+    """The checked ONNX model, weighted from `state_dict` (the generated module's) or the spec's init rule.
+
+    Its input's height and width are symbolic when the network is size-agnostic (see `size_agnostic`);
+    the checks run on the spec's input size first, so every shape is compared with the IR's."""
+    if not MIN_OPSET <= opset <= OPSET:
+        raise OnnxBackendError(f"opset {opset} is outside the supported {MIN_OPSET} to {OPSET}")
+    export = _export(spec, graph, layout, inline_functions, opset)
     text = _render(spec, graph, export)
     try:
         model = onnx.parser.parse_model(text)
@@ -126,7 +141,40 @@ def build_onnx(
         model.doc_string = spec.description
     _check(model)
     _check_shapes(model, graph, export)
+    if size_agnostic(graph):
+        _free_spatial_dims(model)
+        _check(model)
     return model
+
+
+def size_agnostic(graph: Graph) -> bool:
+    """Whether the inference graph runs at any input size its convolutions and pools allow: no
+    flatten reads a map whose size follows the input's, and the only adaptive pooling that does is
+    global (ONNX writes other adaptive pooling with the kernel of one input size)."""
+    follows: dict[str, bool] = {}  # node -> its height and width depend on the input's
+    for node in graph.trunk():
+        sources = graph.inputs(node.name)
+        varies = node.kind is OpKind.INPUT or any(follows[source] for source in sources)
+        if varies and node.kind is OpKind.FLATTEN:
+            return False
+        if varies and node.kind is OpKind.ADAPTIVE_AVGPOOL:
+            if node.attrs.out != (1, 1):
+                return False
+            varies = False
+        follows[node.name] = varies
+    return True
+
+
+def _free_spatial_dims(model: onnx.ModelProto) -> None:
+    """Height and width of the input become `H` and `W`; those of a map-shaped output, unknown."""
+    for value, names in [(model.graph.input[0], ("H", "W")), *((output, ("", "")) for output in model.graph.output)]:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != 4:
+            continue
+        for dim, name in zip(dims[2:], names, strict=True):
+            dim.Clear()
+            if name:
+                dim.dim_param = name
 
 
 def onnx_graph_text(model: onnx.ModelProto) -> str:
@@ -164,16 +212,15 @@ def _string_literal(text: str) -> str:
 
 def _render(spec: Spec, graph: Graph, export: _Export) -> str:
     input_shape = (BATCH, *spec.input)
-    output_shape = (BATCH, *graph[graph.output].shape)
     return render(
         "onnx/model.onnx.j2",
-        ir_version=IR_VERSION,
-        opsets=_opsets(with_blocks=bool(export.functions)),
+        ir_version=max(MIN_IR_VERSION, onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", export.opset)])),
+        opsets=_opsets(export.opset, with_blocks=bool(export.functions)),
         producer_name=quote(PRODUCER),
         producer_version=quote(__version__),
         graph_name=quote(spec.name),
         inputs=[f"{_tensor_type(input_shape)} {quote(INPUT)}"],
-        outputs=[f"{_tensor_type(output_shape)} {quote(export.output)}"],
+        outputs=[f"{_tensor_type((BATCH, *graph[node].shape))} {quote(value)}" for node, value in export.outputs],
         weights=[f"{_tensor_type(slot.shape)} {quote(name)}" for name, slot, _ in export.weights],
         nodes=export.nodes,
         functions=export.functions,
@@ -187,8 +234,8 @@ def quote(name: str) -> str:
     return f'"{name}"'
 
 
-def _opsets(with_blocks: bool) -> list[str]:
-    opsets = [f'"" : {OPSET}']
+def _opsets(opset: int, with_blocks: bool) -> list[str]:
+    opsets = [f'"" : {opset}']
     if with_blocks:
         opsets.append(f"{quote(BLOCK_DOMAIN)} : {BLOCK_DOMAIN_VERSION}")
     return opsets
@@ -224,23 +271,34 @@ def _tensor_attr(name: str, shape: tuple[int, ...], values: list[float]) -> str:
 # -- the graph and its functions ---------------------------------------------------------------
 
 
-def _export(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool) -> _Export:
-    functions = None if inline_functions else _Functions(spec, graph, layout)
+def _export(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool, opset: int) -> _Export:
+    functions = None if inline_functions else _Functions(spec, graph, layout, opset)
     trunk = [node for node in graph.trunk() if node.kind is not OpKind.INPUT]
     weights: list[tuple[str, Slot, Node]] = []
     for node in trunk:
         weights += [(slot.key, slot, node) for slot in _used_slots(layout, node)]
+    # The model's outputs keep their names; a layer named like one is renamed inside the graph.
+    outputs = [(graph.logits(), LOGITS)]
+    if graph.logits() != graph.output:
+        outputs.append((graph.output, PROBS))
     taken = {node.name for node in trunk} | set(graph.instances) | {key for key, _, _ in weights}
-    output = _fresh("output", taken)
-    scope = _Scope(graph, layout, functions, path=None, local=lambda name: name, weight=lambda node, slot: slot.key)
+    renamed = {name: _fresh(f"{name}_", taken) for _, name in outputs if name in taken}
+    scope = _Scope(
+        graph,
+        layout,
+        functions,
+        path=None,
+        local=lambda name: renamed.get(name, name),
+        weight=lambda node, slot: slot.key,
+    )
     entry = INPUT
     nodes: list[OnnxNode] = []
     if spec.transform_input:
         nodes += _transform_input(spec)
         entry = f"{INPUT}.transformed"
-    nodes += scope.emit(trunk, entry_node=INPUT, entry_value=entry, exit_node=graph.output, exit_value=output)
+    nodes += scope.emit(trunk, entry_node=INPUT, entry_value=entry, exits=outputs)
     _ensure_distinct(nodes, what=f"graph {spec.name}")
-    return _Export(nodes, functions.defined if functions else [], weights, scope.written, output)
+    return _Export(nodes, functions.defined if functions else [], weights, opset, scope.written, outputs)
 
 
 def _transform_input(spec: Spec) -> list[OnnxNode]:
@@ -268,9 +326,10 @@ class _Functions:
     """One FunctionProto per block, made on first use; a block whose instances need different
     attributes (adaptive pooling over different input sizes) gets one function per variant."""
 
-    def __init__(self, spec: Spec, graph: Graph, layout: Layout):
+    def __init__(self, spec: Spec, graph: Graph, layout: Layout, opset: int):
         self.graph = graph
         self.layout = layout
+        self.opset = opset
         self.defined: list[OnnxFunction] = []
         self._by_body: dict[tuple, str] = {}
         self._variants: dict[str, int] = {}
@@ -295,7 +354,7 @@ class _Functions:
             local=lambda name: rel(name) or _merge_label(graph[name]),
             weight=lambda node, slot: _formal_weight(instance, node, slot),
         )
-        body = scope.emit(nodes, entry_node=instance.entry, entry_value=x, exit_node=instance.exit, exit_value=y)
+        body = scope.emit(nodes, entry_node=instance.entry, entry_value=x, exits=[(instance.exit, y)])
         _ensure_distinct(body, what=f"block {instance.block}")
         inputs = (quote(x), *(quote(name) for name in weights))
         key = (instance.block, inputs, tuple(body))
@@ -306,7 +365,7 @@ class _Functions:
         self._taken.add(name)
         self._by_body[key] = name
         calls_blocks = any(node.op.startswith(BLOCK_DOMAIN + ".") for node in body)
-        self.defined.append(OnnxFunction(name, inputs, (quote(y),), tuple(body), calls_blocks))
+        self.defined.append(OnnxFunction(name, inputs, (quote(y),), tuple(body), calls_blocks, self.opset))
         return name
 
     def actual_weights(self, instance: Instance, weight: Callable[[Node, Slot], str]) -> list[str]:
@@ -330,8 +389,10 @@ class _Scope:
     entry: str = ""
 
     def emit(
-        self, nodes: list[Node], entry_node: str, entry_value: str, exit_node: str, exit_value: str
+        self, nodes: list[Node], entry_node: str, entry_value: str, exits: list[tuple[str, str]]
     ) -> list[OnnxNode]:
+        """The ONNX nodes of `nodes`, reading `entry_value` for `entry_node` and writing each
+        (IR node, value) of `exits` under that value's name."""
         if self.functions is not None:
             for node in nodes:
                 instance = self._called_instance(node)
@@ -339,9 +400,14 @@ class _Scope:
                     self.calls[node.name] = instance
         self.entry = entry_node
         self.values[entry_node] = entry_value
-        source = self._source(exit_node)
-        if source != entry_node:
-            self.values[source] = exit_value
+        copies = []  # exits whose value another name holds already: written by Identity
+        for exit_node, exit_value in exits:
+            source = self._source(exit_node)
+            if source == entry_node or source in self.values:
+                # Nothing but dropout between entry and exit, or two exits of one value.
+                copies.append((exit_value, source))
+            else:
+                self.values[source] = exit_value
         for exit_name, instance in self.calls.items():
             # A call's value is named like the block's use (`p1`), not like the node inside it that ends it.
             self.values.setdefault(exit_name, self.local(instance.path))
@@ -355,9 +421,8 @@ class _Scope:
             if node.kind is OpKind.DROPOUT:
                 continue
             out += self._lower(node)
-        if source == entry_node:
-            # Nothing but dropout between entry and exit: the output still needs a node to write it.
-            out.append(OnnxNode(quote(exit_value), (quote(exit_value),), "Identity", (), (quote(entry_value),)))
+        for exit_value, source in copies:
+            out.append(OnnxNode(quote(exit_value), (quote(exit_value),), "Identity", (), (quote(self.values[source]),)))
         return out
 
     # -- values --

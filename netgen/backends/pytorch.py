@@ -9,8 +9,8 @@ in its parameters (`n1x1 + n3x3 + n5x5 + pool_proj`), and every use of the block
 against the IR. The one IR fact a definition cannot express is the spatial size a `flatten`
 sees, so every use of a block must agree on it.
 
-`forward` returns what the spec's last layer computes: for a spec that ends in softmax, class
-probabilities, not logits. Parameter-free `concat` and `add` layers are computed in `forward`
+`forward` returns logits in every mode, as torchvision's and timm's models do: a spec's final
+softmax is its output activation, applied by the generated `predict()`. Parameter-free `concat` and `add` layers are computed in `forward`
 (torch.cat, +) and have no module, unlike every other layer.
 """
 
@@ -170,12 +170,14 @@ class ConvFeature:
 
 @dataclass(frozen=True)
 class Output:
-    """What one of forward()'s results is, for the docstring."""
+    """One of forward()'s results: what it is (for the docstring), its field and its variable."""
 
     layer: str
     op: str
     shape: tuple[int, ...]
-    field: str = ""
+    var: str
+    field: str = ""  # its field in the training outputs
+    head: bool = False
     loss_weight: float = 1.0
 
 
@@ -498,25 +500,40 @@ class _Planner:
         self.verify(scope, lambda path: {"num_classes": spec.num_classes})
 
         refs = [ModuleRef(layout.top[item.layer.name]) for item in planned]
-        names, fields = _Locals(self.reserved), _Locals(self.reserved)
-        first_field = fields.fresh("probs" if graph[graph.output].kind is OpKind.SOFTMAX else "logits")
-        head_fields = [fields.fresh(layout.top[head.name]) for head, _, _ in heads]
-        head_vars = [names.fresh(name) for name in head_fields]
+        names = _Locals(self.reserved)
+        head_vars = {head.name: names.fresh(layout.top[head.name]) for head, _, _ in heads}
         steps, var_of = self.steps(planned, refs, "x", "x", names)
+        # A final softmax is the output activation: forward() stops at the logits, predict() applies it.
+        activation = planned[-1] if graph.logits() != graph.output else None
+        trunk_steps = len(planned) - 1 if activation is not None else len(planned)
+        logits_var = steps[-1].inputs[0] if activation is not None else var_of[len(planned) - 1]
 
         # Each head runs right after the layer it reads, while that layer's output is at hand.
         forward: list[Step] = []
-        for index in [None, *range(len(planned))]:
+        for index in [None, *range(trunk_steps)]:
             if index is not None:
                 forward.append(replace(steps[index], shape=self.exit_shape(planned[index].rel)))
-            for (head, source, module), var in zip(heads, head_vars, strict=True):
+            for head, source, module in heads:
                 if source == index:
                     ref = ModuleRef(layout.top[head.name])
-                    forward.append(Step(var, "head", (var_of[source],), ref, _linear_relu(module)))
+                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _linear_relu(module)))
 
         layers = [(ref.attr, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None]
         head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
-        output = graph[graph.output]
+        logits_node = graph[graph.logits()]
+        logits_layer = planned[trunk_steps - 1].layer.name if trunk_steps else "input"
+        logits = Output(logits_layer, logits_node.kind.value, logits_node.shape, logits_var)
+        by_head = {head.name: head for head in spec.heads}
+        outputs = []  # the training outputs, in the order of their fields
+        for field_name, head_name in layout.output_fields:
+            if head_name is None:
+                outputs.append(replace(logits, field=field_name))
+                continue
+            node, head = graph[graph.heads[head_name]], by_head[head_name]
+            outputs.append(
+                Output(head_name, node.kind.value, node.shape, head_vars[head_name], field_name, True, head.loss_weight)
+            )
+        logits = next((output for output in outputs if not output.head), logits)
         return {
             "cls": layout.network_class,
             "outputs_cls": self.outputs_class,
@@ -524,19 +541,9 @@ class _Planner:
             "layers": layers,
             "heads": head_modules,
             "forward": forward,
-            "output_var": var_of[len(planned) - 1],
-            "output": Output(planned[-1].layer.name, output.kind.value, output.shape, first_field),
-            "head_outputs": [
-                Output(
-                    head.name,
-                    graph[graph.heads[head.name]].kind.value,
-                    graph[graph.heads[head.name]].shape,
-                    name,
-                    head.loss_weight,
-                )
-                for (head, _, _), name in zip(heads, head_fields, strict=True)
-            ],
-            "head_vars": head_vars,
+            "logits": logits,
+            "activation": layout.top[activation.layer.name] if activation is not None else None,
+            "outputs": outputs,
             "totals": summarize(spec, graph)["totals"],
             "classifiers": self.classifiers(),
         }
@@ -573,7 +580,8 @@ class _Planner:
                 "math": spec.init.weight == "xavier_uniform",
                 "OrderedDict": any(isinstance(module, Sequential) and module.names is not None for module in modules),
                 "NamedTuple": bool(network["heads"]),
-                "F": any(_linear_relu(op) for op in ops) or bool(relu and (relu.varies or relu.value)),
+                # training_loss() uses F.cross_entropy
+                "F": any(_linear_relu(op) for op in ops) or bool(relu and (relu.varies or relu.value)) or bool(network["heads"]),
             },
             "batch_norm": any(
                 op.kind == "batchnorm" or (op.kind == "conv" and op.attrs.bn_eps is not None) for op in ops

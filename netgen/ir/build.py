@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import keyword
+
 import networkx as nx
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Node
+from netgen.ir.names import TUPLE_ATTRIBUTES
 from netgen.ir.ops import Input, OpKind, kind_for_op
 from netgen.spec.model import BlockCall, Layer, Spec
 from netgen.spec.parse import suggestion
@@ -45,7 +48,68 @@ def build_graph(spec: Spec) -> Graph:
     if problems:
         raise SpecError(problems)
     _reject_cycles(graph, names)
+    if spec.outputs is not None:
+        _check_outputs(spec, graph)
     return graph
+
+
+def _check_outputs(spec: Spec, graph: Graph) -> None:
+    """`outputs.fields` must name the logits layer and every head, each once."""
+    outputs = spec.outputs
+    heads = [head.name for head in spec.heads]
+    if not heads:
+        raise SpecError(
+            error(
+                "bad-outputs",
+                "outputs: the network has no heads, so forward() returns the logits alone; remove 'outputs'",
+                outputs.span,
+            )
+        )
+    if outputs.fields is None:
+        return
+    logits = graph.logits()
+    wanted = [logits, *heads]
+    problems: list[Diagnostic] = []
+    named: dict[str, str] = {}
+    for field in outputs.fields:
+        # The fields are the contract with the caller's code: refused, never renamed.
+        if field.name.startswith("_") or keyword.iskeyword(field.name) or field.name in TUPLE_ATTRIBUTES:
+            why = (
+                "starts with '_'"
+                if field.name.startswith("_")
+                else "is a Python keyword"
+                if keyword.iskeyword(field.name)
+                else f"would hide tuple.{field.name}()"
+            )
+            problems.append(error("bad-name", f"output field {field.name!r} {why}; a NamedTuple field cannot", field.span))
+        elif field.source in named:
+            problems.append(
+                error(
+                    "bad-outputs",
+                    f"output field {field.name!r} names {field.source!r}, which field {named[field.source]!r} names already",
+                    field.source_span,
+                )
+            )
+        elif field.source not in wanted:
+            if field.source == graph.output:
+                why = f"the output activation; a field holds the logits of {logits!r}, which predict() turns into probabilities"
+            else:
+                why = f"neither the logits layer ({logits}) nor a head ({', '.join(heads)}){suggestion(field.source, wanted)}"
+            problems.append(error("bad-outputs", f"output field {field.name!r} names {field.source!r}, {why}", field.source_span))
+        else:
+            named[field.source] = field.name
+    missing = [source for source in wanted if source not in named]
+    if missing and not problems:
+        listed = ", ".join(f"{source!r}" for source in missing)
+        problems.append(
+            error(
+                "bad-outputs",
+                f"outputs: 'fields' leaves out {listed}; give a field for the logits layer and for every head",
+                outputs.span,
+            )
+        )
+    if problems:
+        raise SpecError(problems)
 
 
 def _connect(graph: Graph, layer: Layer, previous: str, names, problems, trunk_only: bool) -> None:

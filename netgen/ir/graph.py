@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from netgen.diagnostics import Span
+from netgen.diagnostics import Diagnostic, Span
 from netgen.ir.ops import OpKind
 
 Shape = tuple[int, ...]  # (C, H, W) or (F,), batch left out
@@ -61,6 +61,7 @@ class Graph:
     depth: int = 0
     depth_with_pooling: int = 0
     row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)  # what the passes found that does not stop a build
     _order: dict[str, int] = field(default_factory=dict)
 
     def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
@@ -94,6 +95,14 @@ class Graph:
         """(user, input index) for every input `name` feeds, a user fed twice listed twice."""
         edges = sorted(self.g.out_edges(name, data="index"), key=lambda edge: (self._order[edge[1]], edge[2]))
         return [(user, index) for _, user, index in edges]
+
+    def logits(self) -> str:
+        """The node forward() returns: the output, or what the network's last layer reads when that layer
+        is a softmax (the output activation, applied by predict()). A block ending in softmax is no such layer."""
+        output = self[self.output]
+        if output.kind is OpKind.SOFTMAX and output.name == output.row:
+            return self.inputs(self.output)[0]
+        return self.output
 
     def nodes(self) -> Iterator[Node]:
         """Nodes in topological order, ties broken by the order they were added."""

@@ -30,11 +30,18 @@ MODULE_ATTRIBUTES = frozenset(
 # Names the generated file binds at module level or in every forward().
 GENERATED_NAMES = frozenset({"torch", "nn", "F", "self", "x", "in_channels", "num_classes", "aux_logits", "outputs"})
 # Names the generated file binds at module level, besides its classes.
-MODULE_NAMES = frozenset({"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE"})
+MODULE_NAMES = frozenset(
+    {"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE", "LOSS_WEIGHTS", "training_loss"}
+)
+# Methods and attributes the generated network class defines besides its layers.
+NETWORK_MEMBERS = frozenset({"predict", "transform_input", "aux_logits"})
 
 # A block parameter is a local of the generated __init__, which calls super(): a parameter
 # named like a builtin would hide it there.
 PYTHON_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
+
+# A NamedTuple field must not hide what every tuple has (count, index).
+TUPLE_ATTRIBUTES = frozenset(name for name in dir(tuple) if not name.startswith("_"))
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
 

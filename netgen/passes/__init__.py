@@ -1,9 +1,10 @@
 """The compiler's passes, in the order they run. Each takes the graph and the spec and returns
-diagnostics; the pipeline stops after the first pass that reports any."""
+diagnostics; the pipeline stops after the first pass that reports an error. Warnings do not
+stop it: they are kept on the graph for the command line to print."""
 
 from __future__ import annotations
 
-from netgen.diagnostics import SpecError
+from netgen.diagnostics import SpecError, is_error
 from netgen.ir.build import build_graph
 from netgen.ir.graph import Graph
 from netgen.passes import check, depth, expand, macs, names, params, shapes
@@ -21,10 +22,13 @@ PIPELINE = (
 
 
 def compile_spec(spec: Spec) -> Graph:
-    """Run every pass; raise SpecError with the diagnostics of the first pass that finds problems."""
+    """Run every pass; raise SpecError with the errors of the first pass that finds any (and the
+    warnings found until then)."""
     graph = build_graph(spec)
     for _name, run in PIPELINE:
         problems = run(graph, spec)
-        if problems:
-            raise SpecError(problems)
+        graph.warnings += [problem for problem in problems if not is_error(problem)]
+        errors = [problem for problem in problems if is_error(problem)]
+        if errors:
+            raise SpecError([*graph.warnings, *errors])
     return graph

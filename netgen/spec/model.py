@@ -85,6 +85,26 @@ class Deviation:
 
 
 @dataclass(frozen=True)
+class OutputField:
+    """One field of the training outputs: its name and the layer (or head) whose output it holds."""
+
+    name: str
+    source: str
+    span: Span
+    source_span: Span
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The spec's `outputs:`, as written; `netgen.ir.build` checks the fields name each output once."""
+
+    class_name: str | None
+    class_span: Span | None
+    fields: tuple[OutputField, ...] | None
+    span: Span
+
+
+@dataclass(frozen=True)
 class Spec:
     path: str
     name: str
@@ -93,7 +113,7 @@ class Spec:
     num_classes: int
     width: float
     init: InitArgs
-    transform_input: bool
+    transform_input: bool | None  # None: the generated constructor has no transform_input argument
     reference: str | None
     blocks: dict[str, Block]
     layers: tuple[Layer, ...]
@@ -101,6 +121,7 @@ class Spec:
     span: Span
     field_spans: dict[str, Span] = field(default_factory=dict)
     deviations: tuple[Deviation, ...] = ()
+    outputs: Outputs | None = None
 
     def where(self, key: str) -> Span:
         return self.field_spans.get(key, self.span)

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
-from netgen.spec.model import Block, BlockCall, Branch, Deviation, Head, Layer, OpCall, Spec
+from netgen.spec.model import Block, BlockCall, Branch, Deviation, Head, Layer, OpCall, OutputField, Outputs, Spec
 from netgen.spec.schema import (
     BLOCK_KEYS,
     DEFAULTABLE,
@@ -31,17 +31,18 @@ MERGE_OPS = ("concat", "add")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load_spec(path: str) -> Spec:
+def load_spec(path: str, input_size: tuple[int, int, int] | None = None) -> Spec:
+    """The typed spec at `path`; `input_size` (C, H, W) replaces the spec's `input` when given."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise SpecError(error("no-file", f"cannot read spec: {exc.strerror}", Span(path, 1, 1))) from None
-    return parse_spec(path, data)
+    return parse_spec(path, data, input_size)
 
 
-def parse_spec(path: str, data: bytes) -> Spec:
-    return _Parser(path).spec(load_yaml(read_source(path, data)))
+def parse_spec(path: str, data: bytes, input_size: tuple[int, int, int] | None = None) -> Spec:
+    return _Parser(path, input_size).spec(load_yaml(read_source(path, data)))
 
 
 def show(value: Any) -> str:
@@ -71,9 +72,14 @@ def suggestion(word: str, choices) -> str:
     return f"; did you mean {close!r}?" if close else ""
 
 
+def fields_of(model: type[Strict]) -> dict:
+    """A model's fields by the key a spec writes: the alias where there is one (`class`)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
+
+
 def _nested_model(model: type[Strict], key: str) -> type[Strict] | None:
     """The argument model a field takes as a mapping (`bn`, `init`), if it takes one."""
-    info = model.model_fields.get(key)
+    info = fields_of(model).get(key)
     pending = [info.annotation] if info is not None else []
     while pending:
         annotation = pending.pop()
@@ -136,8 +142,9 @@ def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
 
 
 class _Parser:
-    def __init__(self, path: str):
+    def __init__(self, path: str, input_size: tuple[int, int, int] | None = None):
         self.path = path
+        self.input_size = input_size  # given on the command line, in place of the spec's `input`
         self.diagnostics: list[Diagnostic] = []
         self.defaults: dict[str, YMap] = {}
         self.block_names: set[str] = set()
@@ -155,11 +162,12 @@ class _Parser:
         header = self.validate(SpecHeader, top, top.span, "spec")
         if header is None:
             raise SpecError(self.diagnostics)
-        if header.transform_input and header.input[0] != 3:
+        c, h, w = self.input_size or header.input
+        if header.transform_input is not None and c != 3:
             self.fail(
                 error(
                     "bad-value",
-                    f"transform_input re-normalises 3 colour channels, but the input has {header.input[0]}",
+                    f"transform_input re-normalises 3 colour channels, but the input has {c}",
                     top.value_spans["transform_input"],
                 )
             )
@@ -183,9 +191,9 @@ class _Parser:
             if (head := self.head(name, value, heads_node.key_spans[name])) is not None
         )
         deviations = self.deviations(top.get("deviations"), top.value_spans.get("deviations", top.span))
+        outputs = self.outputs(top.get("outputs"), top.value_spans.get("outputs", top.span))
         if self.diagnostics:
             raise SpecError(self.diagnostics)
-        c, h, w = header.input
         return Spec(
             path=self.path,
             name=header.name,
@@ -202,7 +210,28 @@ class _Parser:
             span=top.span,
             field_spans=dict(top.key_spans),
             deviations=deviations,
+            outputs=outputs,
         )
+
+    def outputs(self, node: Any, span: Span) -> Outputs | None:
+        """`outputs: {class, fields}`; the header validated the types, this keeps the spans."""
+        if not isinstance(node, YMap):
+            return None
+        fields = None
+        if isinstance(node.get("fields"), YMap):
+            fields_node = node["fields"]
+            fields = []
+            for name, source in fields_node.items():
+                name_span = fields_node.key_spans[name]
+                bad = check_name(name, name_span, "output field")
+                if bad is not None:
+                    self.fail(bad)
+                    continue
+                fields.append(OutputField(name, source, name_span, fields_node.value_spans[name]))
+            if not fields_node:
+                self.fail(error("bad-value", "outputs: 'fields' is empty; name the logits layer and every head", node.value_spans["fields"]))
+            fields = tuple(fields)
+        return Outputs(node.get("class"), node.value_spans.get("class"), fields, span)
 
     def deviations(self, node: Any, span: Span) -> tuple[Deviation, ...]:
         if not node:
@@ -253,7 +282,7 @@ class _Parser:
             for item in errors:
                 kinds.setdefault(str(item["loc"][0]) if item["loc"] else "", set()).add(item["type"])
             # A misspelt key is reported once, as unknown, not again as the key it meant going missing.
-            meant = {closest(key, model.model_fields) for key, types in kinds.items() if "extra_forbidden" in types}
+            meant = {closest(key, fields_of(model)) for key, types in kinds.items() if "extra_forbidden" in types}
             reported: set[str] = set()
             for item in errors:
                 key = str(item["loc"][0]) if item["loc"] else ""
@@ -271,7 +300,7 @@ class _Parser:
 
     def field_error(self, model, item, key, node, what, key_spans, value_spans, span, kinds=frozenset()) -> Diagnostic:
         kind = item["type"]
-        fields = model.model_fields
+        fields = fields_of(model)
         if kind == "extra_forbidden":
             hint = suggestion(key, fields) or f"; expected one of: {', '.join(fields)}"
             return error("unknown-key", f"{what}: unknown key {key!r}{hint}", key_spans.get(key, span))

@@ -138,6 +138,19 @@ class DeviationArgs(Strict):
     reason: Annotated[StrictStr, Field(min_length=1, description="a non-empty sentence saying why")]
 
 
+class OutputsArgs(Strict):
+    """What forward() returns in training mode: a NamedTuple class and its fields, in order."""
+
+    class_name: Annotated[
+        StrictStr | None,
+        Field(alias="class", pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64, description="a class name such as GoogLeNetOutputs"),
+    ] = None
+    fields: Annotated[
+        dict[str, StrictStr] | None,
+        Field(description="a mapping from field name to the layer it returns: the logits layer or a head, each once"),
+    ] = None
+
+
 class SpecHeader(Strict):
     """Top-level keys; `blocks`, `layers`, `heads` and `deviations` are read by `parse` for their order and spans."""
 
@@ -153,13 +166,20 @@ class SpecHeader(Strict):
     num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer")] = 1000
     width: Annotated[Finite, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
     init: Annotated[InitArgs, Field(description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
-    transform_input: Flag = False
+    transform_input: Annotated[
+        StrictBool | None,
+        Field(description="true or false: the default of the generated constructor's transform_input argument"),
+    ] = None
     reference: Annotated[StrictStr | None, Field(description="a path to a reference table")] = None
     defaults: Annotated[dict[str, dict], Field(description="a mapping from op to default arguments")] = {}
     blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
     layers: Annotated[dict, Field(description="a mapping of named layers")]
     heads: Annotated[dict, Field(description="a mapping of heads")] = {}
     deviations: Annotated[list, Field(description="a list of {row, cell, reason}")] = []
+    outputs: Annotated[
+        OutputsArgs | None,
+        Field(description="{class: ..., fields: {field: layer or head, ...}}: the training outputs' names and order"),
+    ] = None
 
 
 LAYER_META_KEYS = ("from", "row")

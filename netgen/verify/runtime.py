@@ -114,9 +114,15 @@ def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
     batch = torch.randn((BATCH, *spec.input), generator=generator)
     with torch.no_grad():
         outputs = model(batch)
-    final = outputs[0] if isinstance(outputs, tuple) else outputs
-    last = spec.layers[-1].name
-    seen.setdefault(last, tuple(final.shape[1:]))
+        if hasattr(model, "predict"):
+            # The output activation runs in predict(), after forward()'s logits.
+            model.eval()
+            model.predict(batch)
+    if isinstance(outputs, tuple):
+        outputs = outputs[next(index for index, (_, head) in enumerate(layout.output_fields) if head is None)]
+    logits_layer = next((name for name, node in exits.items() if node == graph.logits()), None)
+    if logits_layer is not None:
+        seen.setdefault(logits_layer, tuple(outputs.shape[1:]))
 
     runs = []
     for layer in tops:

@@ -12,7 +12,15 @@ import torch.nn.functional as F
 
 from netgen.backends.init import initial_weights
 from netgen.backends.layout import make_layout
-from netgen.backends.onnx_backend import OPSET, OnnxBackendError, build_onnx, onnx_graph_text, onnx_text
+from netgen.backends.onnx_backend import (
+    MIN_OPSET,
+    OPSET,
+    OnnxBackendError,
+    build_onnx,
+    onnx_graph_text,
+    onnx_text,
+    size_agnostic,
+)
 from netgen.compile import compile_file
 from netgen.diagnostics import SpecError
 from netgen.ir.ops import OpKind
@@ -23,8 +31,15 @@ def session(model: onnx.ModelProto) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+def outputs(model: onnx.ModelProto, x: np.ndarray) -> dict[str, np.ndarray]:
+    runner = session(model)
+    names = [output.name for output in runner.get_outputs()]
+    return dict(zip(names, runner.run(names, {"input": x}), strict=True))
+
+
 def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    return session(model).run(None, {"input": x})[0]
+    """The value of the spec's last layer: `probs` when it is the output softmax, else `logits`."""
+    return session(model).run(None, {"input": x})[-1]
 
 
 def images(spec, batch: int, seed: int = 0) -> np.ndarray:
@@ -166,9 +181,16 @@ def test_inference_graph_has_no_dropout_and_no_auxiliary_heads(model, net):
 
 
 def test_batch_dimension_is_symbolic(model):
-    for value in (model.graph.input[0], model.graph.output[0]):
+    for value in (model.graph.input[0], *model.graph.output):
         assert value.type.tensor_type.shape.dim[0].dim_param == "N"
     assert [value.name for value in model.graph.input] == ["input"]
+
+
+def test_outputs_are_the_logits_and_the_output_softmax(model, net):
+    spec, _, _ = net
+    assert [value.name for value in model.graph.output] == ["logits", "probs"]
+    found = outputs(model, images(spec, 2))
+    np.testing.assert_allclose(found["probs"], torch.softmax(torch.from_numpy(found["logits"]), dim=1).numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -504,16 +526,10 @@ def generated_module(spec, graph, layout):
     return namespace[layout.network_class]().eval()
 
 
-def logits_node(graph) -> str:
-    """The trunk's last node before a final softmax: what both runtimes are compared on."""
-    output = graph[graph.output]
-    return graph.inputs(output.name)[0] if output.kind is OpKind.SOFTMAX else output.name
-
-
 def onnx_logits(model: onnx.ModelProto, graph, name: str, x: np.ndarray) -> np.ndarray:
-    """The value of IR node `name`; every node outside a block has its own name, the last one `output`."""
-    if name == graph.output:
-        return run(model, x)
+    """The value of IR node `name`; every node outside a block has its own name, but for the outputs."""
+    if name == graph.logits():
+        return outputs(model, x)["logits"]
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     if name not in [value.name for value in exposed.graph.output]:
@@ -545,13 +561,17 @@ def test_onnx_runtime_matches_the_generated_pytorch_module(compile_text, net, so
     state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
     model = build_onnx(spec, graph, layout, state_dict=state_dict)
     x = images(spec, 2)
-    name = logits_node(graph)
+    name = graph.logits()
     np.testing.assert_allclose(
         onnx_logits(model, graph, name, x), pytorch_logits(module, layout, name, x), atol=1e-4, rtol=0
     )
     with torch.no_grad():
-        final = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(run(model, x), final, atol=1e-5, rtol=0)
+        logits = module(torch.from_numpy(x))
+        probs = module.predict(torch.from_numpy(x)) if hasattr(module, "predict") else None
+    found = outputs(model, x)
+    np.testing.assert_allclose(found["logits"], logits.numpy(), atol=1e-5, rtol=0)
+    if probs is not None:
+        np.testing.assert_allclose(found["probs"], probs.numpy(), atol=1e-5, rtol=0)
 
 
 # One value read by several inputs of one node: each read must count, in both backends.
@@ -599,5 +619,88 @@ def test_a_value_read_twice_counts_twice_in_both_backends(compile_text, inline):
     x = images(spec, 2)
     with torch.no_grad():
         expected = module(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(outputs(model, x)["logits"], expected, atol=1e-5, rtol=0)
     np.testing.assert_allclose(run(model, x), reference_forward(spec, graph, layout, state_dict, x), atol=1e-4, rtol=1e-4)
+
+
+# -- opsets and input sizes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET, 18, OPSET])
+@pytest.mark.parametrize("inline", [False, True], ids=["functions", "inlined"])
+def test_every_supported_opset_checks_and_computes_the_same(compile_text, opset, inline):
+    spec, graph = compile_text(WIDE)
+    layout = make_layout(spec, graph)
+    weights = random_weights(layout)
+    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline, opset=opset)
+    assert [(entry.domain, entry.version) for entry in model.opset_import][0] == ("", opset)
+    assert model.ir_version >= 8  # local functions
+    x = images(spec, 2)
+    np.testing.assert_allclose(run(model, x), reference_forward(spec, graph, layout, weights, x), atol=1e-4, rtol=1e-4)
+
+
+def test_an_opset_outside_the_supported_range_is_netgens_error(net):
+    spec, graph, layout = net
+    for opset in (MIN_OPSET - 1, OPSET + 1):
+        with pytest.raises(OnnxBackendError, match="outside the supported"):
+            build_onnx(spec, graph, layout, opset=opset)
+
+
+GLOBAL_POOL = """\
+name: Agnostic
+input: [3, 16, 16]
+num_classes: 4
+layers:
+  conv: {conv: {out: 6, kernel: 3, stride: 2, pad: 1, bn: true, act: relu}}
+  pool: {maxpool: {kernel: 3, stride: 2, ceil: true}}
+  gap:  {global_avgpool: }
+  flat: {flatten: }
+  fc:   {linear: {out: num_classes}}
+"""
+
+
+@pytest.mark.parametrize(
+    "last_pool, agnostic",
+    [("{global_avgpool: }", True), ("{avgpool: {kernel: 4}}", False), ("{adaptive_avgpool: {out: 2}}", False)],
+    ids=["global", "fixed-kernel", "adaptive-2x2"],
+)
+def test_height_and_width_are_symbolic_only_when_the_network_takes_any_size(compile_text, last_pool, agnostic):
+    spec, graph = compile_text(GLOBAL_POOL.replace("{global_avgpool: }", last_pool))
+    assert size_agnostic(graph) is agnostic
+    model = build_onnx(spec, graph, make_layout(spec, graph))
+    dims = [dim.dim_param or dim.dim_value for dim in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == (["N", 3, "H", "W"] if agnostic else ["N", 3, 16, 16])
+
+
+def test_the_dynamic_model_runs_at_other_sizes_like_pytorch(compile_text):
+    spec, graph = compile_text(GLOBAL_POOL)
+    layout = make_layout(spec, graph)
+    module = generated_module(spec, graph, layout)
+    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    model = build_onnx(spec, graph, layout, state_dict=state_dict)
+    for height, width in [(16, 16), (37, 24)]:
+        x = np.random.default_rng(height).standard_normal((2, 3, height, width)).astype(np.float32)
+        with torch.no_grad():
+            expected = module(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+
+
+def test_googlenet_bn_runs_at_two_sizes(net_bn):
+    spec, graph, layout, module, model = net_bn
+    for size in (224, 160):
+        x = np.random.default_rng(size).standard_normal((1, 3, size, size)).astype(np.float32)
+        with torch.no_grad():
+            expected = module(torch.from_numpy(x)).numpy()
+        scale = float(np.abs(expected).max())  # random weights grow the logits to about 1e5
+        np.testing.assert_allclose(outputs(model, x)["logits"], expected, atol=1e-5 * scale, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def net_bn():
+    spec, graph = compile_file(str(SPECS / "googlenet-bn.yaml"))
+    layout = make_layout(spec, graph)
+    module = generated_module(spec, graph, layout)
+    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    return spec, graph, layout, module, build_onnx(spec, graph, layout, state_dict=state_dict)

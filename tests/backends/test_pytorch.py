@@ -57,10 +57,9 @@ def exit_node(graph, name: str) -> str:
 
 
 def head_losses(spec, outputs, target):
-    """The spec's training loss: the trunk's output plus each head's, weighted as the spec says."""
+    """The spec's training loss, written out: the trunk's logits plus each head's, weighted as the spec says."""
     trunk, *heads = outputs
-    # The paper's network ends in softmax: its output is probabilities, so the loss takes their log.
-    loss = F.nll_loss(torch.log(trunk), target)
+    loss = F.cross_entropy(trunk, target)
     for head, output in zip(spec.heads, heads, strict=True):
         loss = loss + head.loss_weight * F.cross_entropy(output, target)
     return loss
@@ -170,10 +169,15 @@ def test_every_layer_has_the_shape_the_ir_predicts(generated_googlenet, googlene
     rows = summarize(spec, graph)["rows"]
     shapes = record_outputs(googlenet_model, [layout.top[row["name"]] for row in rows])
     googlenet_model.eval()
+    images = torch.randn(2, *spec.input)
     with torch.no_grad():
-        probs = googlenet_model(torch.randn(2, *spec.input))
-    assert probs.shape == (2, spec.num_classes)
-    # The spec's last layer is softmax: each row is a distribution over the classes.
+        logits = googlenet_model(images)
+        probs = googlenet_model.predict(images)  # runs the output activation, so its hook fires too
+    assert logits.shape == probs.shape == (2, spec.num_classes)
+    # The spec's last layer, softmax, is the output activation: forward() returns logits, predict() a
+    # distribution over the classes.
+    assert not torch.allclose(logits.sum(dim=1), torch.ones(2))
+    assert torch.allclose(probs, torch.softmax(logits, dim=1))
     assert torch.allclose(probs.sum(dim=1), torch.ones(2))
     assert {row["name"]: as_chw(shapes[layout.top[row["name"]]]) for row in rows} == {
         row["name"]: row["output"] for row in rows
@@ -199,7 +203,7 @@ def test_training_mode_returns_every_heads_output(generated_googlenet, googlenet
     googlenet_model.train()
     outputs = googlenet_model(torch.randn(2, *spec.input))
     assert type(outputs).__name__ == f"{layout.network_class}Outputs"
-    assert outputs._fields == ("probs", *(layout.top[head.name] for head in spec.heads))
+    assert outputs._fields == ("logits", *(layout.top[head.name] for head in spec.heads))
     assert [tuple(output.shape) for output in outputs] == [(2, spec.num_classes)] * 3
     assert [tuple(output.shape[1:]) for output in outputs[1:]] == [graph[graph.heads[h.name]].shape for h in spec.heads]
 
@@ -220,7 +224,9 @@ def test_a_few_sgd_steps_lower_the_weighted_loss(generated_googlenet):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     for _ in range(3):
         optimizer.zero_grad()
-        loss = head_losses(spec, model(images), target)
+        outputs = model(images)
+        loss = generated_googlenet.module.training_loss(outputs, target)
+        assert torch.allclose(loss, head_losses(spec, outputs, target))
         assert math.isfinite(loss.item())
         loss.backward()
         optimizer.step()
@@ -382,13 +388,15 @@ def test_small_spec_every_node_has_the_irs_shape(small):
     block_shapes = record_outputs(model, [layout.top[name] for name in layout.top if name in graph.instances])
     model.train()  # heads run in training mode only
     model(torch.randn(2, *small.spec.input))
+    if hasattr(model, "predict"):
+        model.predict(torch.randn(2, *small.spec.input))  # the output activation runs only here
     assert {node.name: shapes[layout.modules[node.name]] for node in nodes} == {node.name: node.shape for node in nodes}
     assert {name: shape for name, shape in block_shapes.items()} == {
         layout.top[name]: graph[exit_node(graph, name)].shape for name in layout.top if name in graph.instances
     }
     model.eval()
     with torch.no_grad():
-        assert tuple(model(torch.randn(2, *small.spec.input)).shape[1:]) == graph[graph.output].shape
+        assert tuple(model(torch.randn(2, *small.spec.input)).shape[1:]) == graph[graph.logits()].shape
 
 
 def test_small_spec_parameters_and_state_dict_are_the_irs(small):

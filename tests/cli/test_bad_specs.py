@@ -95,7 +95,7 @@ def test_an_internal_error_is_one_message_not_a_traceback(tmp_path):
         import netgen.compile
         from netgen.cli import main
 
-        def broken(path):
+        def broken(*args):
             raise RuntimeError("stage exploded")
 
         netgen.compile.compile_file = broken

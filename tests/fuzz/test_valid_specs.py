@@ -80,6 +80,11 @@ def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) ->
     network.train()  # auxiliary heads run in training mode only
     with torch.no_grad():
         network(x)
+    # An output softmax runs in predict(), not in forward(): it is checked on its own below.
+    activation = graph.output if graph.logits() != graph.output else None
+    if activation is not None:
+        assert seen.pop(activation, []) == [], "the output activation ran in forward()"
+        modules.pop(activation, None)
 
     for name, module in modules.items():
         node = graph[name]
@@ -100,6 +105,13 @@ def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) ->
     real = sum(parameter.numel() for parameter in network.parameters())
     counted = sum(node.weights + node.biases for node in graph.nodes())
     assert real == counted, f"the module has {real} parameters, the IR counts {counted}"
+    if activation is not None:
+        network.eval()
+        with torch.no_grad():
+            probs = network.predict(x)
+        assert tuple(probs.shape[1:]) == graph[activation].shape
+        totals = probs.sum(dim=1)
+        assert torch.allclose(totals, torch.ones_like(totals)), "predict() gives no distribution"
 
 
 def _recorder(seen: dict, name: str):
@@ -143,30 +155,48 @@ def _multiply_adds(kind: OpKind, module: nn.Module, shape: tuple[int, ...]) -> i
 def _check_onnx(network: nn.Module, spec, graph: Graph, layout, x: torch.Tensor) -> None:
     network.eval()
     with torch.no_grad():
-        expected = network(x).numpy()
+        expected = {"logits": network(x).numpy()}
+        if graph.logits() != graph.output:
+            expected["probs"] = network.predict(x).numpy()
     # The module's own weights, batch norm statistics included (the training pass moved them).
     state = {key: value.detach().numpy() for key, value in network.state_dict().items()}
-    output_shape = ("N", *graph[graph.output].shape)
+    wanted = {"logits": ("N", *graph[graph.logits()].shape), "probs": ("N", *graph[graph.output].shape)}
     for inline in (False, True):
         model = build_onnx(spec, graph, layout, state_dict=state, inline_functions=inline)
-        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(
+            _at_input_size(model, spec.input), check_type=True, strict_mode=True, data_prop=True
+        )
         shapes = {info.name: _dims(info) for info in [*inferred.graph.value_info, *inferred.graph.output]}
-        (output,) = inferred.graph.output
-        assert shapes[output.name] == output_shape, f"ONNX infers {shapes[output.name]}, the IR has {output_shape}"
+        assert [output.name for output in inferred.graph.output] == list(expected)
+        for name in expected:
+            assert shapes[name] == wanted[name], f"{name}: ONNX infers {shapes[name]}, the IR has {wanted[name]}"
         if inline:
             # With blocks inlined every IR node of the trunk is a value of its own name; dropout
-            # is left out of an inference graph, and the last node is the graph's output.
+            # is left out of an inference graph, and the outputs have the outputs' names.
             for node in graph.trunk():
-                if node.kind is OpKind.INPUT or node.name == graph.output:
+                if node.kind is OpKind.INPUT or node.name in (graph.output, graph.logits()):
                     continue
                 if node.name not in shapes:
                     assert node.kind is OpKind.DROPOUT, f"{node.name} ({node.kind}) has no ONNX value"
                     continue
                 want = ("N", *node.shape)
                 assert shapes[node.name] == want, f"{node.name}: ONNX infers {shapes[node.name]}, the IR has {want}"
-        got = _session(model).run(None, {"input": x.numpy()})[0]
-        scale = max(1.0, float(np.abs(expected).max()))
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale, err_msg=f"inline_functions={inline}")
+        got = _session(model).run(list(expected), {"input": x.numpy()})
+        for name, value in zip(expected, got, strict=True):
+            scale = max(1.0, float(np.abs(expected[name]).max()))
+            np.testing.assert_allclose(
+                value, expected[name], rtol=1e-4, atol=1e-4 * scale, err_msg=f"{name}, inline_functions={inline}"
+            )
+
+
+def _at_input_size(model: onnx.ModelProto, size: tuple[int, int, int]) -> onnx.ModelProto:
+    """The model with its input pinned to the spec's size, so shape inference gives numbers."""
+    pinned = onnx.ModelProto()
+    pinned.CopyFrom(model)
+    for dim, extent in zip(pinned.graph.input[0].type.tensor_type.shape.dim[1:], size, strict=True):
+        dim.Clear()
+        dim.dim_value = extent
+    return pinned
 
 
 def _dims(info: onnx.ValueInfoProto) -> tuple:

@@ -47,3 +47,31 @@ def test_add_with_different_channels(diagnostics_of):
           sum: {add: , from: [a, b]}
         """
     ) == ["net.yaml:6:3: error: sum: add needs equal channels, but a has 4, b has 5 [channel-mismatch]"]
+
+
+def test_a_strided_pool_before_the_classifier_is_no_mistake(compile_text):
+    """VGG pools 2x2/2 and flattens the 7x7 map on purpose: no warning."""
+    _, graph = compile_text(
+        """\
+        name: Net
+        input: [3, 28, 28]
+        num_classes: 10
+        layers:
+          conv: {conv: {out: 8, kernel: 3, pad: 1}}
+          pool: {maxpool: {kernel: 2, stride: 2}}
+          flat: {flatten: }
+          fc:   {linear: {out: num_classes}}
+        """
+    )
+    assert graph.warnings == []
+
+
+def test_googlenet_warns_only_away_from_its_input_size():
+    from netgen.compile import compile_file
+    from tests.conftest import GOOGLENET
+
+    assert compile_file(str(GOOGLENET))[1].warnings == []
+    for size, out in [(256, 2), (299, 3)]:
+        (warning,) = compile_file(str(GOOGLENET), (3, size, size))[1].warnings
+        assert warning.code == "pool-not-global"
+        assert f"gives {out}x{out}, not 1x1, so flatten passes on {1024 * out * out} values" in warning.message
