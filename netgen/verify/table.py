@@ -251,7 +251,7 @@ class _Verifier:
         graph, last = self.graph, layers[-1]
         names = {layer.name for layer in layers}
         nodes = [node for node in self.trunk if node.row in names]
-        out_node = graph[graph.instances[last.name].exit] if last.name in graph.instances else graph[last.name]
+        out_node = graph[graph.exit_of(last.name)]
         size = Size(tuple(as_chw(out_node.shape)))
         depth = self.depth_within({node.name for node in nodes})
         weights = sum(node.weights for node in nodes)
@@ -276,7 +276,7 @@ class _Verifier:
         return max(best.values(), default=0)
 
     def patch_of(self, layer: Layer) -> _Seen:
-        if layer.name in self.graph.instances or layer.name not in self.graph:
+        if layer.name in self.graph.exits or layer.name not in self.graph:
             return _Seen(None, "", layer.span)
         node = self.graph[layer.name]
         if node.kind not in (OpKind.CONV, *POOLING):
