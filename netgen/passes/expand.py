@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir import ops
+from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
-from netgen.ir.build import INPUT
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
 from netgen.spec.parse import ACTIVATIONS, show, suggestion
 from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs

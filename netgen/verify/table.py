@@ -4,7 +4,7 @@ A reference row is described by the spec's top-level layers whose `row:` names i
 conv3 both map to the "convolution 3x3/1" row). Of those layers:
   type, patch/stride and output size are the last layer's;
   depth is the longest path through the row counting layers with weights (conv, linear);
-  module columns are a block use's arguments, in the paper's column order; rows of plain
+  module columns are a block use's arguments, matched to the columns by parameter name; rows of plain
     convolutions fill them as the paper does (a 1x1 conv before a KxK one is #KxK reduce);
   params are the weights of the row's layers without biases, ops their multiply-adds.
 
@@ -28,6 +28,7 @@ The result is ok when every difference is an erratum or a deviation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -297,13 +298,16 @@ class _Verifier:
         found: dict[str, tuple[int, Span]] = {}
         unmatched = ""  # a block whose arguments are not the paper's six columns
         if len(layers) == 1 and isinstance(last.call, BlockCall):
-            args = self.graph.instances[last.name].args
-            if len(args) == len(MODULE_COLUMNS):
-                found = {
-                    column: (value, span)
-                    for column, value, span in zip(MODULE_COLUMNS, args, last.call.arg_spans, strict=True)
-                }
-            elif args:
+            # Columns are matched to the block's parameters by name, so a parameter added to a
+            # block (a seventh column, a residual scale) leaves the paper's six where they are.
+            instance = self.graph.instances.get(last.name)
+            args = instance.args if instance is not None else ()
+            params = self.spec.blocks[last.call.block].params
+            for column in MODULE_COLUMNS:
+                index = next((i for i, param in enumerate(params) if column_key(param) == column_key(column)), None)
+                if index is not None and index < len(args):
+                    found[column] = (args[index], last.call.arg_spans[index])
+            if args and not found:
                 unmatched = f"({len(args)} args)"
         else:
             convs = [
@@ -371,6 +375,15 @@ class _Verifier:
 
 
 # -- cells ---------------------------------------------------------------------------------
+
+
+def column_key(name: str) -> str:
+    """A module column and a block parameter name the same count when their keys are equal: case,
+    underscores, a leading `n`, `ch` or `#` before the kernel size, and `reduce` shortened to `red`
+    do not count (n3x3_reduce, n3x3red, ch3x3red and #3x3 reduce are one column)."""
+    key = name.lower().replace("_", "").replace(" ", "")
+    key = re.sub(r"^(?:n|ch|#)(?=\d)", "", key)
+    return key.replace("reduce", "red")
 
 
 def _agrees(column: str, printed: Any, computed: Any) -> bool:
