@@ -74,7 +74,9 @@ class _Expander:
         if graph.output == node.name:
             graph.output = exit_name
 
-    def layer(self, layer: Layer, name: str, source: str, env, origin: Node, stack, block: Block | None, block_entry) -> str:
+    def layer(
+        self, layer: Layer, name: str, source: str, env, origin: Node, stack, block: Block | None, block_entry
+    ) -> str:
         """Expand one layer reading `source` into nodes named from `name`; returns its last node."""
         if layer.times > 1:
             previous = source
@@ -84,7 +86,9 @@ class _Expander:
             return previous
         return self.one(layer, name, source, env, origin, stack, block, block_entry)
 
-    def one(self, layer: Layer, name: str, source: str, env, origin: Node, stack, block: Block | None, block_entry) -> str:
+    def one(
+        self, layer: Layer, name: str, source: str, env, origin: Node, stack, block: Block | None, block_entry
+    ) -> str:
         call = layer.call
         if isinstance(call, BlockCall):
             if call.block not in self.spec.blocks:
@@ -97,12 +101,34 @@ class _Expander:
             ]
             kind = OpKind.CONCAT if call.op == "concat" else OpKind.ADD
             labels = tuple(f"branch {branch.name}" for branch in call.branches)
-            merge = Node(name, kind, ops.Merge(labels=labels), call.span, origin.row, origin.head, origin.ref_row, scope=_scope(origin, name))
+            merge = Node(
+                name,
+                kind,
+                ops.Merge(labels=labels),
+                call.span,
+                origin.row,
+                origin.head,
+                origin.ref_row,
+                scope=_scope(origin, name),
+            )
             self.add_node(merge, exits)
             self.graph.exits[name] = name
             return name
         attrs = self.resolve(call, env, stack, block, label=name if block is None else None)
-        self.add_node(Node(name, kind_for_op(call.op), attrs, layer.span, origin.row, origin.head, origin.ref_row, call, _scope(origin, name.rpartition(".")[0] or name)), [source])
+        self.add_node(
+            Node(
+                name,
+                kind_for_op(call.op),
+                attrs,
+                layer.span,
+                origin.row,
+                origin.head,
+                origin.ref_row,
+                call,
+                _scope(origin, name.rpartition(".")[0] or name),
+            ),
+            [source],
+        )
         return name
 
     def instance(self, call: BlockCall, path: str, entry: str, env, origin: Node, stack: tuple[str, ...]) -> str:
@@ -128,9 +154,7 @@ class _Expander:
                     note(f"{block.name} is defined here", block.span),
                 )
             )
-        values = tuple(
-            self.argument(call, index, env, path, block) for index in range(len(call.args))
-        )
+        values = tuple(self.argument(call, index, env, path, block) for index in range(len(call.args)))
         inner_env = {"num_classes": self.spec.num_classes, **dict(zip(block.params, values, strict=True))}
         stack = (*stack, call.block)
         before = len(self.graph.g)
@@ -142,7 +166,19 @@ class _Expander:
                 for branch in block.branches
             ]
             kind = OpKind.CONCAT if block.combine == "concat" else OpKind.ADD
-            self.add_node(Node(path, kind, ops.Merge(), block.span, origin.row, origin.head, origin.ref_row, scope=_scope(origin, path)), exits)
+            self.add_node(
+                Node(
+                    path,
+                    kind,
+                    ops.Merge(),
+                    block.span,
+                    origin.row,
+                    origin.head,
+                    origin.ref_row,
+                    scope=_scope(origin, path),
+                ),
+                exits,
+            )
             exit_name = path
         if block.residual is not None:
             exit_name = self.residual(block, path, entry, exit_name, inner_env, origin)
@@ -159,9 +195,33 @@ class _Expander:
         labels = (f"the input of {path}", f"the body of block {block.name!r}")
         name = f"{path}.residual"
         scope = _scope(origin, path)
-        self.add_node(Node(name, OpKind.ADD, ops.Merge(float(scale), labels), residual.span, origin.row, origin.head, origin.ref_row, scope=scope), [entry, body])
+        self.add_node(
+            Node(
+                name,
+                OpKind.ADD,
+                ops.Merge(float(scale), labels),
+                residual.span,
+                origin.row,
+                origin.head,
+                origin.ref_row,
+                scope=scope,
+            ),
+            [entry, body],
+        )
         if act == "relu":
-            self.add_node(Node(f"{path}.act", OpKind.RELU, ops.NoAttrs(), residual.act_span, origin.row, origin.head, origin.ref_row, scope=scope), [name])
+            self.add_node(
+                Node(
+                    f"{path}.act",
+                    OpKind.RELU,
+                    ops.NoAttrs(),
+                    residual.act_span,
+                    origin.row,
+                    origin.head,
+                    origin.ref_row,
+                    scope=scope,
+                ),
+                [name],
+            )
             return f"{path}.act"
         return name
 
@@ -171,6 +231,16 @@ class _Expander:
         param = block.params[index]
         kind = block.type_of(param)
         if isinstance(value, str) and not (kind == "activation" and value in ACTIVATIONS):
+            if value in ACTIVATIONS and value not in env:
+                expected = "a channel count" if kind == "channels" else "a number"
+                raise SpecError(
+                    error(
+                        "wrong-param-type",
+                        f"{path}: argument {index + 1} of {block.name!r} ({param}) is a {kind}: it takes {expected} "
+                        f"or a {kind} parameter, not the activation {value!r}",
+                        span,
+                    )
+                )
             found = self.lookup(value, span, env, path)
             if _type_of_value(found) != kind:
                 raise SpecError(
@@ -196,7 +266,13 @@ class _Expander:
         if kind == "float":
             if isinstance(value, (int, float)):
                 return float(value)
-            raise SpecError(error("bad-value", f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a number, got {show(value)}", span))
+            raise SpecError(
+                error(
+                    "bad-value",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a number, got {show(value)}",
+                    span,
+                )
+            )
         if isinstance(value, str):
             return value
         raise SpecError(
@@ -207,14 +283,30 @@ class _Expander:
             )
         )
 
-    def sequence(self, layers: tuple[Layer, ...], prefix: str, entry: str, env, origin: Node, stack, block: Block | None, block_entry) -> str:
+    def sequence(
+        self,
+        layers: tuple[Layer, ...],
+        prefix: str,
+        entry: str,
+        env,
+        origin: Node,
+        stack,
+        block: Block | None,
+        block_entry,
+    ) -> str:
         """A block's layers or one branch, from `entry`; `from: input` names the block's own input."""
         local: dict[str, str] = {INPUT: block_entry} if block_entry is not None else {}
         previous = entry
         for layer in layers:
             name = _join(prefix, layer.name)
             if layer.name == INPUT:
-                raise SpecError(error("reserved-name", f"{name}: 'input' names the block's input in 'from'; rename this layer", layer.span))
+                raise SpecError(
+                    error(
+                        "reserved-name",
+                        f"{name}: 'input' names the block's input in 'from'; rename this layer",
+                        layer.span,
+                    )
+                )
             if layer.inputs is None:
                 sources = [previous]
             else:
@@ -232,7 +324,17 @@ class _Expander:
                     sources.append(local[source])
             if isinstance(layer.call, OpCall) and layer.call.op in ("concat", "add"):
                 attrs = ops.Merge()
-                node = Node(name, kind_for_op(layer.call.op), attrs, layer.span, origin.row, origin.head, origin.ref_row, layer.call, _scope(origin, prefix))
+                node = Node(
+                    name,
+                    kind_for_op(layer.call.op),
+                    attrs,
+                    layer.span,
+                    origin.row,
+                    origin.head,
+                    origin.ref_row,
+                    layer.call,
+                    _scope(origin, prefix),
+                )
                 self.add_node(node, sources)
                 exit_name = name
             else:
