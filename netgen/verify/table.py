@@ -254,18 +254,28 @@ class _Verifier:
         nodes = [node for node in self.trunk if node.row in names]
         out_node = graph[graph.exit_of(last.name)]
         size = Size(tuple(as_chw(out_node.shape)))
+        first = layers[0]
+        entry = graph[self.first_input(first.name) if first.name in graph.exits else graph.inputs(first.name)[0]]
+        received = Size(tuple(as_chw(entry.shape)))
         depth = self.depth_within({node.name for node in nodes})
         weights = sum(node.weights for node in nodes)
         macs = sum(node.macs for node in nodes)
         return {
             "type": _type_of(last, graph),
             "patch_size_stride": self.patch_of(last),
+            "input_size": _Seen(received, str(received), first.span),
             "output_size": _Seen(size, str(size), last.span),
             "depth": _Seen(depth, str(depth), last.span),
             "params": _Seen(weights, self.count_text("params", weights), last.span, _exact("params", weights)),
             "ops": _Seen(macs, self.count_text("ops", macs), last.span, _exact("ops", macs)),
             **self.module_columns(layers),
         }
+
+    def first_input(self, name: str) -> str:
+        """What a layer that expanded to several nodes reads: the input of its first node."""
+        prefix = name + "."
+        first = next(node for node in self.trunk if node.name.startswith(prefix) or node.name == name)
+        return self.inputs[first.name][0]
 
     def depth_within(self, members: set[str]) -> int:
         """The longest path through the network counting only the row's layers with weights;
@@ -405,14 +415,27 @@ def _type_of(layer: Layer, graph: Graph) -> _Seen:
     return _Seen(("op", kind, rate), text, layer.span)
 
 
+# Words the papers print for what netgen calls otherwise.
+_SYNONYMS = {"conv": "convolution", "average": "avg", "pooling": "pool"}
+
+
 def _type_agrees(printed: RowType, computed: tuple) -> bool:
+    """The printed kind's first word names the layer: a block by the start of its name (dashes and
+    underscores aside: `Inception-A` is `inception_a`), an op by one of its words (`conv padded`
+    is a convolution, `pool` a max or avg pool). A count before it (`4 x Inception-A`) is left out."""
     what, kind, rate = computed
+    words = re.sub(r"^\d+\s*[×x]\s*", "", printed.kind).split() or [""]
+    first = _SYNONYMS.get(words[0], words[0])
     if what == "block":
-        return kind.startswith(printed.kind)
-    if kind != printed.kind:
+        return _squash(kind).startswith(_squash(first))
+    if not any(word.startswith(first) for word in kind.split()):
         return False
     wanted = dropout_rate(printed.label) if kind == "dropout" else None
     return wanted is None or (rate is not None and abs(Fraction(rate) - wanted) < Fraction(1, 10**9))
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[-_\s]", "", name.lower())
 
 
 def _patch_agrees(printed: Patch | None, computed: tuple | None) -> bool:
@@ -421,6 +444,8 @@ def _patch_agrees(printed: Patch | None, computed: tuple | None) -> bool:
     if len(computed) != 3:
         return False
     kernel, stride, out = computed
+    if printed.stride is None:
+        return kernel == printed.kernel
     # A window applied once along a dimension (output 1) gives the same result for any stride.
     return kernel == printed.kernel and all(s == printed.stride or o == 1 for s, o in zip(stride, out, strict=True))
 
