@@ -66,8 +66,8 @@ class Mixed5b(nn.Module):
         return torch.cat([branch0, branch1, branch2, branch3], 1)
 
 
-class Block35(nn.Module):
-    """The spec's block block35, added to its input (residual)."""
+class InceptionResnetA(nn.Module):
+    """The spec's block inception_resnet_a, added to its input (residual)."""
 
     def __init__(self, in_channels: int, scale: float) -> None:
         super().__init__()
@@ -95,8 +95,8 @@ class Block35(nn.Module):
         return out
 
 
-class Mixed6a(nn.Module):
-    """The spec's block mixed_6a: branches concatenated along channels."""
+class ReductionA(nn.Module):
+    """The spec's block reduction_a: branches concatenated along channels."""
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
@@ -115,8 +115,8 @@ class Mixed6a(nn.Module):
         return torch.cat([branch0, branch1, branch2], 1)
 
 
-class Block17(nn.Module):
-    """The spec's block block17, added to its input (residual)."""
+class InceptionResnetB(nn.Module):
+    """The spec's block inception_resnet_b, added to its input (residual)."""
 
     def __init__(self, in_channels: int, scale: float) -> None:
         super().__init__()
@@ -139,8 +139,8 @@ class Block17(nn.Module):
         return out
 
 
-class Mixed7a(nn.Module):
-    """The spec's block mixed_7a: branches concatenated along channels."""
+class ReductionB(nn.Module):
+    """The spec's block reduction_b: branches concatenated along channels."""
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
@@ -167,8 +167,8 @@ class Mixed7a(nn.Module):
         return torch.cat([branch0, branch1, branch2, branch3], 1)
 
 
-class Block8(nn.Module):
-    """The spec's block block8, added to its input (residual)."""
+class InceptionResnetC(nn.Module):
+    """The spec's block inception_resnet_c, added to its input (residual)."""
 
     def __init__(self, in_channels: int, scale: float, act: str) -> None:
         super().__init__()
@@ -210,53 +210,53 @@ class InceptionResNetV2(nn.Module):
         self.maxpool_5a = nn.MaxPool2d(3, stride=2)
         self.mixed_5b = Mixed5b(192)
         self.repeat = nn.Sequential(
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
-            Block35(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
+            InceptionResnetA(320, 0.17),
         )
-        self.mixed_6a = Mixed6a(320)
+        self.mixed_6a = ReductionA(320)
         self.repeat_1 = nn.Sequential(
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
-            Block17(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
+            InceptionResnetB(1088, 0.1),
         )
-        self.mixed_7a = Mixed7a(1088)
+        self.mixed_7a = ReductionB(1088)
         self.repeat_2 = nn.Sequential(
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
-            Block8(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
+            InceptionResnetC(2080, 0.2, "relu"),
         )
-        self.block8 = Block8(2080, 1.0, "none")
+        self.block8 = InceptionResnetC(2080, 1.0, "none")
         self.conv2d_7b = BasicConv2d(2080, 1536, kernel_size=1)
         self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()

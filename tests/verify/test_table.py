@@ -221,3 +221,35 @@ def test_a_parameter_names_a_column_whatever_its_prefix_and_abbreviation(param, 
 
     assert column_key(param) == column_key(column)
     assert column_key(param) != column_key("n1x1")
+
+
+@pytest.mark.parametrize(
+    ("printed", "computed", "agrees"),
+    [
+        ("conv padded", ("op", "convolution", None), True),
+        ("pool", ("op", "max pool", None), True),
+        ("Average Pooling", ("op", "avg pool", None), True),
+        ("Average Pooling", ("op", "max pool", None), False),
+        ("4 x Inception-A", ("block", "inception_a", None), True),
+        ("3×Inception", ("block", "inception_c", None), True),
+        ("Reduction-A", ("block", "inception_a", None), False),
+        ("Dropout (keep 0.8)", ("op", "dropout", 0.2), True),
+        ("Dropout (keep 0.8)", ("op", "dropout", 0.0), False),
+    ],
+)
+def test_row_types_read_as_the_papers_print_them(printed, computed, agrees):
+    from netgen.verify.reference import parse_type
+    from netgen.verify.table import _type_agrees
+
+    assert _type_agrees(parse_type(printed), computed) is agrees
+
+
+def test_input_size_is_what_a_rows_first_layer_receives():
+    spec, graph = compile_file(str(SPECS / "inception-v3.yaml"))
+    result = verify(spec, graph, load_reference(str(SPECS / "reference" / "inception-v3-table1.yaml")))
+    assert cell(result, "conv1", "input_size").mark is Mark.AGREE
+    # Three Inception modules: the first reads the stem's 192 channels (Table 1 prints 288).
+    first = cell(result, "inception_a", "input_size")
+    assert (first.computed, first.printed, first.mark) == ("35x35x192", "35x35x288", Mark.DEVIATION)
+    assert cell(result, "inception_b", "input_size").mark is Mark.AGREE  # Mixed_6b, after the reduction
+    assert cell(result, "pool", "patch_size_stride").mark is Mark.AGREE  # `8 × 8`: the window, any stride
