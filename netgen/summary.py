@@ -70,7 +70,7 @@ def _module_columns(spec: Spec) -> tuple[str, ...]:
 
 
 def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) -> dict[str, Any]:
-    out = graph[graph.instances[name].exit] if name in graph.instances else graph[name]
+    out = graph[graph.exit_of(name)]
     row: dict[str, Any] = {
         "name": name,
         "type": call.block if isinstance(call, BlockCall) else call.op,

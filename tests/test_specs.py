@@ -47,3 +47,15 @@ def test_torchvision_variant_names_its_deviations_from_the_paper(monkeypatch):
     # Its 3x3 "5x5" branch changes the weights and multiply-adds of all nine modules.
     assert sum(" inception (" in line and (" params: " in line or " ops: " in line) for line in deviations) == 18
     assert "torchvision's \"5x5\" branch has a 3x3 kernel" in output
+
+
+def test_the_libraries_inception_family_names_its_departures_from_the_papers(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    expected = {
+        "specs/inception-v3.yaml": "conv4 (conv) patch_size_stride: computed 1x1/1 vs printed 3x3/1",
+        "specs/inception-v4.yaml": "dropout (Dropout (keep 0.8)) type: computed dropout (0%) vs printed Dropout (keep 0.8)",
+        "specs/inception-resnet-v2.yaml": "reduction_a (Reduction-A) output_size: computed 17x17x1088 vs printed 17x17x1152",
+    }
+    for spec, line in expected.items():
+        output = CliRunner().invoke(app, ["verify", spec]).output
+        assert f"  deviation  {line}" in output, output

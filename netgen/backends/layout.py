@@ -8,14 +8,24 @@ Rules (they follow torchvision's googlenet.py, so its state_dict keys come out t
 - a conv is a `BasicConv2d` unit whose `conv` (and `bn`, with batch norm) hold the parameters;
 - a block's `concat`/`add` branch is an attribute named like the branch: the layer itself when
   the branch is a one-item list, an `nn.Sequential` indexed 0, 1, ... for a longer list, and an
-  `nn.Sequential` of named layers when written as a mapping;
-- a block's `layers` sequence gives one attribute per layer.
+  `nn.Sequential` of named layers when written as a mapping, unless the block is `flat: true`:
+  then the mapping's layers are attributes of the block itself (torchvision's `branch5x5_1`);
+- a block's `layers` sequence gives one attribute per layer; a `concat:`/`add:` of branches
+  among them places its branches beside them, by the same rules;
+- a layer with `times: N` is an `nn.Sequential` of its N copies, numbered 0 .. N-1;
+- the layers of a top-level `sequential:` group are items 0, 1, ... of one `nn.Sequential`
+  attribute named like the group (timm's `features.4`);
+- a `bare: true` conv is a plain `nn.Conv2d` (`<name>.weight`, `<name>.bias`).
+
+Inside a block, attributes are keyed by their path relative to the block's use, as the IR
+names nodes (`branch3x3.branch3x3_1`, `split.branch3x3_2a`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netgen.diagnostics import SpecError, error
 from netgen.ir.graph import Graph
 from netgen.ir.names import (
     GENERATED_NAMES,
@@ -28,7 +38,7 @@ from netgen.ir.names import (
     class_name,
 )
 from netgen.ir.ops import OpKind
-from netgen.spec.model import Block, BlockCall, Layer, Spec
+from netgen.spec.model import Block, BlockCall, Branch, Layer, MergeCall, OpCall, Spec
 
 MODULE_RESERVED = MODULE_ATTRIBUTES | GENERATED_NAMES
 
@@ -46,8 +56,9 @@ class BlockNames:
 
     cls: str
     params: list[str]  # constructor parameters, in the block's order
-    attrs: dict[str, str]  # branch name (concat/add) or layer name (seq) -> attribute
-    branch_items: dict[tuple[str, str], str] = field(default_factory=dict)  # (branch, layer) -> attribute in a named Sequential
+    attrs: dict[str, str]  # path in the block of a branch or layer with an attribute of its own -> attribute
+    branch_items: dict[tuple[str, str], str] = field(default_factory=dict)  # (branch path, layer) -> attribute in a named Sequential
+    stored: dict[str, str] = field(default_factory=dict)  # parameter forward() reads (a residual's scale, act) -> attribute
 
 
 @dataclass
@@ -56,10 +67,11 @@ class Layout:
     outputs_class: str | None  # the NamedTuple returned in training, when the network has heads
     # its fields in order, each with the head it holds (None: the network's logits)
     output_fields: list[tuple[str, str | None]]
-    top: dict[str, str]  # top-level layer / head name -> attribute
+    top: dict[str, str]  # top-level layer / head name -> attribute path (`conv1`, `features.3`)
     blocks: dict[str, BlockNames]
     modules: dict[str, str]  # IR node name -> module path (convs: the BasicConv2d unit)
     slots: dict[str, list[Slot]]  # IR node name -> its parameters and buffers
+    groups: dict[str, str] = field(default_factory=dict)  # `sequential:` group -> its attribute
 
 
 def make_layout(spec: Spec, graph: Graph) -> Layout:
@@ -82,15 +94,26 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     params_reserved = classes.reserved | set(classes.taken)
     blocks = {name: _block_names(block, block_classes[name], params_reserved) for name, block in spec.blocks.items()}
     top_ns = Namespace(MODULE_RESERVED | NETWORK_MEMBERS)
-    top = {layer.name: top_ns.add(layer.name, layer.span, "layer") for layer in spec.layers}
+    top: dict[str, str] = {}
+    groups: dict[str, str] = {}
+    for layer in spec.layers:
+        if layer.container is None:
+            top[layer.name] = top_ns.add(layer.name, layer.span, "layer")
+            continue
+        if layer.container not in groups:
+            groups[layer.container] = top_ns.add(layer.container, layer.span, "group")
+        # Numbered like nn.Sequential numbers its items: a concat or add of earlier layers has no module.
+        index = sum(1 for other in spec.layers if other.container == layer.container and other.name in top and _has_module(other))
+        top[layer.name] = f"{groups[layer.container]}.{index}"
     for head in spec.heads:
         top[head.name] = top_ns.add(head.name, head.span, "head")
     modules: dict[str, str] = {}
+    placer = _Placer(spec, blocks, modules)
     for layer in [*spec.layers, *(head.layer for head in spec.heads)]:
-        _place(spec, blocks, layer, layer.name, top[layer.name], modules)
+        placer.layer(layer, layer.name, top[layer.name])
     slots = {name: _slots(graph, name, path) for name, path in modules.items()}
     return Layout(
-        network_class, outputs_class, output_fields, top, blocks, modules, {name: s for name, s in slots.items() if s}
+        network_class, outputs_class, output_fields, top, blocks, modules, {name: s for name, s in slots.items() if s}, groups
     )
 
 
@@ -105,42 +128,126 @@ def _output_fields(spec: Spec, graph: Graph) -> list[tuple[str, str | None]]:
     return out + [(fields.add(head.name, head.span, "head"), head.name) for head in spec.heads]
 
 
+class _BlockNamer:
+    """Attribute names inside one block, walked in the order the layout places them."""
+
+    def __init__(self, block: Block, names: BlockNames):
+        self.block, self.names = block, names
+        self.attrs = Namespace(MODULE_RESERVED)
+        self.owners: dict[str, str] = {}  # attribute -> the path in the block that has it
+
+    def attribute(self, path: str, name: str, span, what: str) -> None:
+        ident = self.attrs.add(name, span, what)
+        if ident in self.owners:
+            raise SpecError(
+                error(
+                    "duplicate-name",
+                    f"block {self.block.name!r}: {what} {name!r} at {path} would be the attribute {ident!r}, "
+                    f"which {self.owners[ident]} already is; rename one",
+                    span,
+                )
+            )
+        self.owners[ident] = path
+        self.names.attrs[path] = ident
+
+    def sequence(self, layers: tuple[Layer, ...], prefix: str) -> None:
+        for layer in layers:
+            path = _join(prefix, layer.name)
+            if isinstance(layer.call, MergeCall):
+                self.branches(layer.call.branches, path)
+            else:
+                self.attribute(path, layer.name, layer.span, "layer")
+
+    def branches(self, branches: tuple[Branch, ...], prefix: str) -> None:
+        for branch in branches:
+            path = _join(prefix, branch.name)
+            if _is_flat(self.block, branch):
+                self.sequence(branch.layers, path)
+                continue
+            self.attribute(path, branch.name, branch.span, "branch")
+            if not branch.indexed:
+                items = Namespace(MODULE_RESERVED)
+                for layer in branch.layers:
+                    self.names.branch_items[(path, layer.name)] = items.add(layer.name, layer.span, "layer")
+
+
+def _has_module(layer: Layer) -> bool:
+    return not (isinstance(layer.call, OpCall) and layer.call.op in ("concat", "add"))
+
+
+def _is_flat(block: Block, branch: Branch) -> bool:
+    return block.flat and not branch.indexed
+
+
 def _block_names(block: Block, cls: str, params_reserved: set[str]) -> BlockNames:
     params_ns = Namespace(params_reserved)
     params = [params_ns.add(param, span, "block parameter") for param, span in zip(block.params, block.param_spans, strict=True)]
-    attrs_ns = Namespace(MODULE_RESERVED)
     names = BlockNames(cls, params, {})
+    namer = _BlockNamer(block, names)
+    residual = block.residual
+    for value in (residual.scale, residual.act) if residual is not None else ():
+        if isinstance(value, str) and value in block.params:
+            span = block.param_spans[block.params.index(value)]
+            names.stored[value] = namer.attrs.add(value, span, "block parameter")
+            namer.owners[names.stored[value]] = f"parameter {value}"
     if block.combine == "seq":
-        for layer in block.branches[0].layers:
-            names.attrs[layer.name] = attrs_ns.add(layer.name, layer.span, "layer")
-        return names
-    for branch in block.branches:
-        names.attrs[branch.name] = attrs_ns.add(branch.name, branch.span, "branch")
-        if not branch.indexed:
-            items = Namespace(MODULE_RESERVED)
-            for layer in branch.layers:
-                names.branch_items[(branch.name, layer.name)] = items.add(layer.name, layer.span, "layer")
+        namer.sequence(block.branches[0].layers, "")
+    else:
+        namer.branches(block.branches, "")
     return names
 
 
-def _place(spec: Spec, blocks: dict[str, BlockNames], layer: Layer, node: str, path: str, modules: dict[str, str]) -> None:
-    if not isinstance(layer.call, BlockCall):
-        modules[node] = path
-        return
-    block = spec.blocks[layer.call.block]
-    names = blocks[block.name]
-    for branch in block.branches:
+class _Placer:
+    """The module path of every IR node, by the rules above."""
+
+    def __init__(self, spec: Spec, blocks: dict[str, BlockNames], modules: dict[str, str]):
+        self.spec, self.blocks, self.modules = spec, blocks, modules
+
+    def layer(self, layer: Layer, node: str, path: str) -> None:
+        if layer.times == 1:
+            self.one(layer, node, path)
+            return
+        for copy in range(layer.times):
+            self.one(layer, f"{node}.{copy}", f"{path}.{copy}")
+
+    def one(self, layer: Layer, node: str, path: str) -> None:
+        if not isinstance(layer.call, BlockCall):
+            if _has_module(layer):  # a concat or add of earlier layers is computed in forward()
+                self.modules[node] = path
+            return
+        block = self.spec.blocks[layer.call.block]
         if block.combine == "seq":
-            for inner in branch.layers:
-                _place(spec, blocks, inner, f"{node}.{inner.name}", f"{path}.{names.attrs[inner.name]}", modules)
-            continue
-        branch_path = f"{path}.{names.attrs[branch.name]}"
-        for index, inner in enumerate(branch.layers):
-            if branch.indexed:
-                inner_path = branch_path if len(branch.layers) == 1 else f"{branch_path}.{index}"
+            self.sequence(block, block.branches[0].layers, "", node, path)
+        else:
+            self.branches(block, block.branches, "", node, path)
+
+    def sequence(self, block: Block, layers: tuple[Layer, ...], prefix: str, node: str, container: str) -> None:
+        names = self.blocks[block.name]
+        for layer in layers:
+            rel, inner = _join(prefix, layer.name), _join(node, layer.name)
+            if isinstance(layer.call, MergeCall):
+                self.branches(block, layer.call.branches, rel, inner, container)
             else:
-                inner_path = f"{branch_path}.{names.branch_items[(branch.name, inner.name)]}"
-            _place(spec, blocks, inner, f"{node}.{branch.name}.{inner.name}", inner_path, modules)
+                self.layer(layer, inner, f"{container}.{names.attrs[rel]}")
+
+    def branches(self, block: Block, branches: tuple[Branch, ...], prefix: str, node: str, container: str) -> None:
+        names = self.blocks[block.name]
+        for branch in branches:
+            rel, inner = _join(prefix, branch.name), _join(node, branch.name)
+            if _is_flat(block, branch):
+                self.sequence(block, branch.layers, rel, inner, container)
+                continue
+            branch_path = f"{container}.{names.attrs[rel]}"
+            for index, layer in enumerate(branch.layers):
+                if branch.indexed:
+                    layer_path = branch_path if len(branch.layers) == 1 else f"{branch_path}.{index}"
+                else:
+                    layer_path = f"{branch_path}.{names.branch_items[(rel, layer.name)]}"
+                self.layer(layer, f"{inner}.{layer.name}", layer_path)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix and name else prefix or name
 
 
 def _slots(graph: Graph, name: str, path: str) -> list[Slot]:
@@ -148,9 +255,10 @@ def _slots(graph: Graph, name: str, path: str) -> list[Slot]:
     attrs = node.attrs
     if node.kind is OpKind.CONV:
         in_channels = graph[graph.inputs(name)[0]].shape[0]
-        out = [Slot(f"{path}.conv.weight", (attrs.out, in_channels // attrs.groups, *attrs.kernel), "weight")]
+        conv = path if attrs.bare else f"{path}.conv"
+        out = [Slot(f"{conv}.weight", (attrs.out, in_channels // attrs.groups, *attrs.kernel), "weight")]
         if attrs.bias:
-            out.append(Slot(f"{path}.conv.bias", (attrs.out,), "bias"))
+            out.append(Slot(f"{conv}.bias", (attrs.out,), "bias"))
         if attrs.bn_eps is not None:
             out += _bn_slots(f"{path}.bn", attrs.out)
         return out

@@ -543,6 +543,14 @@ def _ops(
         return [("softmax", "Softmax", [_attr("axis", 1)], inputs)]
     if kind is OpKind.CONCAT:
         return [("concat", "Concat", [_attr("axis", 1)], inputs)]
+    if kind is OpKind.ADD and attrs.scale is not None and attrs.scale != 1.0:
+        # A residual: input + scale * body, the scale a constant of its own.
+        block_input, body = inputs
+        return [
+            ("scale", "Constant", [_tensor_attr("value", (1,), [attrs.scale])], []),
+            ("scaled", "Mul", [], [body]),
+            ("add", "Add", [], [block_input]),
+        ]
     if kind is OpKind.ADD:
         return [("add", "Add" if len(inputs) == 2 else "Sum", [], inputs)]
     raise AssertionError(f"no ONNX lowering for {kind}")

@@ -27,11 +27,12 @@ from typing import Any
 from netgen.backends.layout import Layout
 from netgen.backends.render import render
 from netgen.diagnostics import SpecError, error, note
+from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph
 from netgen.ir.names import GENERATED_NAMES, MODULE_NAMES, sanitize
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.passes.expand import scale
-from netgen.spec.model import Block, BlockCall, Layer, Spec
+from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec
 from netgen.summary import summarize
 
 LINE_LENGTH = 100
@@ -94,6 +95,16 @@ class Channels:
 
 
 @dataclass(frozen=True)
+class Constant:
+    """A block argument that is not a channel count: a scale (0.17) or an activation ('relu')."""
+
+    literal: float | str
+
+    def mentions(self, name: str) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
 class OpModule:
     """A torch.nn module for one primitive op; `attrs` are the IR's, channel counts are `Channels`."""
 
@@ -109,7 +120,7 @@ class OpModule:
 @dataclass(frozen=True)
 class BlockModule:
     cls: str
-    args: tuple[Channels, ...]
+    args: tuple[Channels | Constant, ...]
     form: str = "block"
 
 
@@ -141,11 +152,12 @@ class Step:
     """One statement of a forward(): `target = <action>`, or `return <action>` without a target."""
 
     target: str | None
-    action: str  # call, head (a call made in training only), concat, add, var
+    action: str  # call, head (a call made in training only), concat, add, residual, relu, act, var
     inputs: tuple[str, ...]
     module: ModuleRef | None = None
     relu: bool = False  # a linear layer with act: relu
     shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
+    extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it
 
 
 @dataclass
@@ -157,6 +169,8 @@ class BlockClass:
     attrs: list[tuple[str, Module]]
     steps: list[Step]
     out: Channels
+    param_types: list[str] = field(default_factory=list)  # Python annotations, one per parameter
+    stored: list[tuple[str, str]] = field(default_factory=list)  # (attribute, parameter) forward() reads
 
 
 @dataclass(frozen=True)
@@ -199,7 +213,7 @@ class _Scope:
 class _Planned:
     layer: Layer
     rel: str  # the IR node (or block use) relative to the scope's path
-    sources: tuple[int | None, ...]  # earlier layers of the same sequence; None is the sequence's entry
+    sources: tuple[int | str | None, ...]  # earlier layers of the same sequence; None is its entry, "input" the block's
     module: Module | None
     out: Channels
 
@@ -241,7 +255,7 @@ class _Planner:
     # -- BasicConv2d -----------------------------------------------------------------------
 
     def _conv_features(self) -> dict[str, ConvFeature]:
-        convs = [node.attrs for node in self.graph.nodes() if node.kind is OpKind.CONV]
+        convs = [attrs for attrs in self._convs()]
         with_bn = [attrs for attrs in convs if attrs.bn_eps is not None]
         seen = {
             "bias": [attrs.bias for attrs in convs],
@@ -257,6 +271,10 @@ class _Planner:
             if values
         }
 
+    def _convs(self) -> list:
+        """The convolutions written as BasicConv2d units (a bare one is an nn.Conv2d)."""
+        return [node.attrs for node in self.graph.nodes() if node.kind is OpKind.CONV and not node.attrs.bare]
+
     def conv_options(self, attrs) -> tuple[tuple[str, object], ...]:
         values = {"bias": attrs.bias, "batch_norm": attrs.bn_eps is not None, "relu": attrs.relu}
         if attrs.bn_eps is not None:
@@ -268,7 +286,7 @@ class _Planner:
         )
 
     def basic_conv(self) -> dict[str, Any] | None:
-        convs = [node.attrs for node in self.graph.nodes() if node.kind is OpKind.CONV]
+        convs = self._convs()
         if not convs:
             return None
         return {
@@ -287,11 +305,20 @@ class _Planner:
         return Channels.of(scope.symbols[value])
 
     def walk(
-        self, scope: _Scope, layers: tuple[Layer, ...], entry: Channels, prefix: str, entry_names=()
+        self,
+        scope: _Scope,
+        layers: tuple[Layer, ...],
+        entry: Channels,
+        prefix: str,
+        entry_names=(),
+        block_input: Channels | None = None,
     ) -> list[_Planned]:
         """Plan a sequence: each layer's module and output channels, in terms of the scope's names."""
-        local: dict[str, int | None] = {name: None for name in entry_names}
-        outs: dict[int | None, Channels] = {None: entry}
+        local: dict[str, int | str | None] = {name: None for name in entry_names}
+        outs: dict[int | str | None, Channels] = {None: entry}
+        if block_input is not None:
+            local[INPUT] = INPUT
+            outs[INPUT] = block_input
         planned: list[_Planned] = []
         for index, layer in enumerate(layers):
             if layer.inputs is None:
@@ -308,9 +335,30 @@ class _Planner:
     def plan_layer(
         self, scope: _Scope, layer: Layer, rel: str, inputs: list[Channels]
     ) -> tuple[Module | None, Channels]:
+        """A layer's module; `times: N` makes an nn.Sequential of N copies, each reading the one before."""
+        if layer.times == 1:
+            return self.plan_one(scope, layer, rel, inputs)
+        copies, out = [], inputs[0]
+        for copy in range(layer.times):
+            module, out = self.plan_one(scope, layer, f"{rel}.{copy}", [out])
+            copies.append(module)
+        return Sequential(tuple(copies), None), out
+
+    def plan_one(
+        self, scope: _Scope, layer: Layer, rel: str, inputs: list[Channels]
+    ) -> tuple[Module | None, Channels]:
         module, out = self._plan_layer(scope, layer, rel, inputs)
         scope.checks.append((rel, out, isinstance(layer.call, BlockCall)))
         return module, out
+
+    def argument(self, scope: _Scope, block: Block, index: int, value) -> Channels | Constant:
+        """A block argument as the generated code writes it: a channel count, a constant, or a parameter."""
+        kind = block.type_of(block.params[index])
+        if kind == "channels":
+            return self.channels(scope, value, scaled=True)
+        if isinstance(value, str) and not (kind == "activation" and value in ("relu", "none")):
+            return Channels.of(scope.symbols[value])
+        return Constant(float(value) if kind == "float" else value)
 
     def _plan_layer(
         self, scope: _Scope, layer: Layer, rel: str, inputs: list[Channels]
@@ -318,7 +366,8 @@ class _Planner:
         call, in_channels = layer.call, inputs[0]
         if isinstance(call, BlockCall):
             inner = self.block_class(call.block)
-            args = [self.channels(scope, arg, scaled=True) for arg in call.args]
+            block = self.spec.blocks[call.block]
+            args = [self.argument(scope, block, index, arg) for index, arg in enumerate(call.args)]
             values = {
                 "in_channels": in_channels,
                 **dict(zip(inner.params, args, strict=True)),
@@ -370,7 +419,7 @@ class _Planner:
         named = {source for item in planned if item.layer.inputs is not None for source in item.sources}
         if None in named and running == entry:
             running = names.fresh("out")  # the entry is read again later: keep it
-        var_of: dict[int | None, str] = {None: entry}
+        var_of: dict[int | str | None, str] = {None: entry, INPUT: "x"}
         steps = []
         for index, (item, ref) in enumerate(zip(planned, refs, strict=True)):
             target = names.fresh(item.layer.name) if index in named else running
@@ -386,64 +435,15 @@ class _Planner:
 
     def block_class(self, name: str) -> BlockClass:
         if name not in self.blocks:
-            self.blocks[name] = self._block_class(self.spec.blocks[name])
+            self.blocks[name] = _BlockWriter(self, self.spec.blocks[name]).write()
         return self.blocks[name]
 
-    def _block_class(self, block: Block) -> BlockClass:
-        names = self.layout.blocks[block.name]
-        scope = _Scope(
-            block.name,
-            [instance.path for instance in self.graph.instances.values() if instance.block == block.name],
-            {"num_classes": "num_classes", **dict(zip(block.params, names.params, strict=True))},
-        )
-        entry = Channels.of("in_channels")
-        local_names = _Locals(self.reserved)
-        attrs: list[tuple[str, Module]] = []
-        if block.combine == "seq":
-            planned = self.walk(scope, block.branches[0].layers, entry, "")
-            refs = [ModuleRef(names.attrs[item.layer.name]) for item in planned]
-            attrs = [
-                (ref.attr, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None
-            ]
-            steps, var_of = self.steps(planned, refs, "x", "x", local_names)
-            steps.append(Step(None, "var", (var_of[len(planned) - 1],)))
-            out = planned[-1].out
-        else:
-            steps, branch_vars, outs = [], [], []
-            for branch in block.branches:
-                attr = names.attrs[branch.name]
-                var = local_names.fresh(attr)
-                if not branch.layers:  # add's identity shortcut
-                    attrs.append((attr, Identity()))
-                    steps.append(Step(var, "call", ("x",), ModuleRef(attr)))
-                    branch_vars.append(var)
-                    outs.append(entry)
-                    continue
-                planned = self.walk(scope, branch.layers, entry, branch.name)
-                module, refs = self.branch_module(block, branch, planned, attr, names.branch_items)
-                if module is not None:
-                    attrs.append((attr, module))
-                if module is not None and _is_chain(planned):
-                    steps.append(Step(var, "call", ("x",), ModuleRef(attr)))
-                else:
-                    branch_steps, var_of = self.steps(planned, refs, "x", var, local_names)
-                    steps += branch_steps
-                    var = var_of[len(planned) - 1]
-                branch_vars.append(var)
-                outs.append(planned[-1].out)
-            steps.append(Step(None, block.combine, tuple(branch_vars)))
-            out = sum(outs[1:], outs[0]) if block.combine == "concat" else outs[0]
-        takes_num_classes = _mentions([module for _, module in attrs], "num_classes")
-        block_class = BlockClass(block.name, names.cls, names.params, takes_num_classes, attrs, steps, out)
-        self.verify(scope, lambda path: self.block_env(block_class, path), out)
-        return block_class
-
-    def branch_module(self, block: Block, branch, planned: list[_Planned], attr: str, items: dict):
-        """The branch attribute as layout.py places it, and how forward() reaches each of its layers."""
+    def branch_module(self, block: Block, branch, rel: str, planned: list[_Planned], attr: str, items: dict):
+        """A branch's attribute as layout.py places it, and how forward() reaches each of its layers."""
         if not branch.indexed:
             kept = [item for item in planned if item.module is not None]
-            names = tuple(items[(branch.name, item.layer.name)] for item in kept)
-            refs = [ModuleRef(attr, items[(branch.name, item.layer.name)]) for item in planned]
+            names = tuple(items[(rel, item.layer.name)] for item in kept)
+            refs = [ModuleRef(attr, items[(rel, item.layer.name)]) for item in planned]
             return Sequential(tuple(item.module for item in kept), names), refs
         if len(planned) == 1:
             return planned[0].module, [ModuleRef(attr)]
@@ -499,7 +499,7 @@ class _Planner:
             heads.append((head, source, module))
         self.verify(scope, lambda path: {"num_classes": spec.num_classes})
 
-        refs = [ModuleRef(layout.top[item.layer.name]) for item in planned]
+        refs = [self.top_ref(item.layer) for item in planned]
         names = _Locals(self.reserved)
         head_vars = {head.name: names.fresh(layout.top[head.name]) for head, _, _ in heads}
         steps, var_of = self.steps(planned, refs, "x", "x", names)
@@ -518,7 +518,7 @@ class _Planner:
                     ref = ModuleRef(layout.top[head.name])
                     forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _linear_relu(module)))
 
-        layers = [(ref.attr, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None]
+        layers = _grouped([(ref, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None])
         head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
         logits_node = graph[graph.logits()]
         logits_layer = planned[trunk_steps - 1].layer.name if trunk_steps else "input"
@@ -542,15 +542,22 @@ class _Planner:
             "heads": head_modules,
             "forward": forward,
             "logits": logits,
-            "activation": layout.top[activation.layer.name] if activation is not None else None,
+            "activation": self.top_ref(activation.layer) if activation is not None else None,
             "outputs": outputs,
             "totals": summarize(spec, graph)["totals"],
             "classifiers": self.classifiers(),
         }
 
+    def top_ref(self, layer: Layer) -> ModuleRef:
+        """self.conv1, or self.features[3] for an item of a `sequential:` group."""
+        path = self.layout.top[layer.name]
+        if layer.container is None:
+            return ModuleRef(path)
+        attr, index = path.rsplit(".", 1)
+        return ModuleRef(attr, int(index))
+
     def exit_shape(self, rel: str) -> tuple[int, ...]:
-        name = self.graph.instances[rel].exit if rel in self.graph.instances else rel
-        return self.graph[name].shape
+        return self.graph[self.graph.exit_of(rel)].shape
 
     def classifiers(self) -> list[str]:
         """Module paths of the linear layers with num_classes outputs: `init.classifier_bias` starts their bias
@@ -581,7 +588,10 @@ class _Planner:
                 "OrderedDict": any(isinstance(module, Sequential) and module.names is not None for module in modules),
                 "NamedTuple": bool(network["heads"]),
                 # training_loss() uses F.cross_entropy
-                "F": any(_linear_relu(op) for op in ops) or bool(relu and (relu.varies or relu.value)) or bool(network["heads"]),
+                "F": any(_linear_relu(op) for op in ops)
+                or bool(relu and (relu.varies or relu.value))
+                or any(step.action in ("relu", "act") for block in blocks for step in block.steps)
+                or bool(network["heads"]),
             },
             "batch_norm": any(
                 op.kind == "batchnorm" or (op.kind == "conv" and op.attrs.bn_eps is not None) for op in ops
@@ -599,6 +609,141 @@ class _Planner:
             raise GeneratedCodeError(f"generated names clash: {', '.join(sorted(clashes))}")
 
 
+class _BlockWriter:
+    """One block class: its attributes, in the order the layout names them, and its forward().
+
+    A block's body is a sequence (`layers:`) or a merge of branches (`concat:`/`add:`); a
+    sequence may hold merges of branches of its own, and a flat block's mapping branches are
+    sequences whose layers are attributes of the block. `x` is the block's input throughout."""
+
+    def __init__(self, planner: _Planner, block: Block):
+        self.planner, self.block = planner, block
+        self.names = planner.layout.blocks[block.name]
+        self.scope = _Scope(
+            block.name,
+            [instance.path for instance in planner.graph.instances.values() if instance.block == block.name],
+            {"num_classes": "num_classes", **dict(zip(block.params, self.names.params, strict=True))},
+        )
+        self.entry = Channels.of("in_channels")
+        self.locals = _Locals(planner.reserved)
+        self.attrs: list[tuple[str, Module]] = []
+        self.steps: list[Step] = []
+
+    def write(self) -> BlockClass:
+        block = self.block
+        # x stays the block's input when anything reads it again: a residual or `from: input`.
+        keeps_input = block.residual is not None or _reads_input(block)
+        if block.combine == "seq":
+            running = self.locals.fresh("out") if keeps_input else "x"
+            var, out = self.sequence(block.branches[0].layers, "", "x", self.entry, running)
+        else:
+            target = self.locals.fresh("out") if block.residual is not None else None
+            var, out = self.merge(block.combine, block.branches, "", "x", self.entry, target)
+        if block.residual is not None:
+            var = self.residual(var)
+        if var is not None:
+            self.steps.append(Step(None, "var", (var,)))
+        planner = self.planner
+        takes_num_classes = _mentions([module for _, module in self.attrs], "num_classes")
+        types = [_PYTHON_TYPES[block.type_of(param)] for param in block.params]
+        stored = [(attr, self.names.params[block.params.index(param)]) for param, attr in self.names.stored.items()]
+        block_class = BlockClass(
+            block.name, self.names.cls, self.names.params, takes_num_classes, self.attrs, self.steps, out, types, stored
+        )
+        planner.verify(self.scope, lambda path: planner.block_env(block_class, path), out)
+        return block_class
+
+    def sequence(self, layers, prefix: str, entry_var: str, entry: Channels, running: str) -> tuple[str, Channels]:
+        """Layers that are attributes of the block; an output gets a variable of its own only when
+        a later layer names it in `from`."""
+        named = {source for layer in layers if layer.inputs is not None for source in layer.inputs}
+        local: dict[str, tuple[str, Channels]] = {INPUT: ("x", self.entry)}
+        previous = (entry_var, entry)
+        for layer in layers:
+            rel = _join(prefix, layer.name)
+            sources = [previous] if layer.inputs is None else [local[source] for source in layer.inputs]
+            target = self.locals.fresh(layer.name) if layer.name in named else running
+            call = layer.call
+            if isinstance(call, MergeCall):
+                _, out = self.merge(call.op, call.branches, rel, sources[0][0], sources[0][1], target)
+                self.scope.checks.append((rel, out, False))
+            elif isinstance(call, OpCall) and call.op in ("concat", "add"):
+                module, out = self.planner.plan_layer(self.scope, layer, rel, [channels for _, channels in sources])
+                self.steps.append(Step(target, call.op, tuple(var for var, _ in sources)))
+            else:
+                module, out = self.planner.plan_layer(self.scope, layer, rel, [sources[0][1]])
+                attr = self.names.attrs[rel]
+                self.attrs.append((attr, module))
+                self.steps.append(Step(target, "call", (sources[0][0],), ModuleRef(attr), _linear_relu(module)))
+            local[layer.name] = previous = (target, out)
+        return previous
+
+    def merge(self, op: str, branches, prefix: str, entry_var: str, entry: Channels, target: str | None):
+        """Branches from one input, concatenated or added; `target` None returns the result."""
+        variables, outs = [], []
+        for branch in branches:
+            rel = _join(prefix, branch.name)
+            if self.block.flat and not branch.indexed:
+                var, out = self.sequence(branch.layers, rel, entry_var, entry, self.locals.fresh(branch.name))
+            else:
+                var, out = self.branch(branch, rel, entry_var, entry)
+            variables.append(var)
+            outs.append(out)
+        self.steps.append(Step(target, op, tuple(variables)))
+        return target, (sum(outs[1:], outs[0]) if op == "concat" else outs[0])
+
+    def branch(self, branch, rel: str, entry_var: str, entry: Channels) -> tuple[str, Channels]:
+        """A branch with an attribute of its own: one layer, or an nn.Sequential of its layers."""
+        attr = self.names.attrs[rel]
+        var = self.locals.fresh(attr)
+        if not branch.layers:  # add's identity shortcut
+            self.attrs.append((attr, Identity()))
+            self.steps.append(Step(var, "call", (entry_var,), ModuleRef(attr)))
+            return var, entry
+        planner = self.planner
+        planned = planner.walk(self.scope, branch.layers, entry, rel, block_input=self.entry)
+        module, refs = planner.branch_module(self.block, branch, rel, planned, attr, self.names.branch_items)
+        if module is not None:
+            self.attrs.append((attr, module))
+        if module is not None and _is_chain(planned):
+            self.steps.append(Step(var, "call", (entry_var,), ModuleRef(attr)))
+        else:
+            branch_steps, var_of = planner.steps(planned, refs, entry_var, var, self.locals)
+            self.steps += branch_steps
+            var = var_of[len(planned) - 1]
+        return var, planned[-1].out
+
+    def residual(self, body: str) -> str:
+        """input + scale * body as the library writes it (body * scale + input), then the activation."""
+        residual = self.block.residual
+        if isinstance(residual.scale, str):
+            scale = f"self.{self.names.stored[residual.scale]}"
+        else:
+            scale = None if residual.scale == 1.0 else repr(residual.scale)
+        self.steps.append(Step(body, "residual", (body, "x"), extra=scale))
+        if residual.act == "relu":
+            self.steps.append(Step(body, "relu", (body,)))
+        elif residual.act != "none":
+            self.steps.append(Step(body, "act", (body,), extra=f"self.{self.names.stored[residual.act]}"))
+        return body
+
+
+# Python annotations of block parameters in the generated constructor.
+_PYTHON_TYPES = {"channels": "int", "float": "float", "activation": "str"}
+
+
+def _reads_input(block: Block) -> bool:
+    """Whether any layer of the block names the block's input in `from`."""
+    pending = [branch.layers for branch in block.branches]
+    while pending:
+        for layer in pending.pop():
+            if layer.inputs is not None and INPUT in layer.inputs:
+                return True
+            if isinstance(layer.call, MergeCall):
+                pending += [branch.layers for branch in layer.call.branches]
+    return False
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix and name else prefix or name
 
@@ -609,6 +754,19 @@ def _spatial_size(shape: tuple[int, ...]) -> int:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return " x ".join(map(str, shape))
+
+
+def _grouped(modules: list[tuple[ModuleRef, Module]]) -> list[tuple[str, Module]]:
+    """The network's attributes: the items of a `sequential:` group become one nn.Sequential."""
+    out: list[tuple[str, Module]] = []
+    for ref, module in modules:
+        if ref.item is None:
+            out.append((ref.attr, module))
+        elif out and out[-1][0] == ref.attr:
+            out[-1] = (ref.attr, Sequential((*out[-1][1].items, module), None))
+        else:
+            out.append((ref.attr, Sequential((module,), None)))
+    return out
 
 
 def _is_chain(planned: list[_Planned]) -> bool:

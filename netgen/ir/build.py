@@ -17,7 +17,10 @@ INPUT = "input"
 
 
 def kind_of(layer: Layer) -> OpKind:
-    return OpKind.BLOCK if isinstance(layer.call, BlockCall) else kind_for_op(layer.call.op)
+    """BLOCK for a layer the expand pass replaces by several nodes: a block use or a repeated layer."""
+    if isinstance(layer.call, BlockCall) or layer.times > 1:
+        return OpKind.BLOCK
+    return kind_for_op(layer.call.op)
 
 
 def build_graph(spec: Spec) -> Graph:

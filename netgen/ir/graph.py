@@ -57,6 +57,8 @@ class Graph:
     output: str = ""
     heads: dict[str, str] = field(default_factory=dict)  # head name -> its output node
     instances: dict[str, Instance] = field(default_factory=dict)
+    # a layer that expands to several nodes (a block use, `times: N`, a concat of branches) -> its last node
+    exits: dict[str, str] = field(default_factory=dict)
     # filled in by the depth pass: longest weighted path to the output, without and with pooling
     depth: int = 0
     depth_with_pooling: int = 0
@@ -77,6 +79,10 @@ class Graph:
     def remove(self, name: str) -> None:
         self.g.remove_node(name)
         del self._order[name]
+
+    def exit_of(self, name: str) -> str:
+        """The node whose output is the layer's: itself, or the last node of its expansion."""
+        return self.exits.get(name, name)
 
     def __getitem__(self, name: str) -> Node:
         return self.g.nodes[name]["node"]

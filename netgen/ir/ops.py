@@ -50,6 +50,7 @@ class Conv:
     bn_eps: float | None  # batch norm after the convolution, when set
     bn_momentum: float
     relu: bool
+    bare: bool = False  # a plain nn.Conv2d, not a BasicConv2d unit (never with batch norm or a ReLU)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,15 @@ class Linear:
 @dataclass(frozen=True)
 class Input:
     shape: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Merge:
+    """concat or add. A residual add reads (the block's input, its body) and scales the body:
+    input + scale * body."""
+
+    scale: float | None = None  # set on a residual add
+    labels: tuple[str, ...] = ()  # how the user knows each input, for diagnostics; empty: by layer name
 
 
 @dataclass(frozen=True)

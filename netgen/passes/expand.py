@@ -1,6 +1,9 @@
 """Expand pass: resolve every call's arguments to integers and replace block uses by primitive nodes.
 
-A block's parameters are channel counts. The spec's width multiplier scales channel counts
+A block's parameters are channel counts unless typed (`scale: float`, `act: activation`).
+A layer with `times: N` becomes N copies named `<layer>.0` ... `<layer>.N-1`; a block with
+`residual:` ends in an add of its input and its scaled body (`<use>.residual`), then its
+activation (`<use>.act`). The spec's width multiplier scales channel counts
 written as numbers (conv `out` and block arguments) where they are written; a parameter
 passed on keeps the value it was given. Linear widths and `num_classes` are not scaled.
 """
@@ -9,11 +12,12 @@ from __future__ import annotations
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir import ops
+from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
-from netgen.spec.model import Block, BlockCall, Layer, OpCall, Spec
-from netgen.spec.parse import suggestion
-from netgen.spec.schema import BatchNormArgs
+from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
+from netgen.spec.parse import ACTIVATIONS, show, suggestion
+from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs
 
 MAX_NODES = 50_000
 MAX_NESTING = 16
@@ -26,18 +30,23 @@ def scale(channels: int, width: float) -> int:
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     expander = _Expander(graph, spec)
     top_env = {"num_classes": spec.num_classes}
+    layers = {layer.name: layer for layer in [*spec.layers, *(head.layer for head in spec.heads)]}
     for node in list(graph.nodes()):
         if node.kind is OpKind.INPUT:
             continue
         try:
             if node.kind is OpKind.BLOCK:
-                expander.inline(node, top_env)
+                expander.inline(node, layers[node.name] if node.head is None else _head_layer(spec, node.name), top_env)
             else:
                 node.attrs = expander.resolve(node.call, top_env, (), label=node.name)
         except SpecError as exc:
             # A mistake inside a block definition shows in every use of it; report it once.
             expander.problems.extend(d for d in exc.diagnostics if d not in expander.problems)
     return expander.problems
+
+
+def _head_layer(spec: Spec, name: str) -> Layer:
+    return next(head.layer for head in spec.heads if head.name == name)
 
 
 class _Expander:
@@ -48,23 +57,79 @@ class _Expander:
 
     # -- blocks ------------------------------------------------------------------------------
 
-    def inline(self, node: Node, env: dict[str, int]) -> None:
-        """Replace a top-level block node by its expansion, keeping its edges."""
+    def inline(self, node: Node, layer: Layer, env: dict[str, Value]) -> None:
+        """Replace a top-level block use or repeated layer by its expansion, keeping its edges."""
         graph = self.graph
         entry_sources = graph.inputs(node.name)
         if not entry_sources:
             return  # the layer feeding it failed to expand, which is reported already
         users = graph.uses(node.name)
         graph.remove(node.name)
-        # A placeholder entry is not needed: the block reads the node that fed it.
-        entry = entry_sources[0]
-        exit_name = self.instance(node.call, node.name, entry, env, node, stack=())
+        # A placeholder entry is not needed: the expansion reads the node that fed it.
+        exit_name = self.layer(layer, node.name, entry_sources[0], env, node, stack=(), block=None, block_entry=None)
         for user, index in users:
             graph.connect(exit_name, user, index)
         if node.head is not None:
             graph.heads[node.head] = exit_name
         if graph.output == node.name:
             graph.output = exit_name
+
+    def layer(
+        self, layer: Layer, name: str, source: str, env, origin: Node, stack, block: Block | None, block_entry
+    ) -> str:
+        """Expand one layer reading `source` into nodes named from `name`; returns its last node."""
+        if layer.times > 1:
+            previous = source
+            for copy in range(layer.times):
+                previous = self.one(layer, f"{name}.{copy}", previous, env, origin, stack, block, block_entry)
+            self.graph.exits[name] = previous
+            return previous
+        return self.one(layer, name, source, env, origin, stack, block, block_entry)
+
+    def one(
+        self, layer: Layer, name: str, source: str, env, origin: Node, stack, block: Block | None, block_entry
+    ) -> str:
+        call = layer.call
+        if isinstance(call, BlockCall):
+            if call.block not in self.spec.blocks:
+                raise SpecError(error("unknown-op", f"unknown block {call.block!r}", call.span))
+            return self.instance(call, name, source, env, origin, stack)
+        if isinstance(call, MergeCall):
+            exits = [
+                self.sequence(branch.layers, _join(name, branch.name), source, env, origin, stack, block, block_entry)
+                for branch in call.branches
+            ]
+            kind = OpKind.CONCAT if call.op == "concat" else OpKind.ADD
+            labels = tuple(f"branch {branch.name}" for branch in call.branches)
+            merge = Node(
+                name,
+                kind,
+                ops.Merge(labels=labels),
+                call.span,
+                origin.row,
+                origin.head,
+                origin.ref_row,
+                scope=_scope(origin, name),
+            )
+            self.add_node(merge, exits)
+            self.graph.exits[name] = name
+            return name
+        attrs = self.resolve(call, env, stack, block, label=name if block is None else None)
+        self.add_node(
+            Node(
+                name,
+                kind_for_op(call.op),
+                attrs,
+                layer.span,
+                origin.row,
+                origin.head,
+                origin.ref_row,
+                call,
+                _scope(origin, name.rpartition(".")[0] or name),
+            ),
+            [source],
+        )
+        return name
 
     def instance(self, call: BlockCall, path: str, entry: str, env, origin: Node, stack: tuple[str, ...]) -> str:
         block = self.spec.blocks[call.block]
@@ -89,26 +154,159 @@ class _Expander:
                     note(f"{block.name} is defined here", block.span),
                 )
             )
-        values = tuple(self.channels(arg, span, env, path) for arg, span in zip(call.args, call.arg_spans, strict=True))
+        values = tuple(self.argument(call, index, env, path, block) for index in range(len(call.args)))
         inner_env = {"num_classes": self.spec.num_classes, **dict(zip(block.params, values, strict=True))}
         stack = (*stack, call.block)
         before = len(self.graph.g)
-        exits = [self.sequence(branch.layers, _join(path, branch.name), entry, inner_env, origin, stack, block) for branch in block.branches]
         if block.combine == "seq":
-            exit_name = exits[0]
+            exit_name = self.sequence(block.branches[0].layers, path, entry, inner_env, origin, stack, block, entry)
         else:
+            exits = [
+                self.sequence(branch.layers, _join(path, branch.name), entry, inner_env, origin, stack, block, entry)
+                for branch in block.branches
+            ]
             kind = OpKind.CONCAT if block.combine == "concat" else OpKind.ADD
-            self.add_node(Node(path, kind, ops.NoAttrs(), block.span, origin.row, origin.head, origin.ref_row, scope=_scope(origin, path)), exits)
+            self.add_node(
+                Node(
+                    path,
+                    kind,
+                    ops.Merge(),
+                    block.span,
+                    origin.row,
+                    origin.head,
+                    origin.ref_row,
+                    scope=_scope(origin, path),
+                ),
+                exits,
+            )
             exit_name = path
+        if block.residual is not None:
+            exit_name = self.residual(block, path, entry, exit_name, inner_env, origin)
         nodes = tuple(list(self.graph.g)[before:])
         self.graph.instances[path] = Instance(path, block.name, values, call.span, entry, exit_name, nodes)
+        self.graph.exits[path] = exit_name
         return exit_name
 
-    def sequence(self, layers: tuple[Layer, ...], prefix: str, entry: str, env, origin: Node, stack, block: Block) -> str:
-        local: dict[str, str] = {}
+    def residual(self, block: Block, path: str, entry: str, body: str, env, origin: Node) -> str:
+        """input + scale * body, then the block's activation."""
+        residual = block.residual
+        scale = env[residual.scale] if isinstance(residual.scale, str) else residual.scale
+        act = env.get(residual.act, residual.act)
+        labels = (f"the input of {path}", f"the body of block {block.name!r}")
+        name = f"{path}.residual"
+        scope = _scope(origin, path)
+        self.add_node(
+            Node(
+                name,
+                OpKind.ADD,
+                ops.Merge(float(scale), labels),
+                residual.span,
+                origin.row,
+                origin.head,
+                origin.ref_row,
+                scope=scope,
+            ),
+            [entry, body],
+        )
+        if act == "relu":
+            self.add_node(
+                Node(
+                    f"{path}.act",
+                    OpKind.RELU,
+                    ops.NoAttrs(),
+                    residual.act_span,
+                    origin.row,
+                    origin.head,
+                    origin.ref_row,
+                    scope=scope,
+                ),
+                [name],
+            )
+            return f"{path}.act"
+        return name
+
+    def argument(self, call: BlockCall, index: int, env, path: str, block: Block) -> Value:
+        """A block argument as its parameter's type wants it: a (width-scaled) channel count, a float, an activation."""
+        value, span = call.args[index], call.arg_spans[index]
+        param = block.params[index]
+        kind = block.type_of(param)
+        if isinstance(value, str) and not (kind == "activation" and value in ACTIVATIONS):
+            if value in ACTIVATIONS and value not in env:
+                expected = "a channel count" if kind == "channels" else "a number"
+                raise SpecError(
+                    error(
+                        "wrong-param-type",
+                        f"{path}: argument {index + 1} of {block.name!r} ({param}) is a {kind}: it takes {expected} "
+                        f"or a {kind} parameter, not the activation {value!r}",
+                        span,
+                    )
+                )
+            found = self.lookup(value, span, env, path)
+            if _type_of_value(found) != kind:
+                raise SpecError(
+                    error(
+                        "wrong-param-type",
+                        f"{path}: argument {index + 1} of {block.name!r} ({param}) is a {kind}, but {value!r} is a "
+                        f"{_type_of_value(found)} here",
+                        span,
+                    )
+                )
+            return found
+        if kind == "channels":
+            if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
+                return scale(value, self.spec.width)
+            raise SpecError(
+                error(
+                    "bad-value",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a channel count (1 to {MAX_CHANNELS}) "
+                    f"or a parameter name, got {show(value)}",
+                    span,
+                )
+            )
+        if kind == "float":
+            if isinstance(value, (int, float)):
+                return float(value)
+            raise SpecError(
+                error(
+                    "bad-value",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a number, got {show(value)}",
+                    span,
+                )
+            )
+        if isinstance(value, str):
+            return value
+        raise SpecError(
+            error(
+                "bad-value",
+                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be relu or none, got {show(value)}",
+                span,
+            )
+        )
+
+    def sequence(
+        self,
+        layers: tuple[Layer, ...],
+        prefix: str,
+        entry: str,
+        env,
+        origin: Node,
+        stack,
+        block: Block | None,
+        block_entry,
+    ) -> str:
+        """A block's layers or one branch, from `entry`; `from: input` names the block's own input."""
+        local: dict[str, str] = {INPUT: block_entry} if block_entry is not None else {}
         previous = entry
         for layer in layers:
             name = _join(prefix, layer.name)
+            if layer.name == INPUT:
+                raise SpecError(
+                    error(
+                        "reserved-name",
+                        f"{name}: 'input' names the block's input in 'from'; rename this layer",
+                        layer.span,
+                    )
+                )
             if layer.inputs is None:
                 sources = [previous]
             else:
@@ -124,15 +322,23 @@ class _Expander:
                             )
                         )
                     sources.append(local[source])
-            if isinstance(layer.call, BlockCall):
-                if layer.call.block not in self.spec.blocks:
-                    raise SpecError(error("unknown-op", f"unknown block {layer.call.block!r}", layer.call.span))
-                exit_name = self.instance(layer.call, name, sources[0], env, origin, stack)
-            else:
-                attrs = self.resolve(layer.call, env, stack, block)
-                node = Node(name, kind_for_op(layer.call.op), attrs, layer.span, origin.row, origin.head, origin.ref_row, layer.call, _scope(origin, prefix))
+            if isinstance(layer.call, OpCall) and layer.call.op in ("concat", "add"):
+                attrs = ops.Merge()
+                node = Node(
+                    name,
+                    kind_for_op(layer.call.op),
+                    attrs,
+                    layer.span,
+                    origin.row,
+                    origin.head,
+                    origin.ref_row,
+                    layer.call,
+                    _scope(origin, prefix),
+                )
                 self.add_node(node, sources)
                 exit_name = name
+            else:
+                exit_name = self.layer(layer, name, sources[0], env, origin, stack, block, block_entry)
             local[layer.name] = exit_name
             previous = exit_name
         return previous
@@ -149,6 +355,18 @@ class _Expander:
     def channels(self, value, span, env, where: str, scaled: bool = True) -> int:
         if isinstance(value, int):
             return scale(value, self.spec.width) if scaled else value
+        found = self.lookup(value, span, env, where)
+        if _type_of_value(found) != "channels":
+            raise SpecError(
+                error(
+                    "wrong-param-type",
+                    f"{where}: {value!r} is a {_type_of_value(found)} parameter, but a channel count is needed here",
+                    span,
+                )
+            )
+        return found
+
+    def lookup(self, value: str, span, env, where: str) -> Value:
         if value in env:
             return env[value]
         known = sorted(env)
@@ -171,7 +389,18 @@ class _Expander:
             bn = args.bn
             if bn is True:
                 bn = BatchNormArgs()
+            if args.bare and (bn or args.act != "none"):
+                raise SpecError(
+                    error(
+                        "bad-value",
+                        f"{where}: a bare conv is a lone nn.Conv2d, without batch norm or an activation; "
+                        f"give it bn: false and act: none (it has {'bn' if bn else ''}{' and ' if bn and args.act != 'none' else ''}"
+                        f"{'act: ' + args.act if args.act != 'none' else ''})",
+                        call.where("bare"),
+                    )
+                )
             return ops.Conv(
+                bare=args.bare,
                 out=self.channels(args.out, call.where("out"), env, where),
                 kernel=kernel,
                 stride=_pair(args.stride),
@@ -202,7 +431,18 @@ class _Expander:
         if op is OpKind.LINEAR:
             out = self.channels(args.out, call.where("out"), env, where, scaled=False)
             return ops.Linear(out=out, bias=args.bias, relu=args.act == "relu")
+        if op in (OpKind.CONCAT, OpKind.ADD):
+            return ops.Merge()
         return ops.NoAttrs()
+
+
+def _type_of_value(value: Value) -> str:
+    """Block values carry their parameter's type: channel counts are ints, scales floats, activations names."""
+    if isinstance(value, bool):
+        return "activation"
+    if isinstance(value, int):
+        return "channels"
+    return "float" if isinstance(value, float) else "activation"
 
 
 def _pair(value) -> tuple[int, int]:

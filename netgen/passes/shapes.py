@@ -131,9 +131,17 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
         raise SpecError(_misaligned(graph, node, sources[odd], sizes[odd], labels[odd], labels[agreeing], common))
     if node.kind is OpKind.ADD:
         channels = {shape[0] for shape in shapes}
+        if len(channels) != 1 and getattr(node.attrs, "scale", None) is not None:
+            (given, _, _), (made, _, _) = shapes
+            use = node.name.removesuffix(".residual")
+            message = (
+                f"{use}: a residual adds the block's input ({given} channels) to its body ({made} channels); "
+                f"the body must end with {given} channels"
+            )
+            raise SpecError(error("channel-mismatch", message, node.span, *_use_note(graph, use)))
         if len(channels) != 1:
             listed = ", ".join(f"{label} has {shape[0]}" for label, shape in zip(labels, shapes, strict=True))
-            raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span, *_use_note(graph, node)))
+            raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span, *_use_note(graph, node.name)))
         return shapes[0]
     return (sum(shape[0] for shape in shapes), *common)
 
@@ -141,6 +149,8 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
 def _input_labels(graph: Graph, merge: Node, sources: list[str], spec: Spec | None) -> list[str]:
     """How the user knows each input of a merge: a block's branches by name (an empty `add`
     branch feeds the block's input straight through), a top-level layer's `from` by layer."""
+    if getattr(merge.attrs, "labels", ()):
+        return list(merge.attrs.labels)
     instance = graph.instances.get(merge.name)
     if instance is not None and spec is not None and instance.block in spec.blocks:
         branches = spec.blocks[instance.block].branches
@@ -150,11 +160,11 @@ def _input_labels(graph: Graph, merge: Node, sources: list[str], spec: Spec | No
     return [source[len(prefix) :].split(".")[0] if source.startswith(prefix) else source for source in sources]
 
 
-def _use_note(graph: Graph, merge: Node) -> list[Diagnostic]:
+def _use_note(graph: Graph, use: str) -> list[Diagnostic]:
     """A merge inside a block is reported at the block's definition; this says which use."""
-    if merge.name not in graph.instances:
+    if use not in graph.instances:
         return []
-    return [note(f"in {merge.name}, used here", graph.instances[merge.name].span)]
+    return [note(f"in {use}, used here", graph.instances[use].span)]
 
 
 def _misaligned(graph: Graph, merge: Node, odd: str, odd_size, odd_label: str, agreeing_label: str, size) -> Diagnostic:
@@ -168,7 +178,7 @@ def _misaligned(graph: Graph, merge: Node, odd: str, odd_size, odd_label: str, a
     if fix:
         message += f"; {fix}"
     span = culprit.span if culprit is not None else merge.span
-    return error("concat-misaligned", message, span, *_use_note(graph, merge))
+    return error("concat-misaligned", message, span, *_use_note(graph, merge.name))
 
 
 def _as_branch(label: str) -> str:

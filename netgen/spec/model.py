@@ -9,6 +9,11 @@ from netgen.diagnostics import Span
 from netgen.spec.schema import InitArgs, Strict
 
 Combine = Literal["seq", "concat", "add"]
+# What a block parameter holds: a channel count (the default), a number such as a residual
+# scale, or an activation (relu or none).
+ParamType = Literal["channels", "float", "activation"]
+PARAM_TYPES: tuple[ParamType, ...] = ("channels", "float", "activation")
+Value = int | float | str  # a block argument: a number, an activation, or a parameter name
 
 
 @dataclass(frozen=True)
@@ -29,19 +34,30 @@ class BlockCall:
     """A use of a spec-defined block, with its arguments in the block's parameter order."""
 
     block: str
-    args: tuple[int | str, ...]
+    args: tuple[Value, ...]
     arg_spans: tuple[Span, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class MergeCall:
+    """`concat:` or `add:` of branches written in place: each branch reads the layer's input."""
+
+    op: Literal["concat", "add"]
+    branches: tuple[Branch, ...]
     span: Span
 
 
 @dataclass(frozen=True)
 class Layer:
     name: str
-    call: OpCall | BlockCall
+    call: OpCall | BlockCall | MergeCall
     span: Span
     inputs: tuple[str, ...] | None = None  # None: the previous layer's output
     input_spans: tuple[Span, ...] = ()
     row: str | None = None
+    times: int = 1  # `times: N`: N copies in a row, an nn.Sequential numbered 0 .. N-1
+    container: str | None = None  # a top-level layer inside a `sequential:` group of that name
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,17 @@ class Branch:
 
 
 @dataclass(frozen=True)
+class Residual:
+    """`residual:` the block computes act(input + scale * body); scale and act may name parameters."""
+
+    scale: float | str
+    act: str
+    span: Span
+    scale_span: Span
+    act_span: Span
+
+
+@dataclass(frozen=True)
 class Block:
     name: str
     params: tuple[str, ...]
@@ -60,6 +87,12 @@ class Block:
     combine: Combine
     branches: tuple[Branch, ...]
     span: Span
+    param_types: tuple[ParamType, ...] = ()
+    flat: bool = False  # layers of mapping branches are attributes of the block, not of an nn.Sequential
+    residual: Residual | None = None
+
+    def type_of(self, param: str) -> ParamType:
+        return self.param_types[self.params.index(param)] if self.param_types else "channels"
 
 
 @dataclass(frozen=True)

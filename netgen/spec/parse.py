@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import typing
 import unicodedata
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
-from netgen.spec.model import Block, BlockCall, Branch, Deviation, Head, Layer, OpCall, OutputField, Outputs, Spec
+from netgen.spec.model import (
+    PARAM_TYPES,
+    Block,
+    BlockCall,
+    Branch,
+    Deviation,
+    Head,
+    Layer,
+    MergeCall,
+    OpCall,
+    OutputField,
+    Outputs,
+    Residual,
+    Spec,
+)
 from netgen.spec.schema import (
     BLOCK_KEYS,
     DEFAULTABLE,
     HEAD_KEYS,
     LAYER_META_KEYS,
-    MAX_CHANNELS,
+    MAX_TIMES,
     OP_ARGS,
+    RESIDUAL_KEYS,
     DeviationArgs,
     SpecHeader,
     Strict,
@@ -27,6 +44,9 @@ from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
 
 # Ops that read several layers; every other op and every block reads exactly one.
 MERGE_OPS = ("concat", "add")
+ACTIVATIONS = ("relu", "none")
+# A top-level layer written {sequential: {...}} is a group: its layers are numbered items of one nn.Sequential.
+GROUP_KEY = "sequential"
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -331,22 +351,11 @@ class _Parser:
         for key in node:
             if key not in BLOCK_KEYS:
                 self.fail(error("unknown-key", f"block {name!r}: unknown key {key!r}{suggestion(key, BLOCK_KEYS)}", node.key_spans[key]))
-        params_node = node.get("params", YList())
-        params: list[str] = []
-        param_spans: list[Span] = []
-        if not isinstance(params_node, list):
-            self.fail(error("wrong-type", f"block {name!r}: 'params' must be a list of names", node.value_spans["params"]))
-        else:
-            for i, param in enumerate(params_node):
-                pspan = params_node.item_spans[i]
-                bad = check_name(param, pspan, "block parameter")
-                if bad:
-                    self.fail(bad)
-                elif param in params:
-                    self.fail(error("duplicate-name", f"block {name!r}: parameter {param!r} is listed twice", pspan))
-                else:
-                    params.append(param)
-                    param_spans.append(pspan)
+        params, param_spans, param_types = self.block_params(name, node)
+        flat = node.get("flat", False)
+        if not isinstance(flat, bool):
+            self.fail(error("bad-value", f"block {name!r}: 'flat' must be true or false, got {show(flat)}", node.value_spans["flat"]))
+            flat = False
         bodies = [key for key in ("concat", "add", "layers") if key in node]
         if len(bodies) != 1:
             self.fail(
@@ -359,26 +368,132 @@ class _Parser:
             return None
         body = bodies[0]
         body_node, body_span = node[body], node.value_spans[body]
+        residual = None
+        if "residual" in node:
+            types = dict(zip(params, param_types, strict=True))
+            residual = self.residual(name, node["residual"], node.value_spans["residual"], types)
         if body == "layers":
-            layers = self.sequence(body_node, body_span, f"{name}.layers")
+            layers = self.sequence(body_node, body_span, f"{name}.layers", merges=True, flat=flat)
             branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
             combine = "seq"
         else:
-            if not isinstance(body_node, YMap) or not body_node:
-                self.fail(error("wrong-type", f"block {name!r}: '{body}' must map branch names to lists of layers", body_span))
+            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat)
+            if found is None:
                 return None
-            branches = []
-            for branch_name, branch_node in body_node.items():
-                bspan = body_node.key_spans[branch_name]
-                bad = check_name(branch_name, bspan, "branch")
-                if bad:
-                    self.fail(bad)
+            branches, combine = found, body
+        return Block(name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual)
+
+    def block_params(self, name: str, node: YMap) -> tuple[list[str], list[Span], list[str]]:
+        """`params: [n1x1, scale: float, act: activation]`: a bare name is a channel count."""
+        params_node = node.get("params", YList())
+        params: list[str] = []
+        param_spans: list[Span] = []
+        param_types: list[str] = []
+        if not isinstance(params_node, list):
+            self.fail(error("wrong-type", f"block {name!r}: 'params' must be a list of names", node.value_spans["params"]))
+            return params, param_spans, param_types
+        for i, param in enumerate(params_node):
+            pspan = params_node.item_spans[i]
+            kind = "channels"
+            if isinstance(param, YMap) and len(param) == 1:
+                param, kind = next(iter(param.items()))
+                if kind not in PARAM_TYPES:
+                    self.fail(
+                        error(
+                            "bad-value",
+                            f"block {name!r}: parameter {param!r} has type {show(kind)}; a type is one of "
+                            f"{', '.join(PARAM_TYPES)}{suggestion(str(kind), PARAM_TYPES)}",
+                            pspan,
+                        )
+                    )
                     continue
-                layers = self.sequence(branch_node, body_node.value_spans[branch_name], f"{name}.{branch_name}", allow_empty=body == "add")
-                branches.append(Branch(branch_name, layers, bspan, indexed=not isinstance(branch_node, YMap)))
-            branches = tuple(branches)
-            combine = body
-        return Block(name, tuple(params), tuple(param_spans), combine, branches, span)
+            bad = check_name(param, pspan, "block parameter")
+            if bad:
+                self.fail(bad)
+            elif param in params:
+                self.fail(error("duplicate-name", f"block {name!r}: parameter {param!r} is listed twice", pspan))
+            else:
+                params.append(param)
+                param_spans.append(pspan)
+                param_types.append(kind)
+        return params, param_spans, param_types
+
+    def residual(self, name: str, node: Any, span: Span, types: dict[str, str]) -> Residual | None:
+        """`residual: {scale: 0.17, act: relu}`: a number or a float parameter, relu, none or an activation parameter."""
+        if not isinstance(node, YMap):
+            self.fail(error("wrong-type", f"block {name!r}: 'residual' takes {{scale: ..., act: relu | none}}, got {show(node)}", span))
+            return None
+        ok = True
+        for key in node:
+            if key not in RESIDUAL_KEYS:
+                ok = False
+                hint = suggestion(key, RESIDUAL_KEYS) or f"; expected one of: {', '.join(RESIDUAL_KEYS)}"
+                self.fail(error("unknown-key", f"block {name!r}: residual: unknown key {key!r}{hint}", node.key_spans[key]))
+        scale, act = node.get("scale", 1.0), node.get("act", "none")
+        scale_span, act_span = node.value_spans.get("scale", span), node.value_spans.get("act", span)
+        if isinstance(scale, str):
+            ok &= self.typed_reference(name, "scale", scale, scale_span, types, "float")
+        elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+            ok = False
+            self.fail(error("bad-value", f"block {name!r}: residual 'scale' must be a finite number or a float parameter, got {show(scale)}", scale_span))
+        if not isinstance(act, str):
+            ok = False
+            self.fail(error("bad-value", f"block {name!r}: residual 'act' must be relu, none or an activation parameter, got {show(act)}", act_span))
+        elif act not in ACTIVATIONS:
+            ok &= self.typed_reference(name, "act", act, act_span, types, "activation", literals=ACTIVATIONS)
+        if not ok:
+            return None
+        return Residual(float(scale) if not isinstance(scale, str) else scale, act, span, scale_span, act_span)
+
+    def typed_reference(self, block: str, key: str, value: str, span: Span, types: dict[str, str], want: str, literals=()) -> bool:
+        """A residual argument naming a parameter: the parameter must exist and hold a `want`."""
+        if value not in types:
+            choices = [*literals, *(param for param, kind in types.items() if kind == want)]
+            expected = " or ".join(literals) if literals else "a number"
+            hint = suggestion(value, choices) or f"; expected {expected} or a {want} parameter"
+            self.fail(
+                error(
+                    "undefined-name",
+                    f"block {block!r}: residual {key!r} names {value!r}, which is not a parameter of the block{hint}",
+                    span,
+                )
+            )
+            return False
+        if types[value] != want:
+            self.fail(
+                error(
+                    "wrong-param-type",
+                    f"block {block!r}: residual {key!r} needs a {want} parameter, but {value!r} is a {types[value]} parameter; "
+                    f"declare it as `{value}: {want}` in params",
+                    span,
+                )
+            )
+            return False
+        return True
+
+    def branches(self, what: str, path: str, body: str, node: Any, span: Span, flat: bool) -> tuple[Branch, ...] | None:
+        """Named branches of a `concat` or `add`, each a list (numbered) or a mapping (named) of layers."""
+        if not isinstance(node, YMap) or not node:
+            self.fail(error("wrong-type", f"{what}: '{body}' must map branch names to lists of layers", span))
+            return None
+        out = []
+        for branch_name, branch_node in node.items():
+            bspan = node.key_spans[branch_name]
+            bad = check_name(branch_name, bspan, "branch")
+            if bad:
+                self.fail(bad)
+                continue
+            named = isinstance(branch_node, YMap)
+            layers = self.sequence(
+                branch_node,
+                node.value_spans[branch_name],
+                f"{path}.{branch_name}",
+                allow_empty=body == "add",
+                merges=named and flat,
+                flat=flat,
+            )
+            out.append(Branch(branch_name, layers, bspan, indexed=not named))
+        return tuple(out)
 
     def head(self, name: str, node: Any, span: Span) -> Head | None:
         """A head is one layer (usually a block) fed by a named trunk layer, with a loss weight."""
@@ -411,8 +526,21 @@ class _Parser:
             return None
         return Head(name, layer.inputs[0], layer.input_spans[0], float(weight), layer, span)
 
-    def sequence(self, node: Any, span: Span, where: str, named_only: bool = False, allow_empty: bool = False) -> tuple[Layer, ...]:
-        """Layers written as a mapping (named) or, inside blocks and heads, as a list (numbered)."""
+    def sequence(
+        self,
+        node: Any,
+        span: Span,
+        where: str,
+        named_only: bool = False,
+        allow_empty: bool = False,
+        merges: bool = False,
+        flat: bool = False,
+    ) -> tuple[Layer, ...]:
+        """Layers written as a mapping (named) or, inside blocks and heads, as a list (numbered).
+
+        `named_only` marks the network's own layers, which may be grouped with `sequential:`;
+        `merges` says whether a layer here may be a `concat:`/`add:` of branches (only where
+        layers are attributes of their own: a block's `layers:`, or a mapping branch of a flat block)."""
         if isinstance(node, YMap):
             out = []
             for name, value in node.items():
@@ -421,7 +549,10 @@ class _Parser:
                 if bad:
                     self.fail(bad)
                     continue
-                layer = self.layer(name, value, key_span, node.value_spans[name])
+                if named_only and isinstance(value, YMap) and GROUP_KEY in value:
+                    out += self.group(name, value, key_span)
+                    continue
+                layer = self.layer(name, value, key_span, node.value_spans[name], merges=merges, flat=flat)
                 if layer is not None:
                     out.append(layer)
             return tuple(out)
@@ -430,7 +561,7 @@ class _Parser:
                 self.fail(error("no-layers", f"{where} has no layers", span))
             calls = []
             for i, value in enumerate(node):
-                layer = self.layer("", value, node.item_spans[i], node.item_spans[i])
+                layer = self.layer("", value, node.item_spans[i], node.item_spans[i], merges=merges, flat=flat)
                 if layer is not None:
                     calls.append(layer)
             return _name_by_op(calls)
@@ -440,7 +571,27 @@ class _Parser:
         self.fail(error("wrong-type", f"{where} must be {expected}, got {show(node)}", span))
         return ()
 
-    def layer(self, name: str, node: Any, key_span: Span, value_span: Span, meta=LAYER_META_KEYS) -> Layer | None:
+    def group(self, name: str, node: YMap, span: Span) -> list[Layer]:
+        """`features: {sequential: {conv1: ..., mixed_3a: ...}}`: named layers that the generated module
+        keeps as items 0, 1, ... of one nn.Sequential attribute `features` (timm's layout)."""
+        for key in node:
+            if key != GROUP_KEY:
+                self.fail(error("unknown-key", f"group {name!r}: unknown key {key!r}; a group is written {{sequential: {{named layers}}}}", node.key_spans[key]))
+        items = node[GROUP_KEY]
+        if not isinstance(items, YMap) or not items:
+            self.fail(error("wrong-type", f"group {name!r}: 'sequential' must be a mapping of named layers, got {show(items)}", node.value_spans[GROUP_KEY]))
+            return []
+        out = []
+        for item in self.sequence(items, node.value_spans[GROUP_KEY], name):
+            out.append(replace(item, container=name))
+        for key in items:
+            if isinstance(items[key], YMap) and GROUP_KEY in items[key]:
+                self.fail(error("nested-group", f"group {name!r}: {key!r} is a group inside a group; groups do not nest", items.key_spans[key]))
+        return out
+
+    def layer(
+        self, name: str, node: Any, key_span: Span, value_span: Span, meta=LAYER_META_KEYS, merges: bool = False, flat: bool = False
+    ) -> Layer | None:
         label = name or "layer"
         if not isinstance(node, YMap):
             self.fail(error("wrong-type", f"{label}: a layer is written {{op: {{arguments}}}}, e.g. {{conv: {{out: 64, kernel: 3}}}}; got {show(node)}", value_span))
@@ -455,24 +606,60 @@ class _Parser:
             return None
         op = ops[0]
         op_span = node.key_spans[op]
-        call = self.call(label, op, node[op], op_span, node.value_spans[op])
+        if op in MERGE_OPS and isinstance(node[op], YMap) and node[op]:
+            call = self.merge_call(label, op, node[op], op_span, node.value_spans[op], merges, flat)
+        else:
+            call = self.call(label, op, node[op], op_span, node.value_spans[op])
         inputs, input_spans = self.inputs(label, node)
         row = node.get("row")
         if row is not None and not isinstance(row, str):
             self.fail(error("wrong-type", f"{label}: 'row' must be the id of a reference row, got {show(row)}", node.value_spans["row"]))
             row = None
-        if call is None:
+        times = self.times(label, op, node)
+        if call is None or times is None:
             return None
-        if inputs is not None and len(inputs) > 1 and op not in MERGE_OPS:
+        several = op in MERGE_OPS and not isinstance(call, MergeCall)
+        if inputs is not None and len(inputs) > 1 and not several:
+            what = f"a {op} of branches" if isinstance(call, MergeCall) else op
             self.fail(
                 error(
                     "too-many-inputs",
-                    f"{label}: {op} takes one input but 'from' names {len(inputs)}; only {' and '.join(MERGE_OPS)} combine several",
+                    f"{label}: {what} takes one input but 'from' names {len(inputs)}; only {' and '.join(MERGE_OPS)} combine several",
                     input_spans[1],
                 )
             )
             return None
-        return Layer(name, call, key_span if name else op_span, inputs, input_spans, row)
+        return Layer(name, call, key_span if name else op_span, inputs, input_spans, row, times)
+
+    def times(self, label: str, op: str, node: YMap) -> int | None:
+        """`times: N` repeats a layer N times in a row; None after a diagnostic."""
+        if "times" not in node:
+            return 1
+        value, span = node["times"], node.value_spans["times"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMES:
+            self.fail(error("bad-value", f"{label}: 'times' must be a whole number from 1 to {MAX_TIMES}, got {show(value)}", span))
+            return None
+        if op in MERGE_OPS:
+            self.fail(error("bad-value", f"{label}: a {op} cannot be repeated; put it in a block and repeat the block", node.key_spans["times"]))
+            return None
+        return value
+
+    def merge_call(self, label: str, op: str, args: YMap, op_span: Span, args_span: Span, allowed: bool, flat: bool) -> MergeCall | None:
+        """`concat: {a: [...], b: [...]}` inside a block: branches that each read this layer's input."""
+        if not allowed:
+            self.fail(
+                error(
+                    "misplaced-merge",
+                    f"{label}: a {op} of branches needs its branches to be attributes of a block: write it in a block's "
+                    "'layers', or in a branch written as a mapping of a block with 'flat: true'",
+                    op_span,
+                )
+            )
+            return None
+        branches = self.branches(label, label, op, args, args_span, flat)
+        if branches is None:
+            return None
+        return MergeCall(op, branches, op_span)
 
     def inputs(self, label: str, node: YMap):
         if "from" not in node:
@@ -519,14 +706,15 @@ class _Parser:
             return None
         ok = True
         for i, value in enumerate(args):
-            good_int = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_CHANNELS
+            # Channel counts are checked against the parameter's type when the block is expanded.
+            good_number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             good_symbol = isinstance(value, str) and IDENTIFIER.match(value)
-            if not (good_int or good_symbol):
+            if not (good_number or good_symbol):
                 ok = False
                 self.fail(
                     error(
                         "bad-value",
-                        f"{label}: argument {i + 1} of {block!r} must be a channel count (1 to {MAX_CHANNELS}) or a parameter name, got {show(value)}",
+                        f"{label}: argument {i + 1} of {block!r} must be a number, relu, none or a parameter name, got {show(value)}",
                         args.item_spans[i],
                     )
                 )
@@ -555,9 +743,9 @@ def _name_by_op(layers: list[Layer]) -> tuple[Layer, ...]:
         key = _op_name(layer)
         seen[key] = seen.get(key, 0) + 1
         name = key if counts[key] == 1 else f"{key}{seen[key]}"
-        out.append(Layer(name, layer.call, layer.span, layer.inputs, layer.input_spans, layer.row))
+        out.append(replace(layer, name=name))
     return tuple(out)
 
 
 def _op_name(layer: Layer) -> str:
-    return layer.call.op if isinstance(layer.call, OpCall) else layer.call.block
+    return layer.call.block if isinstance(layer.call, BlockCall) else layer.call.op

@@ -56,6 +56,8 @@ class ConvArgs(Strict):
     bias: Flag = True
     bn: Annotated[StrictBool | BatchNormArgs, Field(description="true, false or {eps: ..., momentum: ...}")] = False
     act: Activation = "none"
+    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit.
+    bare: Flag = False
 
 
 class PoolArgs(Strict):
@@ -182,6 +184,8 @@ class SpecHeader(Strict):
     ] = None
 
 
-LAYER_META_KEYS = ("from", "row")
+LAYER_META_KEYS = ("from", "row", "times")
 HEAD_KEYS = ("from", "loss_weight")
-BLOCK_KEYS = ("params", "concat", "add", "layers")
+BLOCK_KEYS = ("params", "flat", "residual", "concat", "add", "layers")
+RESIDUAL_KEYS = ("scale", "act")
+MAX_TIMES = 1000

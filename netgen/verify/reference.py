@@ -22,12 +22,13 @@ from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
 # Table 1's columns, in the paper's order; a reference may print a subset of them.
 MODULE_COLUMNS = ("n1x1", "n3x3_reduce", "n3x3", "n5x5_reduce", "n5x5", "pool_proj")
 COUNT_COLUMNS = ("params", "ops")
-COLUMNS = ("type", "patch_size_stride", "output_size", "depth", *MODULE_COLUMNS, *COUNT_COLUMNS)
+# `input_size` is what a row's first layer receives (Inception-v3's Table 1 prints that instead).
+COLUMNS = ("type", "patch_size_stride", "input_size", "output_size", "depth", *MODULE_COLUMNS, *COUNT_COLUMNS)
 CLAIMS = ("depth", "depth_with_pooling", "building_blocks", "params", "ops")
 
 _TIMES = "[×x]"
 _SIZE = re.compile(rf"^(\d+)\s*{_TIMES}\s*(\d+)\s*{_TIMES}\s*(\d+)$")
-_PATCH = re.compile(rf"^(\d+)\s*{_TIMES}\s*(\d+)\s*/\s*(\d+)$")
+_PATCH = re.compile(rf"^(\d+)\s*{_TIMES}\s*(\d+)\s*(?:/\s*(\d+))?$")
 _COUNT = re.compile(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]?)$")
 _TYPE = re.compile(r"^([^()]*?)\s*(?:\(([^()]*)\))?$")
 
@@ -46,10 +47,11 @@ class Size:
 @dataclass(frozen=True)
 class Patch:
     kernel: tuple[int, int]
-    stride: int
+    stride: int | None  # None: printed without one (`8 × 8`), any stride agrees
 
     def __str__(self) -> str:
-        return f"{self.kernel[0]}x{self.kernel[1]}/{self.stride}"
+        kernel = f"{self.kernel[0]}x{self.kernel[1]}"
+        return kernel if self.stride is None else f"{kernel}/{self.stride}"
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class Reference:
 
 
 def parse_size(text: str) -> Size:
+    if text.strip().isdigit():  # a vector, as the Inception-v4 figures print one: `1536`
+        return Size((int(text), 1, 1))
     match = _SIZE.match(text.strip())
     if not match:
         raise ValueError(f"an output size is written H×W×C, e.g. 112×112×64; got {text!r}")
@@ -143,9 +147,9 @@ def parse_size(text: str) -> Size:
 def parse_patch(text: str) -> Patch:
     match = _PATCH.match(text.strip())
     if not match:
-        raise ValueError(f"a patch size/stride is written K×K/S, e.g. 7×7/2; got {text!r}")
-    kh, kw, stride = (int(group) for group in match.groups())
-    return Patch((kh, kw), stride)
+        raise ValueError(f"a patch size/stride is written K×K/S or K×K, e.g. 7×7/2; got {text!r}")
+    kh, kw, stride = match.groups()
+    return Patch((int(kh), int(kw)), None if stride is None else int(stride))
 
 
 def parse_count(text: str, units: dict[str, int]) -> Count:
@@ -170,9 +174,12 @@ def parse_type(text: str) -> RowType:
 
 
 def dropout_rate(label: str | None) -> Fraction | None:
-    """`40%` -> 2/5; None when the label is not a percentage."""
+    """`40%` -> 2/5, `keep 0.8` (the probability of keeping a unit) -> 1/5; None for any other label."""
     match = re.match(r"^(\d+(?:\.\d+)?)\s*%$", label or "")
-    return Fraction(Decimal(match.group(1))) / 100 if match else None
+    if match:
+        return Fraction(Decimal(match.group(1))) / 100
+    keep = re.match(r"^keep\s+(\d+(?:\.\d+)?)$", label or "")
+    return 1 - Fraction(Decimal(keep.group(1))) if keep else None
 
 
 def _decimals(number: Decimal) -> int:
@@ -320,7 +327,7 @@ class _Reader:
                 return parse_type(value)
             if column == "patch_size_stride":
                 return parse_patch(value)
-            if column == "output_size":
+            if column in ("input_size", "output_size"):
                 return parse_size(value)
             return parse_count(value, units)
         except ValueError as exc:

@@ -16,6 +16,7 @@ SYMBOLS = {Mark.ERRATUM: "*", Mark.DEVIATION: "~", Mark.MISMATCH: "!"}
 HEADERS = {
     "type": "type",
     "patch_size_stride": "patch",
+    "input_size": "input size",
     "output_size": "output size",
     "depth": "depth",
     "n1x1": "#1x1",
@@ -27,7 +28,7 @@ HEADERS = {
     "params": "params",
     "ops": "ops",
 }
-TEXT_COLUMNS = ("type", "patch_size_stride", "output_size")
+TEXT_COLUMNS = ("type", "patch_size_stride", "input_size", "output_size")
 CLAIM_LABELS = {
     "depth": "depth (layers with weights)",
     "depth_with_pooling": "depth with pooling",

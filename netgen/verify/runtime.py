@@ -145,7 +145,7 @@ def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
 
 
 def _exit(graph: Graph, name: str) -> str:
-    return graph.instances[name].exit if name in graph.instances else name
+    return graph.exit_of(name)
 
 
 def _submodule(model: torch.nn.Module, path: str) -> torch.nn.Module | None:

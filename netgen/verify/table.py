@@ -4,7 +4,7 @@ A reference row is described by the spec's top-level layers whose `row:` names i
 conv3 both map to the "convolution 3x3/1" row). Of those layers:
   type, patch/stride and output size are the last layer's;
   depth is the longest path through the row counting layers with weights (conv, linear);
-  module columns are a block use's arguments, in the paper's column order; rows of plain
+  module columns are a block use's arguments, matched to the columns by parameter name; rows of plain
     convolutions fill them as the paper does (a 1x1 conv before a KxK one is #KxK reduce);
   params are the weights of the row's layers without biases, ops their multiply-adds.
 
@@ -28,6 +28,7 @@ The result is ok when every difference is an erratum or a deviation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -251,20 +252,30 @@ class _Verifier:
         graph, last = self.graph, layers[-1]
         names = {layer.name for layer in layers}
         nodes = [node for node in self.trunk if node.row in names]
-        out_node = graph[graph.instances[last.name].exit] if last.name in graph.instances else graph[last.name]
+        out_node = graph[graph.exit_of(last.name)]
         size = Size(tuple(as_chw(out_node.shape)))
+        first = layers[0]
+        entry = graph[self.first_input(first.name) if first.name in graph.exits else graph.inputs(first.name)[0]]
+        received = Size(tuple(as_chw(entry.shape)))
         depth = self.depth_within({node.name for node in nodes})
         weights = sum(node.weights for node in nodes)
         macs = sum(node.macs for node in nodes)
         return {
             "type": _type_of(last, graph),
             "patch_size_stride": self.patch_of(last),
+            "input_size": _Seen(received, str(received), first.span),
             "output_size": _Seen(size, str(size), last.span),
             "depth": _Seen(depth, str(depth), last.span),
             "params": _Seen(weights, self.count_text("params", weights), last.span, _exact("params", weights)),
             "ops": _Seen(macs, self.count_text("ops", macs), last.span, _exact("ops", macs)),
             **self.module_columns(layers),
         }
+
+    def first_input(self, name: str) -> str:
+        """What a layer that expanded to several nodes reads: the input of its first node."""
+        prefix = name + "."
+        first = next(node for node in self.trunk if node.name.startswith(prefix) or node.name == name)
+        return self.inputs[first.name][0]
 
     def depth_within(self, members: set[str]) -> int:
         """The longest path through the network counting only the row's layers with weights;
@@ -276,7 +287,7 @@ class _Verifier:
         return max(best.values(), default=0)
 
     def patch_of(self, layer: Layer) -> _Seen:
-        if layer.name in self.graph.instances or layer.name not in self.graph:
+        if layer.name in self.graph.exits or layer.name not in self.graph:
             return _Seen(None, "", layer.span)
         node = self.graph[layer.name]
         if node.kind not in (OpKind.CONV, *POOLING):
@@ -297,13 +308,16 @@ class _Verifier:
         found: dict[str, tuple[int, Span]] = {}
         unmatched = ""  # a block whose arguments are not the paper's six columns
         if len(layers) == 1 and isinstance(last.call, BlockCall):
-            args = self.graph.instances[last.name].args
-            if len(args) == len(MODULE_COLUMNS):
-                found = {
-                    column: (value, span)
-                    for column, value, span in zip(MODULE_COLUMNS, args, last.call.arg_spans, strict=True)
-                }
-            elif args:
+            # Columns are matched to the block's parameters by name, so a parameter added to a
+            # block (a seventh column, a residual scale) leaves the paper's six where they are.
+            instance = self.graph.instances.get(last.name)
+            args = instance.args if instance is not None else ()
+            params = self.spec.blocks[last.call.block].params
+            for column in MODULE_COLUMNS:
+                index = next((i for i, param in enumerate(params) if column_key(param) == column_key(column)), None)
+                if index is not None and index < len(args):
+                    found[column] = (args[index], last.call.arg_spans[index])
+            if args and not found:
                 unmatched = f"({len(args)} args)"
         else:
             convs = [
@@ -373,6 +387,15 @@ class _Verifier:
 # -- cells ---------------------------------------------------------------------------------
 
 
+def column_key(name: str) -> str:
+    """A module column and a block parameter name the same count when their keys are equal: case,
+    underscores, a leading `n`, `ch` or `#` before the kernel size, and `reduce` shortened to `red`
+    do not count (n3x3_reduce, n3x3red, ch3x3red and #3x3 reduce are one column)."""
+    key = name.lower().replace("_", "").replace(" ", "")
+    key = re.sub(r"^(?:n|ch|#)(?=\d)", "", key)
+    return key.replace("reduce", "red")
+
+
 def _agrees(column: str, printed: Any, computed: Any) -> bool:
     if column in COUNT_COLUMNS:
         return count_agrees(printed, computed)
@@ -392,14 +415,27 @@ def _type_of(layer: Layer, graph: Graph) -> _Seen:
     return _Seen(("op", kind, rate), text, layer.span)
 
 
+# Words the papers print for what netgen calls otherwise.
+_SYNONYMS = {"conv": "convolution", "average": "avg", "pooling": "pool"}
+
+
 def _type_agrees(printed: RowType, computed: tuple) -> bool:
+    """The printed kind's first word names the layer: a block by the start of its name (dashes and
+    underscores aside: `Inception-A` is `inception_a`), an op by one of its words (`conv padded`
+    is a convolution, `pool` a max or avg pool). A count before it (`4 x Inception-A`) is left out."""
     what, kind, rate = computed
+    words = re.sub(r"^\d+\s*[×x]\s*", "", printed.kind).split() or [""]
+    first = _SYNONYMS.get(words[0], words[0])
     if what == "block":
-        return kind.startswith(printed.kind)
-    if kind != printed.kind:
+        return _squash(kind).startswith(_squash(first))
+    if not any(word.startswith(first) for word in kind.split()):
         return False
     wanted = dropout_rate(printed.label) if kind == "dropout" else None
     return wanted is None or (rate is not None and abs(Fraction(rate) - wanted) < Fraction(1, 10**9))
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[-_\s]", "", name.lower())
 
 
 def _patch_agrees(printed: Patch | None, computed: tuple | None) -> bool:
@@ -408,6 +444,8 @@ def _patch_agrees(printed: Patch | None, computed: tuple | None) -> bool:
     if len(computed) != 3:
         return False
     kernel, stride, out = computed
+    if printed.stride is None:
+        return kernel == printed.kernel
     # A window applied once along a dimension (output 1) gives the same result for any stride.
     return kernel == printed.kernel and all(s == printed.stride or o == 1 for s, o in zip(stride, out, strict=True))
 

@@ -124,6 +124,8 @@ def reference_forward(spec, graph, layout, weights, x: np.ndarray) -> np.ndarray
             out = F.softmax(inputs[0], dim=1)
         elif kind is OpKind.CONCAT:
             out = torch.cat(inputs, dim=1)
+        elif kind is OpKind.ADD and a.scale is not None:
+            out = inputs[0] + inputs[1] * a.scale  # a residual: input + scale * body
         elif kind is OpKind.ADD:
             out = sum(inputs[1:], inputs[0])
         else:

@@ -65,18 +65,26 @@ class _BlockPlan:
     """A block definition, and how its output channels and size follow from its arguments."""
 
     name: str
-    kind: str  # inception, reduction, residual, twin or stage
+    kind: str  # inception, reduction, residual, twin, scaled or stage
     params: list[str]
+    types: dict[str, str] = field(default_factory=dict)  # typed parameters (float, activation); others count channels
     ends: list[tuple] = field(default_factory=list)  # per concat branch: ("param", i), ("literal", c) or ("input",)
     stride: int = 1  # reduction blocks: every branch ends with this stride and a centred odd window
     inner: _BlockPlan | None = None  # stage: the block it wraps
     post: int | None = None  # stage: channels of its closing 1x1 convolution, if it has one
+    with_input: bool = False  # stage: its output is concatenated with its input (`from: input`)
+
+    def declared(self) -> list:
+        """`params:` as written: a channel count by name, a typed parameter as {name: type}."""
+        return [{name: self.types[name]} if name in self.types else name for name in self.params]
 
     def channels(self, args: list[int], channels_in: int) -> int:
         if self.kind == "stage":
             inner = self.inner.channels(args, channels_in)
+            if self.with_input:
+                return inner + channels_in
             return self.post if self.post is not None else inner
-        if self.kind in ("residual", "twin"):
+        if self.kind in ("residual", "twin", "scaled"):
             return args[0]
         total = 0
         for kind, *value in self.ends:
@@ -95,7 +103,11 @@ class _BlockPlan:
         return (extent - 1) // self.stride + 1
 
     def needs_equal_channels(self) -> bool:
-        return self.kind == "residual" or (self.kind == "stage" and self.inner.needs_equal_channels())
+        return self.kind in ("residual", "scaled") or (self.kind == "stage" and self.inner.needs_equal_channels())
+
+    def repeatable(self) -> bool:
+        """Keeps channels and size, so `times: N` copies can follow one another."""
+        return self.kind in ("residual", "scaled")
 
 
 class _Builder:
@@ -162,6 +174,8 @@ class _Builder:
 
         for _ in range(self.number(1, 4)):
             self.stem_layer()
+        if self.flag():
+            self.group_stem(list(self.layers))
         self.define_blocks()
         self.use_blocks()
         if self.flag():
@@ -301,11 +315,11 @@ class _Builder:
     def define_blocks(self) -> None:
         taken = set(OP_ARGS) | {"input"}
         for _ in range(self.number(1, 2)):
-            kind = self.pick(("inception", "inception", "reduction", "residual", "twin"))
+            kind = self.pick(("inception", "inception", "flat", "reduction", "residual", "scaled", "twin"))
             name = self.fresh(taken)
-            plan = _BlockPlan(name, kind, [])
+            plan = _BlockPlan(name, "inception" if kind == "flat" else kind, [])
             body = getattr(self, f"{kind}_block")(plan)
-            self.blocks[name] = {"params": plan.params, **body}
+            self.blocks[name] = {"params": plan.declared(), **body}
             self.plans.append(plan)
         if self.flag():
             inner = self.pick(self.plans)
@@ -365,6 +379,40 @@ class _Builder:
             branches[self.fresh(names)] = self.branch(layers)
         return {"concat": branches}
 
+    def flat_block(self, plan: _BlockPlan) -> dict:
+        """torchvision's InceptionE: a flat block whose branch splits into a 1xk and a kx1 convolution."""
+        names: set[str] = set()  # layers of a flat block are attributes of the block: one namespace
+        end, plan_end = self.channel_count(plan)
+        plan.ends.append(plan_end)
+        branches: dict = {self.fresh(names): [{"conv": self.conv_args(end, kernel=1)}]}
+        reduce, _ = self.channel_count(plan)
+        kernel = self.pick((3, 5))
+        half = (kernel - 1) // 2
+        split: dict = {}
+        for shape, pad in (([1, kernel], [0, half]), ([kernel, 1], [half, 0])):
+            out, out_end = self.channel_count(plan)
+            plan.ends.append(out_end)
+            split[self.fresh(names)] = [{"conv": self.conv_args(out, kernel=shape, pad=pad)}]
+        first, merge = self.fresh(names), self.fresh(names)
+        branches[self.fresh(names)] = {first: {"conv": self.conv_args(reduce, kernel=1)}, merge: {"concat": split}}
+        return {"flat": True, "concat": branches}
+
+    def scaled_block(self, plan: _BlockPlan) -> dict:
+        """timm's Block35: act(x + scale * body), the body a concat of branches and a bare 1x1 conv."""
+        out, _ = self.param(plan)
+        scale, act = self.param(plan)[0], self.param(plan)[0]
+        plan.types.update({scale: "float", act: "activation"})
+        names: set[str] = set(plan.params)  # a parameter the residual reads is an attribute too
+        branches: dict = {}
+        for _ in range(self.number(1, 3)):
+            width, _ = self.channel_count(plan)
+            kernel = self.pick(ODD_KERNELS)
+            branches[self.fresh(names)] = self.branch([{"conv": self.conv_args(width, kernel=kernel, pad=self.centred(kernel))}])
+        mixed, project = self.fresh(names), self.fresh(names)
+        bare = {"out": out, "kernel": 1, "bias": self.flag(), "bn": False, "act": "none", "bare": True}
+        residual = {"scale": scale, "act": act} if self.flag() else {"scale": self.pick((0.1, 0.2, 1.0)), "act": "relu"}
+        return {"residual": residual, "layers": {mixed: {"concat": branches}, project: {"conv": bare}}}
+
     def reduction_block(self, plan: _BlockPlan) -> dict:
         plan.stride = self.pick((2, 3))
         branches: dict = {}
@@ -421,9 +469,18 @@ class _Builder:
 
     def stage_block(self, name: str, inner: _BlockPlan) -> _BlockPlan:
         """A `layers` block that uses another block, passing its own parameters on."""
-        plan = _BlockPlan(name, "stage", list(inner.params), inner=inner)
+        plan = _BlockPlan(name, "stage", list(inner.params), dict(inner.types), inner=inner)
         layers: list[dict] = [{inner.name: list(inner.params)}]
-        closing = self.pick(("none", "conv", "relu", "dropout", "batchnorm"))
+        closings = ("none", "conv", "relu", "dropout", "batchnorm")
+        closing = self.pick(closings if inner.kind == "reduction" else (*closings, "with_input"))
+        if closing == "with_input":
+            # The inner block's output beside the stage's own input, named with `from: input`.
+            plan.with_input = True
+            names: set[str] = set()
+            used, joined = self.fresh(names), self.fresh(names)
+            body = {used: layers[0], joined: {"concat": None, "from": [used, "input"] if self.flag() else ["input", used]}}
+            self.blocks[name] = {"params": plan.declared(), "layers": body}
+            return plan
         if closing == "conv":
             out = self.number(1, MAX_CHANNELS)
             plan.post = self.scaled(out)
@@ -432,7 +489,7 @@ class _Builder:
             layers.append({"dropout": {"p": self.pick((0.0, 0.2, 0.5))}})
         elif closing != "none":
             layers.append({closing: None})
-        self.blocks[name] = {"params": plan.params, "layers": self.branch(layers)}
+        self.blocks[name] = {"params": plan.declared(), "layers": self.branch(layers)}
         return plan
 
     def use_blocks(self) -> None:
@@ -440,7 +497,7 @@ class _Builder:
         for index, plan in enumerate(uses):
             if index and self.flag():
                 self.maps.append(self.add(self.pool()))
-            args = [self.number(1, MAX_CHANNELS) for _ in plan.params]
+            args = [self.argument(plan, param) for param in plan.params]
             if plan.needs_equal_channels():
                 literal = self.literal_for(self.channels)
                 if literal is None:
@@ -449,9 +506,26 @@ class _Builder:
                     self.maps.append(self.add({"conv": self.conv_args(literal, kernel=1)}))
                     self.channels = self.scaled(literal)
                 args[0] = literal
-            self.channels = plan.channels([self.scaled(arg) for arg in args], self.channels)
+            self.channels = plan.channels([self.scaled(arg) if isinstance(arg, int) else arg for arg in args], self.channels)
             self.height, self.width_px = plan.size(self.height), plan.size(self.width_px)
-            self.maps.append(self.add({plan.name: args}))
+            use = {plan.name: args}
+            if plan.repeatable() and self.flag():
+                use["times"] = self.number(2, 3)
+            self.maps.append(self.add(use))
+
+    def argument(self, plan: _BlockPlan, param: str):
+        kind = plan.types.get(param)
+        if kind == "float":
+            return self.pick((0.1, 0.17, 1.0))
+        if kind == "activation":
+            return self.pick(("relu", "none"))
+        return self.number(1, MAX_CHANNELS)
+
+    def group_stem(self, stem: list[str]) -> None:
+        """timm's `features`: the stem's layers as items of one nn.Sequential, keeping their names."""
+        group = self.fresh(self.top_names)
+        items = {name: self.layers.pop(name) for name in stem}
+        self.layers = {group: {"sequential": items}, **self.layers}
 
     def side_branch(self) -> None:
         """A top-level branch beside the last layer, joined to it with `from:`."""

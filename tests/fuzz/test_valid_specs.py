@@ -71,7 +71,7 @@ def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) ->
     # Whole top-level layers and heads: a block's output is its concat or add node.
     exits = {name: _exit(graph, name) for name in layout.top}
     for name, attribute in layout.top.items():
-        if graph[exits[name]].kind in MERGES or name in graph.instances:
+        if graph[exits[name]].kind in MERGES or name in graph.exits:
             try:
                 network.get_submodule(attribute).register_forward_hook(_recorder(seen, f"top:{name}"))
             except AttributeError:
@@ -121,7 +121,7 @@ def _recorder(seen: dict, name: str):
 def _exit(graph: Graph, name: str) -> str:
     if name in graph.heads:
         return graph.heads[name]
-    return graph.instances[name].exit if name in graph.instances else name
+    return graph.exit_of(name)
 
 
 def _parameters(module: nn.Module) -> tuple[int, int]:
@@ -139,7 +139,7 @@ def _parameters(module: nn.Module) -> tuple[int, int]:
 def _multiply_adds(kind: OpKind, module: nn.Module, shape: tuple[int, ...]) -> int:
     """Multiply-adds from the real module's hyper-parameters and its real output size."""
     if kind is OpKind.CONV:
-        conv = module.conv
+        conv = module if isinstance(module, nn.Conv2d) else module.conv  # a bare conv, or a BasicConv2d unit
         assert isinstance(conv, nn.Conv2d), f"a conv unit holds {type(conv).__name__}"
         kh, kw = conv.kernel_size
         return math.prod(shape) * (conv.in_channels // conv.groups) * kh * kw

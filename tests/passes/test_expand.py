@@ -88,3 +88,30 @@ def test_heads_hang_off_the_trunk_and_keep_their_name(googlenet):
     assert graph["aux1.conv"].shape == (128, 4, 4)
     assert graph["aux2.avgpool"].shape == (528, 4, 4)
     assert all(node.head == "aux1" for node in graph.nodes() if node.row == "aux1")
+
+
+def test_times_copies_a_layer_and_from_input_names_the_block_input(compile_text):
+    spec, graph = compile_text("""\
+        name: T
+        input: [3, 8, 8]
+        blocks:
+          res:
+            params: [scale: float]
+            residual: {scale: scale, act: relu}
+            layers:
+              a: {conv: {out: 4, kernel: 1}}
+              b: {conv: {out: 4, kernel: 1}, from: input}
+              both: {concat: , from: [a, b]}
+              proj: {conv: {out: 3, kernel: 1}}
+        layers:
+          body: {res: [0.5], times: 2}
+          convs: {conv: {out: 3, kernel: 3, pad: 1}, times: 2}
+        """)
+    # Each copy reads the one before; `from: input` is the copy's own input.
+    assert graph.inputs("body.0.b") == ["input"]
+    assert graph.inputs("body.1.a") == graph.inputs("body.1.b") == ["body.0.act"]
+    assert graph.inputs("body.1.residual") == ["body.0.act", "body.1.proj"]
+    assert graph.instances["body.1"].args == (0.5,)
+    assert graph.inputs("convs.0") == ["body.1.act"] and graph.inputs("convs.1") == ["convs.0"]
+    assert graph.exit_of("body") == "body.1.act" and graph.output == "convs.1"
+    assert sum(node.weights for node in graph.nodes() if node.row == "convs") == 2 * 3 * 3 * 3 * 3

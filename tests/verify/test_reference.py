@@ -35,6 +35,15 @@ def test_sizes_are_printed_height_width_channels():
 def test_patch_is_kernel_and_stride():
     assert parse_patch("7×7/2") == Patch((7, 7), 2)
     assert str(parse_patch("3×3/1")) == "3x3/1"
+    # Inception-v3's Table 1 prints its last pool as a window alone.
+    assert parse_patch("8 × 8") == Patch((8, 8), None)
+
+
+def test_a_size_may_be_a_vector_and_dropout_a_keep_probability():
+    assert parse_size("1536").chw == (1536, 1, 1)
+    assert dropout_rate("keep 0.8") == Fraction(1, 5)
+    assert dropout_rate("40%") == Fraction(2, 5)
+    assert dropout_rate("keep all") is None
 
 
 def test_counts_keep_their_printed_precision():
@@ -60,7 +69,7 @@ def test_type_has_kind_and_label():
     ("parse", "text"),
     [
         (parse_size, "112x112"),
-        (parse_patch, "7x7"),
+        (parse_patch, "7x7/"),
         (lambda text: parse_count(text, UNITS), "2.7G"),
         (parse_type, "(3a)"),
     ],
@@ -124,7 +133,7 @@ def test_erratum_must_quote_the_printed_cell(tmp_path):
 
 
 def test_bad_cell_is_located(tmp_path):
-    diagnostics, line = _broken(tmp_path, "  patch_size_stride: 7×7/2\n", "  patch_size_stride: 7×7\n")
+    diagnostics, line = _broken(tmp_path, "  patch_size_stride: 7×7/2\n", "  patch_size_stride: 7×7/two\n")
     assert [(d.code, d.span.line) for d in diagnostics] == [("bad-reference", line)]
     assert "patch_size_stride" in diagnostics[0].message
 

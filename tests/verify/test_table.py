@@ -194,3 +194,62 @@ def test_spec_without_reference_is_a_located_error(tmp_path):
 def test_default_reference_is_relative_to_the_spec(googlenet):
     spec, _ = googlenet
     assert load_reference(reference_path(spec, None)).rows == load_reference(str(REFERENCE)).rows
+
+
+def test_module_columns_are_matched_by_parameter_name_not_position(tmp_path, reference):
+    # A parameter put first in `inception` moves every other one a place to the right.
+    text = GOOGLENET.read_text()
+    text = text.replace("params: [n1x1, n3x3red,", "params: [extra, n1x1, n3x3red,")
+    text = text.replace("{inception: [", "{inception: [8, ")
+    text = text.replace("- conv: {out: n1x1, kernel: 1}", "- conv: {out: n1x1, kernel: 1}\n        - conv: {out: extra, kernel: 1}\n        - conv: {out: n1x1, kernel: 1}", 1)
+    path = tmp_path / "googlenet.yaml"
+    path.write_text(text)
+    spec, graph = compile_file(str(path))
+    result = verify(spec, graph, reference)
+    for row in ("3a", "4e", "5b"):
+        for column in ("n1x1", "n3x3_reduce", "n3x3", "n5x5_reduce", "n5x5", "pool_proj"):
+            assert cell(result, row, column).mark is Mark.AGREE, (row, column)
+    assert cell(result, "3a", "n1x1").computed == "64"
+
+
+@pytest.mark.parametrize(
+    ("param", "column"),
+    [("n3x3red", "n3x3_reduce"), ("ch3x3red", "n3x3_reduce"), ("#3x3 reduce", "n3x3_reduce"), ("ch5x5", "n5x5"), ("pool_proj", "pool_proj")],
+)
+def test_a_parameter_names_a_column_whatever_its_prefix_and_abbreviation(param, column):
+    from netgen.verify.table import column_key
+
+    assert column_key(param) == column_key(column)
+    assert column_key(param) != column_key("n1x1")
+
+
+@pytest.mark.parametrize(
+    ("printed", "computed", "agrees"),
+    [
+        ("conv padded", ("op", "convolution", None), True),
+        ("pool", ("op", "max pool", None), True),
+        ("Average Pooling", ("op", "avg pool", None), True),
+        ("Average Pooling", ("op", "max pool", None), False),
+        ("4 x Inception-A", ("block", "inception_a", None), True),
+        ("3×Inception", ("block", "inception_c", None), True),
+        ("Reduction-A", ("block", "inception_a", None), False),
+        ("Dropout (keep 0.8)", ("op", "dropout", 0.2), True),
+        ("Dropout (keep 0.8)", ("op", "dropout", 0.0), False),
+    ],
+)
+def test_row_types_read_as_the_papers_print_them(printed, computed, agrees):
+    from netgen.verify.reference import parse_type
+    from netgen.verify.table import _type_agrees
+
+    assert _type_agrees(parse_type(printed), computed) is agrees
+
+
+def test_input_size_is_what_a_rows_first_layer_receives():
+    spec, graph = compile_file(str(SPECS / "inception-v3.yaml"))
+    result = verify(spec, graph, load_reference(str(SPECS / "reference" / "inception-v3-table1.yaml")))
+    assert cell(result, "conv1", "input_size").mark is Mark.AGREE
+    # Three Inception modules: the first reads the stem's 192 channels (Table 1 prints 288).
+    first = cell(result, "inception_a", "input_size")
+    assert (first.computed, first.printed, first.mark) == ("35x35x192", "35x35x288", Mark.DEVIATION)
+    assert cell(result, "inception_b", "input_size").mark is Mark.AGREE  # Mixed_6b, after the reduction
+    assert cell(result, "pool", "patch_size_stride").mark is Mark.AGREE  # `8 × 8`: the window, any stride
