@@ -212,3 +212,11 @@ def test_a_copy_computes_the_same(blocks, clone):
         torch.manual_seed(1)
         second = copied(images)
     assert type(first) is type(second) and same_outputs(first, second)
+
+
+def test_inception_v3_returns_torchvision_inception_outputs(generate):
+    """torchvision: `InceptionOutputs = namedtuple("InceptionOutputs", ["logits", "aux_logits"])`."""
+    generated = generate(SPECS / "inception-v3.yaml")
+    assert generated.module.InceptionOutputs._fields == ("logits", "aux_logits")
+    cls = getattr(generated.module, generated.layout.network_class)
+    assert inspect.signature(cls).parameters["transform_input"].default is False  # Inception3's default
