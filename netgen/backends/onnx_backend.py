@@ -285,7 +285,10 @@ class _Functions:
         nodes = self.nodes_of(instance)
         rel = _relative_to(instance.path)
         weights = [_formal_weight(instance, node, slot) for node in nodes for slot in _used_slots(self.layout, node)]
-        taken = {rel(node.name) for node in nodes}
+        # Every name a value of the body can have: its nodes' and the blocks it calls, whose value is
+        # named like their use (a `layers` block's use is no node of its own).
+        inner = [path for path in graph.instances if path.startswith(instance.path + ".")]
+        taken = {rel(node.name) for node in nodes} | {rel(path) for path in inner}
         x, y = _fresh("x", taken), _fresh("y", taken)
         scope = _Scope(
             graph,

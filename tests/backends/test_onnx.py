@@ -601,3 +601,50 @@ def test_a_value_read_twice_counts_twice_in_both_backends(compile_text, inline):
         expected = module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
     np.testing.assert_allclose(run(model, x), reference_forward(spec, graph, layout, state_dict, x), atol=1e-4, rtol=1e-4)
+
+
+# A use of a `layers` block inside another block is no IR node of its own, only a value of the
+# caller's function; named like the function's own input and output (`x`, `y`), it must keep its own.
+LOCALS = """\
+name: Locals
+input: [3, 8, 8]
+num_classes: 3
+blocks:
+  pair:
+    params: []
+    layers:
+      conv: {conv: {out: 3, kernel: 1, bn: true, act: relu}}
+      pool: {maxpool: {kernel: 3, stride: 1, pad: 1}}
+  outer:
+    params: []
+    layers:
+      y: {pair: []}
+      x: {pair: []}
+      output: {relu: }
+layers:
+  x: {outer: []}
+  y: {outer: []}
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
+
+@pytest.mark.skipif(render_pytorch is None, reason="netgen.backends.pytorch cannot be imported")
+@pytest.mark.parametrize("inline", [False, True], ids=["functions", "inlined"])
+def test_block_uses_named_like_a_functions_locals_keep_one_value_each(compile_text, inline):
+    spec, graph = compile_text(LOCALS)
+    layout = make_layout(spec, graph)
+    module = generated_module(spec, graph, layout)
+    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline)
+    if not inline:
+        (outer,) = [function for function in model.functions if function.name == "outer"]
+        written = [value for node in outer.node for value in node.output]
+        assert len(written) == len(set(written)) and {"y", "x"} <= set(written)
+        assert [*outer.input][0] not in written and [*outer.output][0] not in {"y", "x"}
+    x = images(spec, 2)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
