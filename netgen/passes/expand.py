@@ -13,7 +13,7 @@ from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.spec.model import Block, BlockCall, Layer, OpCall, Spec
 from netgen.spec.parse import suggestion
-from netgen.spec.schema import BatchNormArgs
+from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs
 
 MAX_NODES = 50_000
 MAX_NESTING = 16
@@ -148,7 +148,20 @@ class _Expander:
 
     def channels(self, value, span, env, where: str, scaled: bool = True) -> int:
         if isinstance(value, int):
-            return scale(value, self.spec.width) if scaled else value
+            if not scaled:
+                return value
+            channels = scale(value, self.spec.width)
+            if channels > MAX_CHANNELS:
+                raise SpecError(
+                    error(
+                        "bad-value",
+                        f"{where}: {value:,} channels at width {self.spec.width:g} become {channels:,}, "
+                        f"over the limit of {MAX_CHANNELS:,}",
+                        span,
+                        note("the width is set here", self.spec.where("width")),
+                    )
+                )
+            return channels
         if value in env:
             return env[value]
         known = sorted(env)
