@@ -146,6 +146,10 @@ def verify(
     try:
         spec, graph = compile_file(spec_path)
         result = verify_spec(spec, graph, load_reference(reference_path(spec, reference)))
+        if runtime:
+            from netgen.verify.runtime import check_runnable
+
+            check_runnable(spec, graph)
     except SpecError as exc:
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None

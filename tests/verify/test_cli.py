@@ -56,3 +56,16 @@ def test_missing_reference_is_a_spec_error(tmp_path):
     assert f"{copy}:" in run.stderr and "[no-reference]" in run.stderr
     run = netgen("verify", "specs/googlenet.yaml", "--reference", str(tmp_path / "absent.yaml"))
     assert run.returncode == 1 and "cannot read reference table" in run.stderr
+
+
+def test_runtime_refuses_a_run_that_could_exhaust_memory_before_running_anything(tmp_path):
+    """A 16384x16384 input would allocate 6 GiB for the batch alone: refused at the spec's input size."""
+    copy = tmp_path / "googlenet-bn.yaml"
+    copy.write_text((SPECS / "googlenet-bn.yaml").read_text().replace("input: [3, 224, 224]", "input: [3, 16384, 16384]"))
+    run = netgen("verify", str(copy), "--reference", str(REFERENCE), "--runtime")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stdout == ""
+    line = next(i for i, text in enumerate(copy.read_text().splitlines(), 1) if text.startswith("input:"))
+    (diagnostic, count) = run.stderr.splitlines()
+    assert diagnostic.startswith(f"{copy}:{line}:1: error: running the network on a batch of 2 at 3x16384x16384 could take ")
+    assert diagnostic.endswith("[too-large-to-run]") and count == "1 error"
