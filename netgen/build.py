@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from netgen.backends.layout import make_layout
+from netgen.backends.layout import Layout, make_layout
 from netgen.compile import compile_file
 from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
@@ -32,7 +32,15 @@ def output_stem(spec_path: str) -> str:
     return Path(spec_path).stem.replace("-", "_").replace(".", "_")
 
 
-def load_weights(path: str) -> dict:
+@dataclass(frozen=True)
+class Weights:
+    """A state_dict read from a file, as numpy arrays."""
+
+    path: str
+    tensors: dict
+
+
+def load_weights(path: str) -> Weights:
     """A state_dict saved from the generated module, read without unpickling arbitrary objects."""
     import torch
 
@@ -46,28 +54,49 @@ def load_weights(path: str) -> dict:
         ) from None
     if not isinstance(state, dict) or not all(isinstance(key, str) and hasattr(value, "numpy") for key, value in state.items()):
         raise SpecError(error("bad-weights", "weights file does not hold a state_dict (a mapping of names to tensors)", Span(path, 1, 1)))
-    return {key: value.detach().cpu().numpy() for key, value in state.items()}
+    return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()})
 
 
-def produce(spec_path: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
+def produce(spec_path: str, weights: Weights | None = None, inline_functions: bool = False) -> list[Artifact]:
     """Every file a spec builds to, each already checked by its backend."""
     spec, graph = compile_file(spec_path)
     return render_all(spec, graph, output_stem(spec_path), weights, inline_functions)
 
 
-def render_all(spec: Spec, graph: Graph, stem: str, weights: dict | None = None, inline_functions: bool = False) -> list[Artifact]:
+def render_all(
+    spec: Spec, graph: Graph, stem: str, weights: Weights | None = None, inline_functions: bool = False
+) -> list[Artifact]:
     """Run every backend on a compiled spec; `netgen check` calls this too, so it refuses what build would."""
     from netgen.backends.onnx_backend import build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
 
     layout = make_layout(spec, graph)
+    if weights is not None:
+        _refuse_unknown_keys(weights, layout)
     source = render_pytorch(spec, graph, layout)
-    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline_functions)
+    state_dict = weights.tensors if weights is not None else None
+    model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions)
     return [
         Artifact(f"{stem}.py", source.encode(), golden=True),
         Artifact(f"{stem}.onnx.txt", onnx_graph_text(model).encode(), golden=True),
         Artifact(f"{stem}.onnx", model.SerializeToString(deterministic=True), golden=False),
     ]
+
+
+def _refuse_unknown_keys(weights: Weights, layout: Layout) -> None:
+    """A key the generated module has no parameter or buffer for is a state_dict of another network."""
+    known = {slot.key for slots in layout.slots.values() for slot in slots}
+    unknown = [key for key in weights.tensors if key not in known]
+    if unknown:
+        shown = ", ".join(repr(key) for key in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise SpecError(
+            error(
+                "weights-mismatch",
+                f"the weights hold {len(unknown)} {'tensor' if len(unknown) == 1 else 'tensors'} the network has no "
+                f"place for: {shown}; they belong to another network or another version of this spec",
+                Span(weights.path, 1, 1),
+            )
+        )
 
 
 def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:

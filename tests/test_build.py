@@ -129,3 +129,37 @@ def test_building_twice_with_different_hash_seeds_is_byte_identical(tmp_path):
         assert run.returncode == 0, run.stderr
         outputs.append(snapshot(out))
     assert outputs[0] == outputs[1]
+
+
+def small_state_dict(spec_path):
+    """The state_dict of the module netgen generates for a spec, as torch tensors."""
+    import torch
+
+    from netgen.backends.layout import make_layout
+    from netgen.backends.pytorch import render_pytorch
+    from netgen.compile import compile_file
+    from netgen.verify.runtime import load_generated
+
+    spec, graph = compile_file(str(spec_path))
+    layout = make_layout(spec, graph)
+    module = load_generated(render_pytorch(spec, graph, layout), "netgen_test_weights")
+    return torch, getattr(module, layout.network_class)().state_dict()
+
+
+def test_weights_with_keys_the_network_lacks_are_refused_by_name(small, tmp_path):
+    torch, state = small_state_dict(small)
+    state["head.weight"] = torch.zeros(3)
+    state["conv.conv.extra"] = torch.zeros(1)
+    weights = tmp_path / "weights.pt"
+    torch.save(state, weights)
+    out = tmp_path / "out"
+    run = run_netgen("build", "small.yaml", "--weights", "weights.pt", "--out", str(out), cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr == (
+        "weights.pt:1:1: error: the weights hold 2 tensors the network has no place for: 'head.weight', "
+        "'conv.conv.extra'; they belong to another network or another version of this spec [weights-mismatch]\n1 error\n"
+    )
+    assert not out.exists()
+    del state["head.weight"], state["conv.conv.extra"]
+    torch.save(state, weights)
+    assert run_netgen("build", "small.yaml", "--weights", "weights.pt", "--out", str(out), cwd=tmp_path).returncode == 0
