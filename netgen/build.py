@@ -17,6 +17,7 @@ from netgen.backends.layout import Layout, make_layout
 from netgen.compile import compile_file
 from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
+from netgen.spec.files import open_regular
 from netgen.spec.model import Spec
 
 
@@ -45,9 +46,10 @@ def load_weights(path: str) -> Weights:
     import torch
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SpecError(error("no-file", "weights file not found", Span(path, 1, 1))) from None
+        with open_regular(path, "weights") as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
+    except SpecError:
+        raise
     except Exception as exc:  # torch raises several types for a corrupt or unsafe file
         raise SpecError(
             error("bad-weights", f"cannot read weights as a PyTorch state_dict: {exc}".splitlines()[0], Span(path, 1, 1))

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
+from netgen.spec.files import read_regular
 from netgen.spec.model import Block, BlockCall, Branch, Deviation, Head, Layer, OpCall, Spec
 from netgen.spec.schema import (
     BLOCK_KEYS,
@@ -23,7 +24,7 @@ from netgen.spec.schema import (
     SpecHeader,
     Strict,
 )
-from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
+from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
 # Ops that read several layers; every other op and every block reads exactly one.
 MERGE_OPS = ("concat", "add")
@@ -32,12 +33,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def load_spec(path: str) -> Spec:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SpecError(error("no-file", f"cannot read spec: {exc.strerror}", Span(path, 1, 1))) from None
-    return parse_spec(path, data)
+    return parse_spec(path, read_regular(path, "spec", MAX_BYTES))
 
 
 def parse_spec(path: str, data: bytes) -> Spec:

@@ -16,8 +16,9 @@ from fractions import Fraction
 from typing import Any
 
 from netgen.diagnostics import Span, SpecError, error
+from netgen.spec.files import read_regular
 from netgen.spec.model import Spec
-from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
+from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
 # Table 1's columns, in the paper's order; a reference may print a subset of them.
 MODULE_COLUMNS = ("n1x1", "n3x3_reduce", "n3x3", "n5x5_reduce", "n5x5", "pool_proj")
@@ -200,11 +201,7 @@ def reference_path(spec: Spec, override: str | None) -> str:
 
 
 def load_reference(path: str) -> Reference:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SpecError(error("no-file", f"cannot read reference table: {exc.strerror}", Span(path, 1, 1))) from None
+    data = read_regular(path, "reference table", MAX_BYTES)
     if not data.strip():
         raise SpecError(
             error(
