@@ -648,3 +648,17 @@ def test_block_uses_named_like_a_functions_locals_keep_one_value_each(compile_te
     with torch.no_grad():
         expected = module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("std", [0.5, 2.5, 3.5, 1e3, 1e30, 3e38])
+def test_trunc_normal_of_any_std_ends_and_matches_torch(std):
+    """A std far above the cut once redrew nearly every value forever; the draws must still follow
+    torch.nn.init.trunc_normal_ (a normal cut at -2 and 2, nearly uniform for a huge std)."""
+    from netgen.backends.init import _trunc_normal
+
+    values = _trunc_normal(np.random.default_rng(0), (200, 500), std)
+    generator = torch.Generator().manual_seed(0)
+    expected = torch.nn.init.trunc_normal_(torch.empty(200, 500, dtype=torch.float64), std=std, a=-2, b=2, generator=generator)
+    assert values.shape == (200, 500) and -2.0 <= values.min() and values.max() <= 2.0
+    assert abs(values.mean()) < 0.02
+    assert abs(values.std() - float(expected.std())) < 0.01 * float(expected.std())
