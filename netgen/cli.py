@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from netgen.diagnostics import SpecError
 
 EXIT_SPEC_ERROR = 1
+EXIT_USAGE = 2
 EXIT_STALE = 3
 EXIT_INTERNAL = 70
 
@@ -35,6 +37,17 @@ def _report(exc: SpecError) -> None:
         typer.echo(diagnostic.render(), err=True)
     count = len(exc.diagnostics)
     typer.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.echo(f"netgen: error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _os_failure(exc: OSError, verb: str) -> NoReturn:
+    """An --out path the system refuses (not a folder, unwritable, a name too long): one line, usage."""
+    where = f" {exc.filename}" if exc.filename is not None else ""
+    _usage_error(f"cannot {verb}{where}: {exc.strerror or exc}")
 
 
 @app.command()
@@ -93,11 +106,21 @@ def build(
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
     from pathlib import Path
 
-    from netgen.build import load_weights, produce, stale, write_all
+    from netgen.build import load_weights, module_name, produce, stale, write_all
 
     if weights is not None and len(specs) != 1:
         raise typer.BadParameter("--weights belongs to one spec; build one spec at a time with it")
     out_dir = Path(out)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            _usage_error(f"--out {out} is not a folder")
+    except OSError as exc:  # a name too long for the file system, say
+        _os_failure(exc, "write")
+    builds: dict[str, str] = {}  # output name, lower case as some file systems compare it -> spec
+    for path in specs:
+        other = builds.setdefault(module_name(path).lower(), path)
+        if other != path or specs.count(path) > 1:
+            _usage_error(f"{other} and {path} would both write {out_dir / module_name(path)}.py; build them into different --out folders")
     failed = outdated = False
     for path in specs:
         try:
@@ -108,7 +131,10 @@ def build(
             failed = True
             continue
         if check_only:
-            diffs = stale(out_dir, artifacts)
+            try:
+                diffs = stale(out_dir, artifacts)
+            except OSError as exc:
+                _os_failure(exc, "read")
             for diff in diffs:
                 typer.echo(diff, nl=False)
             if diffs:
@@ -117,7 +143,11 @@ def build(
             else:
                 typer.echo(f"{path}: {out_dir}/ is up to date")
             continue
-        for target in write_all(out_dir, artifacts):
+        try:
+            written = write_all(out_dir, artifacts)
+        except OSError as exc:
+            _os_failure(exc, "write")
+        for target in written:
             typer.echo(f"wrote {target}")
     if failed:
         raise typer.Exit(EXIT_SPEC_ERROR)
@@ -165,8 +195,14 @@ def verify(
         raise typer.Exit(EXIT_STALE)
 
 
+def _terminated(signum: int, _frame) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Entry point: any exception that is not a diagnostic is netgen's bug, reported in one line."""
+    # Stopped like Ctrl-C, by an exception, so that `build` removes its temporary files on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except SystemExit:

@@ -40,6 +40,7 @@ def test_build_writes_python_onnx_and_graph_text(small, tmp_path):
 
 
 def test_output_stem_is_importable():
+    assert build.module_name("specs/a net(v2).yaml") == "a_net_v2_"
     assert build.output_stem("specs/googlenet-bn.yaml") == "googlenet_bn"
 
 
