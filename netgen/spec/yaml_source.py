@@ -33,7 +33,7 @@ _PLAIN_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-_EMPTY = "spec is empty; expected a mapping with 'name', 'input' and 'layers'"
+SPEC_TOP = "a mapping with 'name', 'input' and 'layers'"
 
 
 class YMap(dict):
@@ -87,11 +87,11 @@ def read_source(path: str, data: bytes) -> Source:
     return Source(path, text.removeprefix("\ufeff"))
 
 
-def load_yaml(source: Source) -> YMap:
-    """Parse one YAML document whose top level is a mapping."""
+def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YMap:
+    """Parse one YAML document whose top level is a mapping (`top` says which, `document` what the file is)."""
     path = source.path
     if not source.text.strip():
-        raise SpecError(error("empty-spec", _EMPTY, Span(path, 1, 1)))
+        raise SpecError(error("empty-spec", f"{document} is empty; expected {top}", Span(path, 1, 1)))
     try:
         loader = _Loader(source.text, path)
         try:
@@ -99,7 +99,7 @@ def load_yaml(source: Source) -> YMap:
         finally:
             loader.dispose()
         if node is None:
-            raise SpecError(error("empty-spec", _EMPTY.replace("is empty", "has only comments"), Span(path, 1, 1)))
+            raise SpecError(error("empty-spec", f"{document} has only comments; expected {top}", Span(path, 1, 1)))
         _check_expansion(node, path)
         value = _Builder(path).build(node, depth=0)
     except yaml.MarkedYAMLError as exc:
@@ -114,8 +114,9 @@ def load_yaml(source: Source) -> YMap:
         # Both are guarded against above; this keeps a traceback from ever reaching the user.
         raise SpecError(error("too-large", "spec is too large or nests too deeply to read", Span(path, 1, 1))) from None
     if not isinstance(value, YMap):
+        # The kind only, not the value: a file that is no YAML mapping may be anything, a secret too.
         raise SpecError(
-            error("wrong-type", f"the spec's top level must be a mapping with 'name', 'input' and 'layers', got {_kind(value)}", span_of(node.start_mark, path))
+            error("wrong-type", f"the {document}'s top level must be {top}, got {_kind_only(value)}", span_of(node.start_mark, path))
         )
     return value
 
@@ -330,6 +331,14 @@ def _kind(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
+
+
+def _kind_only(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return "a number" if isinstance(value, (int, float)) and not isinstance(value, bool) else _kind(value)
 
 
 def value_span(container, key_or_index, default: Span) -> Span:

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from netgen.verify.reference import load_reference
 from tests.conftest import GOOGLENET, ROOT, SPECS
 
@@ -69,3 +71,30 @@ def test_runtime_refuses_a_run_that_could_exhaust_memory_before_running_anything
     (diagnostic, count) = run.stderr.splitlines()
     assert diagnostic.startswith(f"{copy}:{line}:1: error: running the network on a batch of 2 at 3x16384x16384 could take ")
     assert diagnostic.endswith("[too-large-to-run]") and count == "1 error"
+
+
+def test_a_reference_leading_outside_the_specs_folder_is_refused_unless_given_on_the_command_line(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "linked.yaml").symlink_to(REFERENCE)
+    for reference in ("../table.yaml", str(REFERENCE), "linked.yaml"):
+        copy = folder / "googlenet.yaml"
+        copy.write_text(GOOGLENET.read_text().replace("reference: reference/googlenet-table1.yaml", f"reference: {reference}"))
+        line = next(i for i, text in enumerate(copy.read_text().splitlines(), 1) if text.startswith("reference:"))
+        run = netgen("verify", str(copy))
+        assert (run.returncode, run.stdout) == (1, "")
+        assert run.stderr == (
+            f"{copy}:{line}:1: error: reference {reference!r} leads outside the spec's folder; a spec names a table "
+            "in its folder or below it, and any other is given with --reference [reference-outside]\n1 error\n"
+        )
+    assert netgen("verify", str(copy), "--reference", str(REFERENCE)).returncode == 0
+
+
+@pytest.mark.parametrize("content", ["TOKEN=s3cr3t-value\n", "#!/bin/sh\nexport TOKEN=s3cr3t-value\n", "- s3cr3t-value\n"])
+def test_a_reference_that_is_no_yaml_mapping_is_refused_without_echoing_it(tmp_path, content):
+    table = tmp_path / "notes.txt"
+    table.write_text(content)
+    run = netgen("verify", "specs/googlenet.yaml", "--reference", str(table))
+    assert run.returncode == 1
+    assert "s3cr3t" not in run.stdout + run.stderr
+    assert run.stderr.startswith(f"{table}:") and "[wrong-type]" in run.stderr
