@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from netgen.diagnostics import SpecError
+from netgen.printable import escape
 
 EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
@@ -32,15 +33,20 @@ app = typer.Typer(
 SpecArg = Annotated[str, typer.Argument(help="Path to a YAML network spec.", show_default=False)]
 
 
+def _echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """All netgen prints: spec text and paths may hold what a terminal obeys (ESC, CR, U+202E), shown as escapes."""
+    typer.echo(escape(text), err=err, nl=nl)
+
+
 def _report(exc: SpecError) -> None:
     for diagnostic in exc.diagnostics:
-        typer.echo(diagnostic.render(), err=True)
+        _echo(diagnostic.render(), err=True)
     count = len(exc.diagnostics)
-    typer.echo(f"{count} error{'s' if count != 1 else ''}", err=True)
+    _echo(f"{count} error{'s' if count != 1 else ''}", err=True)
 
 
 def _usage_error(message: str) -> NoReturn:
-    typer.echo(f"netgen: error: {message}", err=True)
+    _echo(f"netgen: error: {message}", err=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -66,7 +72,7 @@ def check(specs: Annotated[list[str], typer.Argument(help="One or more YAML netw
             failed = True
             continue
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
-        typer.echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
+        _echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
     if failed:
         raise typer.Exit(EXIT_SPEC_ERROR)
 
@@ -86,7 +92,7 @@ def summary(
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None
     result = summarize(spec, graph)
-    typer.echo(json.dumps(result, indent=2) if as_json else render_table(result))
+    _echo(json.dumps(result, indent=2) if as_json else render_table(result))
 
 
 @app.command()
@@ -136,19 +142,19 @@ def build(
             except OSError as exc:
                 _os_failure(exc, "read")
             for diff in diffs:
-                typer.echo(diff, nl=False)
+                _echo(diff, nl=False)
             if diffs:
                 outdated = True
-                typer.echo(f"{path}: {out_dir}/ is stale; run: netgen build {path} --out {out}", err=True)
+                _echo(f"{path}: {out_dir}/ is stale; run: netgen build {path} --out {out}", err=True)
             else:
-                typer.echo(f"{path}: {out_dir}/ is up to date")
+                _echo(f"{path}: {out_dir}/ is up to date")
             continue
         try:
             written = write_all(out_dir, artifacts)
         except OSError as exc:
             _os_failure(exc, "write")
         for target in written:
-            typer.echo(f"wrote {target}")
+            _echo(f"wrote {target}")
     if failed:
         raise typer.Exit(EXIT_SPEC_ERROR)
     if outdated:
@@ -183,13 +189,13 @@ def verify(
     except SpecError as exc:
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None
-    typer.echo(render(result))
+    _echo(render(result))
     ok = result.ok
     if runtime:
         from netgen.verify.runtime import run_generated
 
         ran = run_generated(spec, graph)
-        typer.echo("\n" + render_runtime(ran))
+        _echo("\n" + render_runtime(ran))
         ok = ok and ran.ok
     if not ok:
         raise typer.Exit(EXIT_STALE)
@@ -213,7 +219,7 @@ def main() -> None:
         if os.environ.get("NETGEN_TRACEBACK"):
             raise
         print(
-            f"netgen: internal error: {type(exc).__name__}: {exc}\n"
+            escape(f"netgen: internal error: {type(exc).__name__}: {exc}", keep="") + "\n"
             "This is a bug in netgen, not in your spec. Run again with NETGEN_TRACEBACK=1 to see the traceback.",
             file=sys.stderr,
         )

@@ -101,13 +101,19 @@ def test_check_flag_reports_stale_output_with_a_diff_and_writes_nothing(small, t
 
 
 def test_freshly_built_output_is_never_stale_whatever_the_description_holds(tmp_path):
-    """A carriage return or other line break inside a description is written as it is, and read
-    back as bytes by --check."""
+    """A carriage return or other line break inside a description is written as an escape in the
+    text files, kept as it is in the model, and --check reads the files back as bytes."""
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL + 'description: "one\\r two\\u2028three\\x85 four"\n')
     out = tmp_path / "out"
     build.write_all(out, build.produce(str(spec)))
-    assert b"\r" in (out / "small.onnx.txt").read_bytes()
+    for name in ("small.py", "small.onnx.txt"):
+        text = (out / name).read_bytes().decode("utf-8")
+        assert "one\\r two\\u2028three\\x85 four" in text.replace("\\\\", "\\")
+        assert not {"\r", "\u2028", "\x85"} & set(text)
+    import onnx
+
+    assert onnx.load(str(out / "small.onnx")).doc_string == "one\r two\u2028three\x85 four"
     assert build.stale(out, build.produce(str(spec))) == []
 
 

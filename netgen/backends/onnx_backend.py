@@ -32,6 +32,7 @@ from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind
 from netgen.passes.shapes import fmt
+from netgen.printable import escape
 from netgen.spec.model import Spec
 
 # The newest ai.onnx opset that both onnx.checker (onnx 1.23) and onnxruntime (1.32) know,
@@ -136,7 +137,8 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
     bare.CopyFrom(model)
     del bare.graph.initializer[:]
     del bare.graph.value_info[:]
-    # The doc_string is free text: kept out of the lines searched and trimmed here, and written back as is.
+    # The doc_string is free text: kept out of the lines searched and trimmed here, and written back with
+    # what a terminal would obey written as escapes (the .onnx file keeps it as it is).
     bare.ClearField("doc_string")
     lines = [line.rstrip() for line in onnx.printer.to_text(bare).splitlines()]
     declarations = [f"   {_initializer_type(tensor)} {quote(tensor.name)}," for tensor in model.graph.initializer]
@@ -150,7 +152,7 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
         # The last of the model's header fields, as the printer writes it.
         header_end = lines.index(">")
         lines[header_end - 1] += ","
-        lines.insert(header_end, f"   doc_string: {_string_literal(model.doc_string)}")
+        lines.insert(header_end, f"   doc_string: {_string_literal(escape(model.doc_string))}")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jinja2
 
+from netgen.printable import escape_char
+
 # A wheel carries the repository's top-level templates/ inside the package (see pyproject.toml).
 PACKAGED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -65,7 +67,7 @@ def doc(text: str) -> str:
         elif ch.isprintable() or ch == "\n":
             out.append(ch)
         else:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
+            out.append(escape_char(ch))
     escaped = "".join(out)
     if ast.literal_eval(f'"""{escaped}"""') != text:
         raise ValueError(f"cannot write {text!r} into a docstring")

@@ -30,6 +30,7 @@ import yaml
 
 from netgen.build import module_name, produce
 from netgen.diagnostics import Severity, SpecError
+from netgen.printable import escape
 from tests.backends.conftest import import_source
 from tests.conftest import ROOT
 
@@ -386,10 +387,12 @@ def run_network(built: Built, folder: Path) -> None:
 
 
 def check_onnx(built: Built) -> onnx.ModelProto:
-    """The model passes onnx.checker, and its text parses back to the same graph and doc_string."""
+    """The model passes onnx.checker, and its text parses back to the same graph and doc_string, with
+    what a terminal would obey written as escapes in the text."""
     onnx.checker.check_model(built.onnx_model)
+    assert all(ch.isprintable() or ch == "\n" for ch in built.onnx_text)
     from_text = onnx.parser.parse_model(built.onnx_text)
-    assert from_text.doc_string == built.onnx_model.doc_string
+    assert from_text.doc_string == escape(built.onnx_model.doc_string)
     assert [node.output for node in from_text.graph.node] == [node.output for node in built.onnx_model.graph.node]
     return from_text
 
@@ -471,10 +474,6 @@ def _netgen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "netgen", *args], cwd=cwd, env=env, capture_output=True, timeout=300)
 
 
-# Terminal escapes such as "\x1b[2J" are dropped by the command line's echo when it does not print to a terminal.
-_TERMINAL_ESCAPE = re.compile(r"\x1b\[[;?0-9]*[a-zA-Z]")
-
-
 def _write_every_spec(canary: Path, folder: Path) -> dict[str, bool | None]:
     """Every case's spec; returns each file name and whether it builds (None: either)."""
     expected: dict[str, bool | None] = {}
@@ -507,7 +506,7 @@ def test_cli_refuses_or_builds_every_hostile_spec(canary, tmp_path):
     check_out, check_err = check.stdout.decode("utf-8"), check.stderr.decode("utf-8")
     build_err = build.stderr.decode("utf-8")
     for name, builds in expected.items():
-        shown = re.escape(_TERMINAL_ESCAPE.sub("", name))
+        shown = re.escape(escape(name))  # as the command line prints it
         located = re.compile(r"(?:^|\n)" + shown + r":\d+:\d+: error: [^\n]+ \[[a-z0-9-]+\]")
         checked = re.search(r"(?:^|\n)" + shown + r": ok \(", check_out)
         assert bool(checked) != bool(located.search(check_err)), name

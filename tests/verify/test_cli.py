@@ -98,3 +98,25 @@ def test_a_reference_that_is_no_yaml_mapping_is_refused_without_echoing_it(tmp_p
     assert run.returncode == 1
     assert "s3cr3t" not in run.stdout + run.stderr
     assert run.stderr.startswith(f"{table}:") and "[wrong-type]" in run.stderr
+
+
+def test_what_a_terminal_would_obey_is_printed_as_escapes(tmp_path):
+    """A deviation's reason and the spec's own path reach the terminal; ESC, CR and U+202E do not."""
+    name = "gn\x1b[2J\u202e.yaml"
+    copy = tmp_path / name
+    copy.write_text(
+        (SPECS / "googlenet-bn.yaml")
+        .read_text()
+        .replace(
+            "reason: batch norm adds a learned scale per channel, counted with the weights (9,408 + 64)",
+            'reason: "\\e[31mbatch norm\\r adds\\u202e a learned scale"',
+        )
+    )
+    run = netgen("verify", str(copy), "--reference", str(REFERENCE))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not {"\x1b", "\r", "\u202e"} & set(run.stdout + run.stderr)
+    assert "\\x1b[31mbatch norm\\r adds\\u202e a learned scale" in run.stdout
+    run = netgen("check", str(copy))
+    shown = str(copy).replace("\x1b", "\\x1b").replace("\u202e", "\\u202e")
+    assert run.stderr.startswith(f"{shown}:1:1: error: the generated module would be named ")
+    assert not {"\x1b", "\u202e"} & set(run.stdout + run.stderr)
