@@ -171,7 +171,7 @@ class SpecHeader(Strict):
     width: Annotated[Finite, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
     init: Annotated[InitArgs, Field(description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Flag = False
-    reference: Annotated[StrictStr | None, Field(description="a path to a reference table")] = None
+    reference: Annotated[StrictStr | None, Field(min_length=1, description="a path to a reference table")] = None
     defaults: Annotated[dict[str, dict], Field(description="a mapping from op to default arguments")] = {}
     blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
     layers: Annotated[dict, Field(description="a mapping of named layers")]
