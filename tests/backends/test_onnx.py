@@ -504,6 +504,13 @@ def generated_module(spec, graph, layout):
     return namespace[layout.network_class]().eval()
 
 
+def randomly_weighted_module(spec, graph, layout):
+    """The generated module loaded with random weights, and its state_dict as numpy arrays."""
+    module = generated_module(spec, graph, layout)
+    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    return module, {key: value.detach().numpy() for key, value in module.state_dict().items()}
+
+
 def logits_node(graph) -> str:
     """The trunk's last node before a final softmax: what both runtimes are compared on."""
     output = graph[graph.output]
@@ -592,9 +599,7 @@ def test_a_value_read_twice_counts_twice_in_both_backends(compile_text, inline):
     assert graph.inputs("cat") == ["t.sum", "r2", "t.sum"]
     assert graph[graph.instances["t"].exit].shape == (10, 8, 8)  # cat([c, c]) then both + both
     layout = make_layout(spec, graph)
-    module = generated_module(spec, graph, layout)
-    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
-    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    module, state_dict = randomly_weighted_module(spec, graph, layout)
     model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline)
     x = images(spec, 2)
     with torch.no_grad():
@@ -635,9 +640,7 @@ layers:
 def test_block_uses_named_like_a_functions_locals_keep_one_value_each(compile_text, inline):
     spec, graph = compile_text(LOCALS)
     layout = make_layout(spec, graph)
-    module = generated_module(spec, graph, layout)
-    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
-    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    module, state_dict = randomly_weighted_module(spec, graph, layout)
     model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline)
     if not inline:
         (outer,) = [function for function in model.functions if function.name == "outer"]
