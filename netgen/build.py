@@ -2,21 +2,28 @@
 
 Nothing is written until every artefact of a spec has been produced and checked; files are
 written to temporary names beside their targets and renamed into place, so a failure at any
-stage leaves the previous output byte-identical.
+stage leaves the previous output byte-identical. Files are created as any other would be: with
+the permissions the umask leaves (0644 under umask 022).
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
+import keyword
 import os
-import tempfile
+import re
+import secrets
+import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from netgen.backends.layout import make_layout
+from netgen.backends.layout import Layout, make_layout
 from netgen.compile import compile_file
 from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
+from netgen.spec.files import open_regular
 from netgen.spec.model import Spec
 
 
@@ -27,29 +34,77 @@ class Artifact:
     golden: bool  # committed under generated/ and compared by `build --check`
 
 
+# Modules a generated file must not hide when its folder is on sys.path: the standard library's, and
+# those the generated file or the code around it imports. Compared ignoring case, as some file systems do.
+SHADOWED_MODULES = frozenset(sys.stdlib_module_names) | {"torch", "torchvision", "onnx", "onnxruntime", "numpy", "timm", "netgen"}
+
+
+def module_name(spec_path: str) -> str:
+    """specs/googlenet-bn.yaml -> googlenet_bn: each ASCII character of the file name that an identifier
+    cannot hold (punctuation, a space, a control character) becomes '_'."""
+    return re.sub(r"[\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]", "_", Path(spec_path).stem)
+
+
 def output_stem(spec_path: str) -> str:
-    """specs/googlenet-bn.yaml -> googlenet_bn: the generated file must be importable as a module."""
-    return Path(spec_path).stem.replace("-", "_").replace(".", "_")
+    """The generated files' name, which `import` must load and which must hide no other module;
+    a spec file whose name cannot give one is refused with a name that would."""
+    name = module_name(spec_path)
+    if not name.isascii() or not name.isidentifier():
+        why = "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
+    elif keyword.iskeyword(name):
+        why = "is a Python keyword, so `import` cannot load it"
+    elif name.lower() in SHADOWED_MODULES:
+        why = f"would hide the {name.lower()} module from code that imports it beside the generated file"
+    else:
+        return name
+    raise SpecError(
+        error(
+            "bad-file-name",
+            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {_suggest(name)}.yaml",
+            Span(spec_path, 1, 1),
+        )
+    )
 
 
-def load_weights(path: str) -> dict:
+def _suggest(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r"\W", "_", ascii_name).strip("_") or "network"
+    if ascii_name[0].isdigit():
+        ascii_name = "net_" + ascii_name
+    if keyword.iskeyword(ascii_name) or ascii_name.lower() in SHADOWED_MODULES:
+        ascii_name += "_net"
+    return ascii_name
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A state_dict read from a file, as numpy arrays."""
+
+    path: str
+    tensors: dict
+
+
+def load_weights(path: str) -> Weights:
     """A state_dict saved from the generated module, read without unpickling arbitrary objects."""
     import torch
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SpecError(error("no-file", "weights file not found", Span(path, 1, 1))) from None
+        with open_regular(path, "weights") as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
+    except SpecError:
+        raise
     except Exception as exc:  # torch raises several types for a corrupt or unsafe file
         raise SpecError(
             error("bad-weights", f"cannot read weights as a PyTorch state_dict: {exc}".splitlines()[0], Span(path, 1, 1))
         ) from None
     if not isinstance(state, dict) or not all(isinstance(key, str) and hasattr(value, "numpy") for key, value in state.items()):
         raise SpecError(error("bad-weights", "weights file does not hold a state_dict (a mapping of names to tensors)", Span(path, 1, 1)))
-    return {key: value.detach().cpu().numpy() for key, value in state.items()}
+    return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()})
 
 
-def produce(spec_path: str, weights: dict | None = None, inline_functions: bool = False, opset: int | None = None) -> list[Artifact]:
+def produce(
+    spec_path: str, weights: Weights | None = None, inline_functions: bool = False, opset: int | None = None
+) -> list[Artifact]:
     """Every file a spec builds to, each already checked by its backend."""
     spec, graph = compile_file(spec_path)
     return render_all(spec, graph, output_stem(spec_path), weights, inline_functions, opset)
@@ -59,7 +114,7 @@ def render_all(
     spec: Spec,
     graph: Graph,
     stem: str,
-    weights: dict | None = None,
+    weights: Weights | None = None,
     inline_functions: bool = False,
     opset: int | None = None,
 ) -> list[Artifact]:
@@ -68,8 +123,11 @@ def render_all(
     from netgen.backends.pytorch import render_pytorch
 
     layout = make_layout(spec, graph)
+    if weights is not None:
+        _refuse_unknown_keys(weights, layout)
     source = render_pytorch(spec, graph, layout)
-    model = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=inline_functions, opset=opset or OPSET)
+    state_dict = weights.tensors if weights is not None else None
+    model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions, opset=opset or OPSET)
     return [
         Artifact(f"{stem}.py", source.encode(), golden=True),
         Artifact(f"{stem}.onnx.txt", onnx_graph_text(model).encode(), golden=True),
@@ -77,14 +135,33 @@ def render_all(
     ]
 
 
+def _refuse_unknown_keys(weights: Weights, layout: Layout) -> None:
+    """A key the generated module has no parameter or buffer for is a state_dict of another network."""
+    known = {slot.key for slots in layout.slots.values() for slot in slots}
+    unknown = [key for key in weights.tensors if key not in known]
+    if unknown:
+        shown = ", ".join(repr(key) for key in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise SpecError(
+            error(
+                "weights-mismatch",
+                f"the weights hold {len(unknown)} {'tensor' if len(unknown) == 1 else 'tensors'} the network has no "
+                f"place for: {shown}; they belong to another network or another version of this spec",
+                Span(weights.path, 1, 1),
+            )
+        )
+
+
 def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:
     """Write to temporary files first; rename into place only when all were written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[str, Path]] = []
+    targets = [out_dir / artifact.name for artifact in artifacts]
+    for target in targets:
+        _check_target(target)
+    staged: list[tuple[Path, Path]] = []
     try:
-        for artifact in artifacts:
-            handle, temp = tempfile.mkstemp(prefix=f".{artifact.name}.", suffix=".tmp", dir=out_dir)
-            staged.append((temp, out_dir / artifact.name))
+        for artifact, target in zip(artifacts, targets, strict=True):
+            handle, temp = _create_beside(target)
+            staged.append((temp, target))
             with os.fdopen(handle, "wb") as stream:
                 stream.write(artifact.data)
                 stream.flush()
@@ -92,21 +169,58 @@ def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:
         commit(staged)
     except BaseException:
         for temp, _ in staged:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
         raise
-    return [target for _, target in staged]
+    return targets
 
 
-def commit(staged: list[tuple[str, Path]]) -> None:
+def _check_target(target: Path) -> None:
+    """Failures the system would report only halfway through, about a temporary file: raised first, about the target."""
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+    try:
+        longest = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(os.fsencode(target.name)) > longest:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target))
+
+
+def _create_beside(target: Path) -> tuple[int, Path]:
+    """A new, hidden temporary file next to `target`, created with mode 0666 so that the umask decides
+    its permissions as for any file a program creates (mkstemp would make it 0600)."""
+    while True:
+        temp = _beside(target, ".tmp")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), temp
+        except FileExistsError:
+            continue
+
+
+def _link_beside(target: Path) -> Path:
+    """A hard link to `target` under a new hidden name next to it: the previous file, kept until the new one is in place."""
+    while True:
+        backup = _beside(target, ".previous")
+        try:
+            os.link(target, backup)
+            return backup
+        except FileExistsError:
+            continue
+
+
+def _beside(target: Path, suffix: str) -> Path:
+    # Short, whatever the target's name: a name the file system takes for the target fits it too.
+    return target.with_name(f".netgen-{secrets.token_hex(6)}{suffix}")
+
+
+def commit(staged: list[tuple[Path, Path]]) -> None:
     """The last stage: rename every file into place, or put every earlier one back if one fails."""
     backups: list[tuple[Path, Path | None]] = []
     try:
         for temp, target in staged:
             backup = None
             if target.exists():
-                backup = target.with_name(f".{target.name}.previous")
-                backup.unlink(missing_ok=True)
-                os.link(target, backup)
+                backup = _link_beside(target)
             backups.append((target, backup))
             os.replace(temp, target)
     except BaseException:
@@ -129,6 +243,9 @@ def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
         if not artifact.golden:
             continue
         target = out_dir / artifact.name
+        if target.exists() and not target.is_file():
+            # A folder or a pipe where a generated file belongs: reading it would fail or wait forever.
+            raise OSError(errno.EINVAL, "it is not a regular file", str(target))
         old_data = target.read_bytes() if target.exists() else b""
         if old_data != artifact.data:
             # Bytes, not text: reading text would turn a "\r" in a description into a newline.

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from netgen.diagnostics import Diagnostic, Severity, SpecError, count
+from netgen.printable import escape
 
 EXIT_SPEC_ERROR = 1
+EXIT_USAGE = 2
 EXIT_STALE = 3
 EXIT_INTERNAL = 70
 
@@ -59,15 +62,31 @@ InputOption = Annotated[
 ]
 
 
+def _echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """All netgen prints: spec text and paths may hold what a terminal obeys (ESC, CR, U+202E), shown as escapes."""
+    typer.echo(escape(text), err=err, nl=nl)
+
+
 def _report(exc: SpecError) -> None:
     _print(exc.diagnostics)
 
 
 def _print(diagnostics: list[Diagnostic]) -> None:
     for diagnostic in diagnostics:
-        typer.echo(diagnostic.render(), err=True)
+        _echo(diagnostic.render(), err=True)
     if diagnostics:
-        typer.echo(count(diagnostics), err=True)
+        _echo(count(diagnostics), err=True)
+
+
+def _usage_error(message: str) -> NoReturn:
+    _echo(f"netgen: error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _os_failure(exc: OSError, verb: str) -> NoReturn:
+    """An --out path the system refuses (not a folder, unwritable, a name too long): one line, usage."""
+    where = f" {exc.filename}" if exc.filename is not None else ""
+    _usage_error(f"cannot {verb}{where}: {exc.strerror or exc}")
 
 
 @app.command()
@@ -95,7 +114,7 @@ def check(
             continue
         _print(graph.warnings)
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
-        typer.echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
+        _echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
     if failed:
         raise typer.Exit(EXIT_SPEC_ERROR)
 
@@ -117,7 +136,7 @@ def summary(
         raise typer.Exit(EXIT_SPEC_ERROR) from None
     _print(graph.warnings)
     result = summarize(spec, graph)
-    typer.echo(json.dumps(result, indent=2) if as_json else render_table(result))
+    _echo(json.dumps(result, indent=2) if as_json else render_table(result))
 
 
 @app.command()
@@ -141,12 +160,22 @@ def build(
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
     from pathlib import Path
 
-    from netgen.build import load_weights, output_stem, render_all, stale, write_all
+    from netgen.build import load_weights, module_name, output_stem, render_all, stale, write_all
     from netgen.compile import compile_file
 
     if weights is not None and len(specs) != 1:
         raise typer.BadParameter("--weights belongs to one spec; build one spec at a time with it")
     out_dir = Path(out)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            _usage_error(f"--out {out} is not a folder")
+    except OSError as exc:  # a name too long for the file system, say
+        _os_failure(exc, "write")
+    builds: dict[str, str] = {}  # output name, lower case as some file systems compare it -> spec
+    for path in specs:
+        other = builds.setdefault(module_name(path).lower(), path)
+        if other != path or specs.count(path) > 1:
+            _usage_error(f"{other} and {path} would both write {out_dir / module_name(path)}.py; build them into different --out folders")
     failed = outdated = False
     for path in specs:
         try:
@@ -159,17 +188,24 @@ def build(
             failed = True
             continue
         if check_only:
-            diffs = stale(out_dir, artifacts)
+            try:
+                diffs = stale(out_dir, artifacts)
+            except OSError as exc:
+                _os_failure(exc, "read")
             for diff in diffs:
-                typer.echo(diff, nl=False)
+                _echo(diff, nl=False)
             if diffs:
                 outdated = True
-                typer.echo(f"{path}: {out_dir}/ is stale; run: netgen build {path} --out {out}", err=True)
+                _echo(f"{path}: {out_dir}/ is stale; run: netgen build {path} --out {out}", err=True)
             else:
-                typer.echo(f"{path}: {out_dir}/ is up to date")
+                _echo(f"{path}: {out_dir}/ is up to date")
             continue
-        for target in write_all(out_dir, artifacts):
-            typer.echo(f"wrote {target}")
+        try:
+            written = write_all(out_dir, artifacts)
+        except OSError as exc:
+            _os_failure(exc, "write")
+        for target in written:
+            _echo(f"wrote {target}")
     if failed:
         raise typer.Exit(EXIT_SPEC_ERROR)
     if outdated:
@@ -197,24 +233,34 @@ def verify(
     try:
         spec, graph = compile_file(spec_path)
         result = verify_spec(spec, graph, load_reference(reference_path(spec, reference)))
+        if runtime:
+            from netgen.verify.runtime import check_runnable
+
+            check_runnable(spec, graph)
     except SpecError as exc:
         _report(exc)
         raise typer.Exit(EXIT_SPEC_ERROR) from None
     _print(graph.warnings)
-    typer.echo(render(result))
+    _echo(render(result))
     ok = result.ok
     if runtime:
         from netgen.verify.runtime import run_generated
 
         ran = run_generated(spec, graph)
-        typer.echo("\n" + render_runtime(ran))
+        _echo("\n" + render_runtime(ran))
         ok = ok and ran.ok
     if not ok:
         raise typer.Exit(EXIT_STALE)
 
 
+def _terminated(signum: int, _frame) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Entry point: any exception that is not a diagnostic is netgen's bug, reported in one line."""
+    # Stopped like Ctrl-C, by an exception, so that `build` removes its temporary files on the way out.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except SystemExit:
@@ -225,7 +271,7 @@ def main() -> None:
         if os.environ.get("NETGEN_TRACEBACK"):
             raise
         print(
-            f"netgen: internal error: {type(exc).__name__}: {exc}\n"
+            escape(f"netgen: internal error: {type(exc).__name__}: {exc}", keep="") + "\n"
             "This is a bug in netgen, not in your spec. Run again with NETGEN_TRACEBACK=1 to see the traceback.",
             file=sys.stderr,
         )

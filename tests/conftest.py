@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -13,6 +16,27 @@ from netgen.diagnostics import SpecError
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 GOOGLENET = SPECS / "googlenet.yaml"
+
+# A network that builds in a moment, for tests of the command line.
+SMALL_SPEC = """\
+name: Small
+input: [3, 16, 16]
+num_classes: 3
+layers:
+  conv: {conv: {out: 4, kernel: 3, pad: 1, act: relu}}
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
+
+def netgen_cli(*args: str, cwd, umask: int = -1) -> subprocess.CompletedProcess:
+    """`netgen ARGS` run from `cwd` as a user runs it, without NETGEN_TRACEBACK."""
+    env = {key: value for key, value in os.environ.items() if key != "NETGEN_TRACEBACK"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "netgen", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, umask=umask
+    )
 
 
 @pytest.fixture

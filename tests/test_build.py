@@ -40,6 +40,7 @@ def test_build_writes_python_onnx_and_graph_text(small, tmp_path):
 
 
 def test_output_stem_is_importable():
+    assert build.module_name("specs/a net(v2).yaml") == "a_net_v2_"
     assert build.output_stem("specs/googlenet-bn.yaml") == "googlenet_bn"
 
 
@@ -100,13 +101,19 @@ def test_check_flag_reports_stale_output_with_a_diff_and_writes_nothing(small, t
 
 
 def test_freshly_built_output_is_never_stale_whatever_the_description_holds(tmp_path):
-    """A carriage return or other line break inside a description is written as it is, and read
-    back as bytes by --check."""
+    """A carriage return or other line break inside a description is written as an escape in the
+    text files, kept as it is in the model, and --check reads the files back as bytes."""
     spec = tmp_path / "small.yaml"
     spec.write_text(SMALL + 'description: "one\\r two\\u2028three\\x85 four"\n')
     out = tmp_path / "out"
     build.write_all(out, build.produce(str(spec)))
-    assert b"\r" in (out / "small.onnx.txt").read_bytes()
+    for name in ("small.py", "small.onnx.txt"):
+        text = (out / name).read_bytes().decode("utf-8")
+        assert "one\\r two\\u2028three\\x85 four" in text.replace("\\\\", "\\")
+        assert not {"\r", "\u2028", "\x85"} & set(text)
+    import onnx
+
+    assert onnx.load(str(out / "small.onnx")).doc_string == "one\r two\u2028three\x85 four"
     assert build.stale(out, build.produce(str(spec))) == []
 
 
@@ -145,3 +152,35 @@ def test_build_writes_the_opset_asked_for_within_the_supported_range(small, tmp_
         assert "--opset" in run.stderr and not out.exists()
     else:
         assert f'opset_import: ["" : {opset}]' in (out / "small.onnx.txt").read_text()
+def small_state_dict(spec_path):
+    """The state_dict of the module netgen generates for a spec, as torch tensors."""
+    import torch
+
+    from netgen.backends.layout import make_layout
+    from netgen.backends.pytorch import render_pytorch
+    from netgen.compile import compile_file
+    from netgen.verify.runtime import load_generated
+
+    spec, graph = compile_file(str(spec_path))
+    layout = make_layout(spec, graph)
+    module = load_generated(render_pytorch(spec, graph, layout), "netgen_test_weights")
+    return torch, getattr(module, layout.network_class)().state_dict()
+
+
+def test_weights_with_keys_the_network_lacks_are_refused_by_name(small, tmp_path):
+    torch, state = small_state_dict(small)
+    state["head.weight"] = torch.zeros(3)
+    state["conv.conv.extra"] = torch.zeros(1)
+    weights = tmp_path / "weights.pt"
+    torch.save(state, weights)
+    out = tmp_path / "out"
+    run = run_netgen("build", "small.yaml", "--weights", "weights.pt", "--out", str(out), cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr == (
+        "weights.pt:1:1: error: the weights hold 2 tensors the network has no place for: 'head.weight', "
+        "'conv.conv.extra'; they belong to another network or another version of this spec [weights-mismatch]\n1 error\n"
+    )
+    assert not out.exists()
+    del state["head.weight"], state["conv.conv.extra"]
+    torch.save(state, weights)
+    assert run_netgen("build", "small.yaml", "--weights", "weights.pt", "--out", str(out), cwd=tmp_path).returncode == 0

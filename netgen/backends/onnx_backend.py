@@ -33,6 +33,7 @@ from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind
 from netgen.passes.shapes import fmt
+from netgen.printable import escape
 from netgen.spec.model import Spec
 
 # The default ai.onnx opset is the newest that both onnx.checker (onnx 1.23) and onnxruntime
@@ -184,7 +185,8 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
     bare.CopyFrom(model)
     del bare.graph.initializer[:]
     del bare.graph.value_info[:]
-    # The doc_string is free text: kept out of the lines searched and trimmed here, and written back as is.
+    # The doc_string is free text: kept out of the lines searched and trimmed here, and written back with
+    # what a terminal would obey written as escapes (the .onnx file keeps it as it is).
     bare.ClearField("doc_string")
     lines = [line.rstrip() for line in onnx.printer.to_text(bare).splitlines()]
     declarations = [f"   {_initializer_type(tensor)} {quote(tensor.name)}," for tensor in model.graph.initializer]
@@ -198,7 +200,7 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
         # The last of the model's header fields, as the printer writes it.
         header_end = lines.index(">")
         lines[header_end - 1] += ","
-        lines.insert(header_end, f"   doc_string: {_string_literal(model.doc_string)}")
+        lines.insert(header_end, f"   doc_string: {_string_literal(escape(model.doc_string))}")
     return "\n".join(lines) + "\n"
 
 
@@ -344,7 +346,10 @@ class _Functions:
         nodes = self.nodes_of(instance)
         rel = _relative_to(instance.path)
         weights = [_formal_weight(instance, node, slot) for node in nodes for slot in _used_slots(self.layout, node)]
-        taken = {rel(node.name) for node in nodes}
+        # Every name a value of the body can have: its nodes' and the blocks it calls, whose value is
+        # named like their use (a `layers` block's use is no node of its own).
+        inner = [path for path in graph.instances if path.startswith(instance.path + ".")]
+        taken = {rel(node.name) for node in nodes} | {rel(path) for path in inner}
         x, y = _fresh("x", taken), _fresh("y", taken)
         scope = _Scope(
             graph,

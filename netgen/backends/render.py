@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jinja2
 
+from netgen.printable import escape_char
+
 # A wheel carries the repository's top-level templates/ inside the package (see pyproject.toml).
 PACKAGED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -50,12 +52,23 @@ def pair(value: tuple[int, int]) -> str:
 
 def doc(text: str) -> str:
     """Free text made safe inside a triple-quoted docstring, and checked to read back unchanged."""
-    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    escaped = "".join(
-        ch if ch.isprintable() or ch == "\n" else ch.encode("unicode_escape").decode("ascii") for ch in escaped
-    )
-    if escaped.endswith('"'):
-        escaped = escaped[:-1] + '\\"'
+    out = []
+    quotes = 0  # quotes written in a row, unescaped
+    for index, ch in enumerate(text):
+        if ch == '"':
+            # A third quote in a row would close the docstring, and so would a last one before the closing quotes.
+            escape = quotes == 2 or index == len(text) - 1
+            out.append('\\"' if escape else ch)
+            quotes = 0 if escape else quotes + 1
+            continue
+        quotes = 0
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable() or ch == "\n":
+            out.append(ch)
+        else:
+            out.append(escape_char(ch))
+    escaped = "".join(out)
     if ast.literal_eval(f'"""{escaped}"""') != text:
         raise ValueError(f"cannot write {text!r} into a docstring")
     return escaped

@@ -53,6 +53,7 @@ def build_graph(spec: Spec) -> Graph:
     _reject_cycles(graph, names)
     if spec.outputs is not None:
         _check_outputs(spec, graph)
+    _reject_forward_references(spec)
     return graph
 
 
@@ -160,6 +161,25 @@ def _reject_cycles(graph: Graph, layers: dict[str, Layer]) -> None:
             *notes,
         )
     )
+
+
+def _reject_forward_references(spec: Spec) -> None:
+    """Layers run in the order they are written, as inside a block; one that reads a later layer
+    (without a cycle, which is reported first) would read a value not computed yet."""
+    order = {layer.name: index for index, layer in enumerate(spec.layers)}
+    problems = [
+        error(
+            "forward-reference",
+            f"{layer.name}: 'from' names {source!r}, which comes later in 'layers'; layers run in the order "
+            f"they are written, so move {source} above {layer.name}",
+            span,
+        )
+        for index, layer in enumerate(spec.layers)
+        for source, span in zip(layer.inputs or (), layer.input_spans, strict=True)
+        if order.get(source, -1) > index
+    ]
+    if problems:
+        raise SpecError(problems)
 
 
 def _input_span(layer: Layer, source: str):

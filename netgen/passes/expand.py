@@ -354,7 +354,20 @@ class _Expander:
 
     def channels(self, value, span, env, where: str, scaled: bool = True) -> int:
         if isinstance(value, int):
-            return scale(value, self.spec.width) if scaled else value
+            if not scaled:
+                return value
+            channels = scale(value, self.spec.width)
+            if channels > MAX_CHANNELS:
+                raise SpecError(
+                    error(
+                        "bad-value",
+                        f"{where}: {value:,} channels at width {self.spec.width:g} become {channels:,}, "
+                        f"over the limit of {MAX_CHANNELS:,}",
+                        span,
+                        note("the width is set here", self.spec.where("width")),
+                    )
+                )
+            return channels
         found = self.lookup(value, span, env, where)
         if _type_of_value(found) != "channels":
             raise SpecError(

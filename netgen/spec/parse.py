@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
+from netgen.spec.files import read_regular
 from netgen.spec.model import (
     PARAM_TYPES,
     Block,
@@ -40,7 +41,7 @@ from netgen.spec.schema import (
     SpecHeader,
     Strict,
 )
-from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
+from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
 # Ops that read several layers; every other op and every block reads exactly one.
 MERGE_OPS = ("concat", "add")
@@ -53,12 +54,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def load_spec(path: str, input_size: tuple[int, int, int] | None = None) -> Spec:
     """The typed spec at `path`; `input_size` (C, H, W) replaces the spec's `input` when given."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SpecError(error("no-file", f"cannot read spec: {exc.strerror}", Span(path, 1, 1))) from None
-    return parse_spec(path, data, input_size)
+    return parse_spec(path, read_regular(path, "spec", MAX_BYTES), input_size)
 
 
 def parse_spec(path: str, data: bytes, input_size: tuple[int, int, int] | None = None) -> Spec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 # Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
 MAX_CHANNELS = 1_000_000
@@ -33,8 +33,22 @@ Flag = Annotated[StrictBool, Field(description="true or false")]
 # YAML reads .inf and .nan as floats; no argument of a layer means anything with them.
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Probability = Annotated[Finite, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
-Positive = Annotated[Finite, Field(gt=0.0, description="a finite number > 0")]
-Number = Annotated[Finite, Field(description="a finite number")]
+
+# float32's range: the ONNX model keeps attributes such as epsilon in float32, and the weights that
+# init constants start are float32 in both backends; beyond it a value becomes inf or 0.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+
+
+def _fits_float32(value: float) -> float:
+    if value != 0 and not FLOAT32_TINY <= abs(value) <= FLOAT32_MAX:
+        raise ValueError("outside float32's range")
+    return value
+
+
+Float32 = Annotated[Finite, AfterValidator(_fits_float32)]
+Positive32 = Annotated[Float32, Field(gt=0.0, description="a number > 0 that float32 holds (1.2e-38 to 3.4e38)")]
+Number32 = Annotated[Float32, Field(description="a number that float32 holds: 0, or 1.2e-38 to 3.4e38 either side of 0")]
 Groups = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer that divides both channel counts")]
 
 
@@ -43,7 +57,7 @@ class Strict(BaseModel):
 
 
 class BatchNormArgs(Strict):
-    eps: Positive = 1e-5
+    eps: Positive32 = 1e-5
     momentum: Annotated[Finite, Field(ge=0.0, le=1.0, description="a number from 0 to 1")] = 0.1
 
 
@@ -81,9 +95,10 @@ class NoArgs(Strict):
 
 class LRNArgs(Strict):
     size: Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL, description=f"an integer from 1 to {MAX_KERNEL}")]
-    alpha: Number = 1e-4
-    beta: Number = 0.75
-    k: Number = 1.0
+    # ONNX Runtime refuses alpha or beta <= 0; k <= 0 divides by zero where a window is all zeros.
+    alpha: Positive32 = 1e-4
+    beta: Positive32 = 0.75
+    k: Positive32 = 1.0
 
 
 class DropoutArgs(Strict):
@@ -121,9 +136,11 @@ class InitArgs(Strict):
     """How weights start: Caffe's xavier (uniform, +-sqrt(3/fan_in)), a truncated normal, or PyTorch's default."""
 
     weight: Literal["xavier_uniform", "trunc_normal", "torch_default"] = "torch_default"
-    std: Positive = 0.01
-    bias: Number = 0.0
-    classifier_bias: Annotated[Finite | None, Field(description="a finite number, or null for 'bias'")] = None
+    std: Positive32 = 0.01
+    bias: Number32 = 0.0
+    classifier_bias: Annotated[
+        Float32 | None, Field(description="a number that float32 holds, or null for 'bias'")
+    ] = None
 
 
 class DeviationArgs(Strict):
@@ -172,7 +189,7 @@ class SpecHeader(Strict):
         StrictBool | None,
         Field(description="true or false: the default of the generated constructor's transform_input argument"),
     ] = None
-    reference: Annotated[StrictStr | None, Field(description="a path to a reference table")] = None
+    reference: Annotated[StrictStr | None, Field(min_length=1, description="a path to a reference table")] = None
     defaults: Annotated[dict[str, dict], Field(description="a mapping from op to default arguments")] = {}
     blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
     layers: Annotated[dict, Field(description="a mapping of named layers")]

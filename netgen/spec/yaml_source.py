@@ -14,12 +14,15 @@ import yaml
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error, note
 from netgen.spec.yaml_errors import syntax_error
+from netgen.spec.yaml_schema import CORE_RESOLVERS, core_value, yaml11_conflict
 
 # Values in one document, aliases expanded: GoogLeNet's spec has about 400, its reference
 # table about 900. The limit also bounds the time and memory pyyaml spends before it applies.
 MAX_VALUES = 50_000
 MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
+# YAML's limit on a key written without '?': pyyaml stops looking for its ':' after this many characters.
+MAX_KEY_LENGTH = 1024
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -30,7 +33,7 @@ _PLAIN_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-_EMPTY = "spec is empty; expected a mapping with 'name', 'input' and 'layers'"
+SPEC_TOP = "a mapping with 'name', 'input' and 'layers'"
 
 
 class YMap(dict):
@@ -84,11 +87,11 @@ def read_source(path: str, data: bytes) -> Source:
     return Source(path, text.removeprefix("\ufeff"))
 
 
-def load_yaml(source: Source) -> YMap:
-    """Parse one YAML document whose top level is a mapping."""
+def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YMap:
+    """Parse one YAML document whose top level is a mapping (`top` says which, `document` what the file is)."""
     path = source.path
     if not source.text.strip():
-        raise SpecError(error("empty-spec", _EMPTY, Span(path, 1, 1)))
+        raise SpecError(error("empty-spec", f"{document} is empty; expected {top}", Span(path, 1, 1)))
     try:
         loader = _Loader(source.text, path)
         try:
@@ -96,7 +99,7 @@ def load_yaml(source: Source) -> YMap:
         finally:
             loader.dispose()
         if node is None:
-            raise SpecError(error("empty-spec", _EMPTY.replace("is empty", "has only comments"), Span(path, 1, 1)))
+            raise SpecError(error("empty-spec", f"{document} has only comments; expected {top}", Span(path, 1, 1)))
         _check_expansion(node, path)
         value = _Builder(path).build(node, depth=0)
     except yaml.MarkedYAMLError as exc:
@@ -111,21 +114,19 @@ def load_yaml(source: Source) -> YMap:
         # Both are guarded against above; this keeps a traceback from ever reaching the user.
         raise SpecError(error("too-large", "spec is too large or nests too deeply to read", Span(path, 1, 1))) from None
     if not isinstance(value, YMap):
+        # The kind only, not the value: a file that is no YAML mapping may be anything, a secret too.
         raise SpecError(
-            error("wrong-type", f"the spec's top level must be a mapping with 'name', 'input' and 'layers', got {_kind(value)}", span_of(node.start_mark, path))
+            error("wrong-type", f"the {document}'s top level must be {top}, got {_kind_only(value)}", span_of(node.start_mark, path))
         )
     return value
 
 
 class _Loader(yaml.SafeLoader):
     """The safe loader, refusing deep nesting before pyyaml's recursive composer can overflow and
-    huge documents before they fill memory, and reading dates as plain text (a spec has no
-    dates; `2014-09-17` is a string)."""
+    huge documents before they fill memory, and resolving plain values by YAML 1.2's core schema
+    (netgen.spec.yaml_schema), where a date such as `2014-09-17` is text."""
 
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    yaml_implicit_resolvers = CORE_RESOLVERS
 
     def __init__(self, text: str, path: str):
         super().__init__(text)
@@ -139,6 +140,31 @@ class _Loader(yaml.SafeLoader):
         if self.flow_level >= MAX_DEPTH:
             raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span_of(self.get_mark(), self.path)))
         super().fetch_flow_collection_start(token_class)
+
+    def stale_possible_simple_keys(self):
+        # pyyaml forgets a key candidate more than 1,024 characters long, then reports its ':' as
+        # out of place; say what is wrong instead.
+        key = self.possible_simple_keys.get(self.flow_level)
+        if key is not None and key.line == self.line and self.index - key.index > MAX_KEY_LENGTH:
+            ahead = 0
+            while self.peek(ahead) == " ":
+                ahead += 1
+            if self.peek(ahead) == ":":
+                raise SpecError(
+                    error(
+                        "yaml-syntax",
+                        f"YAML syntax: this key is {self.index - key.index:,} characters long; "
+                        f"YAML keys are at most {MAX_KEY_LENGTH:,}",
+                        span_of(key.mark, self.path),
+                    )
+                )
+        super().stale_possible_simple_keys()
+
+    def compose_scalar_node(self, anchor):
+        event = self.peek_event()
+        node = super().compose_scalar_node(anchor)
+        node.tagged, node.plain = event.tag not in (None, "!"), event.style is None
+        return node
 
     def compose_node(self, parent, index):
         self.depth += 1
@@ -219,8 +245,8 @@ class _Builder:
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(_bad_tag(node.tag, span))
         try:
-            value = self.constructor.construct_object(node)
-        except (ValueError, KeyError, yaml.YAMLError):
+            value = core_value(node.tag, node.value)
+        except ValueError:
             # An explicit tag on text it cannot read (`!!int x`, `!!bool maybe`), or an integer too
             # long for Python to parse.
             kind = node.tag.rsplit(":", 1)[-1]
@@ -229,6 +255,9 @@ class _Builder:
             else:
                 message = f"{node.value!r} is not a valid {kind}"
             raise SpecError(error("bad-value", message, span)) from None
+        conflict = yaml11_conflict(node, value, self.constructor)
+        if conflict is not None:
+            raise SpecError(error("yaml-ambiguous", conflict, span))
         if isinstance(value, str):
             _check_text(value, span)
         return value
@@ -302,6 +331,14 @@ def _kind(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
+
+
+def _kind_only(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return "a number" if isinstance(value, (int, float)) and not isinstance(value, bool) else _kind(value)
 
 
 def value_span(container, key_or_index, default: Span) -> Span:

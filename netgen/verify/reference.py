@@ -16,8 +16,9 @@ from fractions import Fraction
 from typing import Any
 
 from netgen.diagnostics import Span, SpecError, error
+from netgen.spec.files import read_regular
 from netgen.spec.model import Spec
-from netgen.spec.yaml_source import YList, YMap, load_yaml, read_source
+from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
 # Table 1's columns, in the paper's order; a reference may print a subset of them.
 MODULE_COLUMNS = ("n1x1", "n3x3_reduce", "n3x3", "n5x5_reduce", "n5x5", "pool_proj")
@@ -25,6 +26,7 @@ COUNT_COLUMNS = ("params", "ops")
 # `input_size` is what a row's first layer receives (Inception-v3's Table 1 prints that instead).
 COLUMNS = ("type", "patch_size_stride", "input_size", "output_size", "depth", *MODULE_COLUMNS, *COUNT_COLUMNS)
 CLAIMS = ("depth", "depth_with_pooling", "building_blocks", "params", "ops")
+REFERENCE_TOP = "a mapping with 'units' and 'rows'"
 
 _TIMES = "[×x]"
 _SIZE = re.compile(rf"^(\d+)\s*{_TIMES}\s*(\d+)\s*{_TIMES}\s*(\d+)$")
@@ -203,24 +205,27 @@ def reference_path(spec: Spec, override: str | None) -> str:
                 spec.span,
             )
         )
-    return os.path.join(os.path.dirname(spec.path), spec.reference)
+    folder = os.path.dirname(spec.path)
+    path = os.path.join(folder, spec.reference)
+    # A spec may come from anywhere; what it reads by itself stays beside it (symlinks followed).
+    inside = os.path.realpath(folder or os.curdir)
+    if os.path.commonpath([inside, os.path.realpath(path)]) != inside:
+        raise SpecError(
+            error(
+                "reference-outside",
+                f"reference {spec.reference!r} leads outside the spec's folder; a spec names a table in its folder "
+                "or below it, and any other is given with --reference",
+                spec.where("reference"),
+            )
+        )
+    return path
 
 
 def load_reference(path: str) -> Reference:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SpecError(error("no-file", f"cannot read reference table: {exc.strerror}", Span(path, 1, 1))) from None
+    data = read_regular(path, "reference table", MAX_BYTES)
     if not data.strip():
-        raise SpecError(
-            error(
-                "empty-reference",
-                "reference table is empty; expected a mapping with 'units' and 'rows'",
-                Span(path, 1, 1),
-            )
-        )
-    return _Reader(path).reference(load_yaml(read_source(path, data)))
+        raise SpecError(error("empty-reference", f"reference table is empty; expected {REFERENCE_TOP}", Span(path, 1, 1)))
+    return _Reader(path).reference(load_yaml(read_source(path, data), "reference table", REFERENCE_TOP))
 
 
 class _Reader:

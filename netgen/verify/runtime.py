@@ -13,6 +13,7 @@ the input of the layer it feeds, or as the network's output.
 
 from __future__ import annotations
 
+import math
 import sys
 import types
 from dataclasses import dataclass
@@ -21,12 +22,16 @@ import torch
 
 from netgen.backends.layout import make_layout
 from netgen.backends.pytorch import render_pytorch
-from netgen.diagnostics import Span
+from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
 from netgen.spec.model import Spec
 
 BATCH = 2  # batch norm in training mode needs more than one value per channel
 SEED = 0
+# What one run may take: the weights and every layer's output for the batch, all float32. Their
+# sum bounds what the run holds at once; GoogLeNet at 224x224 needs about 100 MiB.
+MAX_RUN_BYTES = 2 * 2**30
+FLOAT32_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,28 @@ def load_generated(source: str, name: str) -> types.ModuleType:
     return module
 
 
+def check_runnable(spec: Spec, graph: Graph) -> None:
+    """Refuse, before anything is allocated, a run that could take more memory than MAX_RUN_BYTES."""
+    weights = FLOAT32_BYTES * sum(node.weights + node.biases for node in graph.nodes())
+    outputs = FLOAT32_BYTES * BATCH * sum(math.prod(node.shape) for node in graph.nodes())
+    if weights + outputs > MAX_RUN_BYTES:
+        raise SpecError(
+            error(
+                "too-large-to-run",
+                f"running the network on a batch of {BATCH} at {'x'.join(map(str, spec.input))} could take "
+                f"{_gib(weights + outputs)} ({_gib(outputs)} of layer outputs, {_gib(weights)} of weights); "
+                f"--runtime runs networks within {_gib(MAX_RUN_BYTES)}: verify a copy of the spec with a smaller input",
+                spec.where("input"),
+            )
+        )
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB"
+
+
 def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
+    check_runnable(spec, graph)
     layout = make_layout(spec, graph)
     module = load_generated(render_pytorch(spec, graph, layout), f"netgen_verify_{layout.network_class}")
     torch.manual_seed(SEED)

@@ -528,6 +528,13 @@ def generated_module(spec, graph, layout):
     return namespace[layout.network_class]().eval()
 
 
+def randomly_weighted_module(spec, graph, layout):
+    """The generated module loaded with random weights, and its state_dict as numpy arrays."""
+    module = generated_module(spec, graph, layout)
+    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
+    return module, {key: value.detach().numpy() for key, value in module.state_dict().items()}
+
+
 def onnx_logits(model: onnx.ModelProto, graph, name: str, x: np.ndarray) -> np.ndarray:
     """The value of IR node `name`; every node outside a block has its own name, but for the outputs."""
     if name == graph.logits():
@@ -614,9 +621,7 @@ def test_a_value_read_twice_counts_twice_in_both_backends(compile_text, inline):
     assert graph.inputs("cat") == ["t.sum", "r2", "t.sum"]
     assert graph[graph.instances["t"].exit].shape == (10, 8, 8)  # cat([c, c]) then both + both
     layout = make_layout(spec, graph)
-    module = generated_module(spec, graph, layout)
-    module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
-    state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+    module, state_dict = randomly_weighted_module(spec, graph, layout)
     model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline)
     x = images(spec, 2)
     with torch.no_grad():
@@ -706,3 +711,60 @@ def net_bn():
     module.load_state_dict({key: torch.from_numpy(value) for key, value in random_weights(layout).items()})
     state_dict = {key: value.detach().numpy() for key, value in module.state_dict().items()}
     return spec, graph, layout, module, build_onnx(spec, graph, layout, state_dict=state_dict)
+# A use of a `layers` block inside another block is no IR node of its own, only a value of the
+# caller's function; named like the function's own input and output (`x`, `y`), it must keep its own.
+LOCALS = """\
+name: Locals
+input: [3, 8, 8]
+num_classes: 3
+blocks:
+  pair:
+    params: []
+    layers:
+      conv: {conv: {out: 3, kernel: 1, bn: true, act: relu}}
+      pool: {maxpool: {kernel: 3, stride: 1, pad: 1}}
+  outer:
+    params: []
+    layers:
+      y: {pair: []}
+      x: {pair: []}
+      output: {relu: }
+layers:
+  x: {outer: []}
+  y: {outer: []}
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
+
+@pytest.mark.skipif(render_pytorch is None, reason="netgen.backends.pytorch cannot be imported")
+@pytest.mark.parametrize("inline", [False, True], ids=["functions", "inlined"])
+def test_block_uses_named_like_a_functions_locals_keep_one_value_each(compile_text, inline):
+    spec, graph = compile_text(LOCALS)
+    layout = make_layout(spec, graph)
+    module, state_dict = randomly_weighted_module(spec, graph, layout)
+    model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline)
+    if not inline:
+        (outer,) = [function for function in model.functions if function.name == "outer"]
+        written = [value for node in outer.node for value in node.output]
+        assert len(written) == len(set(written)) and {"y", "x"} <= set(written)
+        assert [*outer.input][0] not in written and [*outer.output][0] not in {"y", "x"}
+    x = images(spec, 2)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("std", [0.5, 2.5, 3.5, 1e3, 1e30, 3e38])
+def test_trunc_normal_of_any_std_ends_and_matches_torch(std):
+    """A std far above the cut once redrew nearly every value forever; the draws must still follow
+    torch.nn.init.trunc_normal_ (a normal cut at -2 and 2, nearly uniform for a huge std)."""
+    from netgen.backends.init import _trunc_normal
+
+    values = _trunc_normal(np.random.default_rng(0), (200, 500), std)
+    generator = torch.Generator().manual_seed(0)
+    expected = torch.nn.init.trunc_normal_(torch.empty(200, 500, dtype=torch.float64), std=std, a=-2, b=2, generator=generator)
+    assert values.shape == (200, 500) and -2.0 <= values.min() and values.max() <= 2.0
+    assert abs(values.mean()) < 0.02
+    assert abs(values.std() - float(expected.std())) < 0.01 * float(expected.std())

@@ -14,9 +14,12 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netgen.backends.layout import make_layout
 from netgen.backends.pytorch import render_pytorch, ruff_binary
+from netgen.backends.render import doc
 from netgen.compile import compile_file
 from netgen.diagnostics import SpecError
 from netgen.ir.ops import OpKind
@@ -451,6 +454,19 @@ def test_spec_text_in_docstrings_is_escaped(generate, write_spec):
     generated = generate(write_spec(text, "odd.yaml"))
     assert '"""' in generated.spec.description and "\\" in generated.spec.description
     assert generated.module.__doc__.endswith(f"\n\n{generated.spec.description}\n")
+
+
+@pytest.mark.parametrize("text", ['"""', '\\"""', 'a """" b', '""', '"', "\\", "\r\x1b[2J\u202e", '"""\n"""'])
+def test_any_text_reads_back_from_a_docstring(text):
+    assert ast.literal_eval(f'"""{doc(text)}"""') == text
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.text(st.sampled_from('"\\\n\rab\x1b\u202e')))
+def test_docstring_text_of_quotes_and_backslashes_reads_back(text):
+    escaped = doc(text)
+    assert ast.literal_eval(f'"""{escaped}"""') == text
+    assert all(ch.isprintable() or ch == "\n" for ch in escaped)
 
 
 def test_keywords_and_builtins_as_spec_names_build_and_run(generate, write_spec):

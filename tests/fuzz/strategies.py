@@ -4,7 +4,12 @@
 knowing the channels and the spatial size it receives, so nothing shrinks below 1x1, a branch
 that must keep its size keeps it, and tensors that are added have equal channels. Models stay
 tiny (inputs up to 96x96, at most 32 channels before the width multiplier), so one example
-builds and runs in a fraction of a second.
+builds and runs in a fraction of a second. They use every construct that makes one value feed
+several places, where PyTorch and ONNX could come to disagree: `add` blocks with one or more
+identity shortcuts (or nothing else), merges that read one layer several times (`from: [a, a]`,
+at the top and inside blocks, directly or through a dropout), several heads on one layer or on
+a block's output, and blocks nested in blocks whose inner names repeat the outer ones and the
+names the ONNX functions use for their own values (`x`, `y`, `output`, `concat`).
 
 `invalid_specs()` mutates a valid spec, as data (a key deleted, a value of the wrong type or
 size, an unknown key or op, a branch that no longer keeps its size, a reference to nothing)
@@ -33,6 +38,9 @@ AWKWARD_NAMES = (
     "class", "if", "match", "super", "int", "outputs", "layer", "block", "conv", "concat",
     "math", "PARAMS", "MACS", "OrderedDict", "BasicConv2d",
 )  # fmt: skip
+# Names the ONNX backend gives values of its own: a function's input and output, a merge, the
+# graph's output, and the steps of a layer lowered to several ops (`conv.bn`, `fc.gemm`).
+ONNX_NAMES = ("x", "y", "output", "concat", "add", "bn", "relu", "gemm", "weight", "bias", "running_mean")
 
 
 def to_yaml(data) -> str:
@@ -54,7 +62,7 @@ def _pair_or_int(values: list[int]):
 
 
 _NAME = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
-NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES))
+NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES), st.sampled_from(ONNX_NAMES))
 
 
 # -- valid specs -----------------------------------------------------------------------------
@@ -65,7 +73,7 @@ class _BlockPlan:
     """A block definition, and how its output channels and size follow from its arguments."""
 
     name: str
-    kind: str  # inception, reduction, residual, twin, scaled or stage
+    kind: str  # inception, reduction, residual, twin, scaled, shortcuts, aliased or stage
     params: list[str]
     types: dict[str, str] = field(default_factory=dict)  # typed parameters (float, activation); others count channels
     ends: list[tuple] = field(default_factory=list)  # per concat branch: ("param", i), ("literal", c) or ("input",)
@@ -73,6 +81,7 @@ class _BlockPlan:
     inner: _BlockPlan | None = None  # stage: the block it wraps
     post: int | None = None  # stage: channels of its closing 1x1 convolution, if it has one
     with_input: bool = False  # stage: its output is concatenated with its input (`from: input`)
+    copies: int = 1  # aliased: how many channel blocks its concat of one value gives (1 for add)
 
     def declared(self) -> list:
         """`params:` as written: a channel count by name, a typed parameter as {name: type}."""
@@ -86,6 +95,11 @@ class _BlockPlan:
             return self.post if self.post is not None else inner
         if self.kind in ("residual", "twin", "scaled"):
             return args[0]
+        if self.kind == "shortcuts":
+            return channels_in
+        if self.kind == "aliased":
+            (kind, value), = self.ends
+            return self.copies * (args[value] if kind == "param" else value)
         total = 0
         for kind, *value in self.ends:
             if kind == "param":
@@ -314,14 +328,16 @@ class _Builder:
 
     def define_blocks(self) -> None:
         taken = set(OP_ARGS) | {"input"}
+        kinds = ("inception", "inception", "flat", "reduction", "residual", "residual", "scaled", "twin", "shortcuts", "aliased")
         for _ in range(self.number(1, 2)):
-            kind = self.pick(("inception", "inception", "flat", "reduction", "residual", "scaled", "twin"))
+            kind = self.pick(kinds)
             name = self.fresh(taken)
             plan = _BlockPlan(name, "inception" if kind == "flat" else kind, [])
             body = getattr(self, f"{kind}_block")(plan)
             self.blocks[name] = {"params": plan.declared(), **body}
             self.plans.append(plan)
-        if self.flag():
+        # Stages wrap blocks, and a second may wrap the first: blocks two deep in a block.
+        for _ in range(self.number(0, 2)):
             inner = self.pick(self.plans)
             self.plans.append(self.stage_block(self.fresh(taken), inner))
 
@@ -438,7 +454,7 @@ class _Builder:
         return {"concat": branches}
 
     def residual_block(self, plan: _BlockPlan) -> dict:
-        """An identity shortcut added to a body that ends with the block's first parameter."""
+        """One to three identity shortcuts added to a body that ends with the block's first parameter."""
         out, _ = self.param(plan)
         body = []
         if self.flag():
@@ -447,11 +463,43 @@ class _Builder:
         kernel = self.pick(ODD_KERNELS)
         body.append({"conv": self.conv_args(out, kernel=kernel, pad=self.centred(kernel))})
         names: set[str] = set()
-        shortcut, body_name = self.fresh(names), self.fresh(names)
-        branches = {shortcut: [] if self.flag() else None, body_name: self.branch(body)}
+        branches = {self.fresh(names): self.shortcut() for _ in range(self.number(1, 3))}
+        branches[self.fresh(names)] = self.branch(body)
+        return {"add": self.shuffled(branches)}
+
+    def shortcuts_block(self, plan: _BlockPlan) -> dict:
+        """Identity shortcuts only: the block's input added to itself two to four times."""
+        names: set[str] = set()
+        return {"add": {self.fresh(names): self.shortcut() for _ in range(self.number(2, 4))}}
+
+    def shortcut(self):
+        return [] if self.flag() else None
+
+    def shuffled(self, mapping: dict) -> dict:
+        return dict(self.draw(st.permutations(list(mapping.items()))))
+
+    def aliased_block(self, plan: _BlockPlan) -> dict:
+        """A `layers` block whose merge reads one layer several times, directly or through a dropout."""
+        out, end = self.channel_count(plan)
+        plan.ends.append(end)
+        names: set[str] = set()
+        conv = self.fresh(names)
+        kernel = self.pick(ODD_KERNELS)
+        layers = {conv: {"conv": self.conv_args(out, kernel=kernel, pad=self.centred(kernel))}}
+        sources = [conv]
         if self.flag():
-            branches = dict(reversed(branches.items()))
-        return {"add": branches}
+            dropped = self.fresh(names)
+            layers[dropped] = {"dropout": {"p": self.pick((0.0, 0.5))}}  # in ONNX, the same value as conv
+            sources.append(dropped)
+        merge = self.pick(("concat", "add"))
+        # Each source at least once (a dropout nothing reads would be dead), two inputs or more.
+        inputs = sources + [self.pick(sources) for _ in range(self.number(2 - len(sources), 2))]
+        inputs = self.draw(st.permutations(inputs))
+        plan.copies = len(inputs) if merge == "concat" else 1
+        layers[self.fresh(names)] = {merge: None, "from": inputs}
+        if self.flag():
+            layers[self.fresh(names)] = {"relu": None}
+        return {"layers": layers}
 
     def twin_block(self, plan: _BlockPlan) -> dict:
         """Two convolution branches that both end with the block's first parameter, added."""
@@ -468,7 +516,8 @@ class _Builder:
         return {"add": branches}
 
     def stage_block(self, name: str, inner: _BlockPlan) -> _BlockPlan:
-        """A `layers` block that uses another block, passing its own parameters on."""
+        """A `layers` block that uses another block, passing its own parameters on. Written as a
+        mapping, its layers take names the block it wraps uses inside, or the ONNX backend's own."""
         plan = _BlockPlan(name, "stage", list(inner.params), dict(inner.types), inner=inner)
         layers: list[dict] = [{inner.name: list(inner.params)}]
         closings = ("none", "conv", "relu", "dropout", "batchnorm")
@@ -489,7 +538,14 @@ class _Builder:
             layers.append({"dropout": {"p": self.pick((0.0, 0.2, 0.5))}})
         elif closing != "none":
             layers.append({closing: None})
-        self.blocks[name] = {"params": plan.declared(), "layers": self.branch(layers)}
+        if self.flag():
+            body = self.branch(layers)
+        else:
+            inner_names = sorted({name for name in _names_in(self.blocks[inner.name]) if isinstance(name, str)})
+            pool = sorted({*inner_names, *ONNX_NAMES, *inner.params})
+            names = self.draw(st.lists(st.sampled_from(pool), min_size=len(layers), max_size=len(layers), unique=True))
+            body = dict(zip(names, layers, strict=True))
+        self.blocks[name] = {"params": plan.declared(), "layers": body}
         return plan
 
     def use_blocks(self) -> None:
@@ -528,24 +584,36 @@ class _Builder:
         self.layers = {group: {"sequential": items}, **self.layers}
 
     def side_branch(self) -> None:
-        """A top-level branch beside the last layer, joined to it with `from:`."""
+        """A top-level branch beside the last layer, joined to it with `from:`; the merge may read
+        either of them more than once, or read the last layer alone, twice or more."""
         source = self.last
         merge = self.pick(("concat", "add"))
         literal = self.literal_for(self.channels)
-        if self.flag() or (merge == "add" and literal is None):
-            side = {"maxpool": {"kernel": 3, "stride": 1, "pad": 1}, "from": source}
-            side_channels = self.channels
-        else:
+        shape = self.pick(("pool", "conv", "dropout", "none"))
+        if shape == "conv" and (merge == "concat" or literal is not None):
             kernel = self.pick(ODD_KERNELS)
             out = literal if merge == "add" else self.number(1, MAX_CHANNELS)
             side = {"conv": self.conv_args(out, kernel=kernel, pad=self.centred(kernel)), "from": source}
             side_channels = self.scaled(out)
-        side_name = self.add(side)
-        inputs = [source, side_name] if self.flag() else [side_name, source]
-        self.channels = self.channels + side_channels if merge == "concat" else self.channels
+        elif shape == "dropout":
+            side = {"dropout": {"p": self.pick((0.0, 0.5))}, "from": source}  # one value with source in ONNX
+            side_channels = self.channels
+        else:
+            side = {"maxpool": {"kernel": 3, "stride": 1, "pad": 1}, "from": source}
+            side_channels = self.channels
+        channels_of = {source: self.channels}
+        if shape != "none":
+            channels_of[self.add(side)] = side_channels
+        inputs = list(channels_of) + [self.pick(list(channels_of)) for _ in range(self.number(0, 2))]
+        if len(inputs) == 1:
+            inputs.append(source)
+        inputs = self.draw(st.permutations(inputs))
+        self.channels = sum(channels_of[name] for name in inputs) if merge == "concat" else self.channels
         self.maps.append(self.add({merge: None, "from": inputs}))
 
     def heads(self) -> dict:
+        """One or two heads of one block, on any layer with a feature map (a block's output among
+        them), two heads on the same layer at times."""
         taken = set(OP_ARGS) | set(self.blocks) | {"input"}
         name = self.fresh(taken)
         layers = {}
@@ -556,8 +624,13 @@ class _Builder:
         layers[self.fresh(names)] = {"flatten": None}
         layers[self.fresh(names)] = {"linear": {"out": "num_classes"}}
         self.blocks[name] = {"params": [], "layers": layers}
-        head = self.fresh(self.top_names)
-        return {head: {name: [], "from": self.pick(self.maps), "loss_weight": self.pick((0.3, 1.0))}}
+        sources = [self.pick(self.maps)]
+        if self.flag():
+            sources.append(sources[0] if self.flag() else self.pick(self.maps))
+        return {
+            self.fresh(self.top_names): {name: [], "from": source, "loss_weight": self.pick((0.3, 1.0))}
+            for source in sources
+        }
 
     def classifier(self) -> None:
         features = self.channels * self.height * self.width_px
@@ -588,6 +661,13 @@ class _Builder:
         self.add({"linear": {"out": "num_classes"} if self.flag() else {"out": "num_classes", "bias": self.flag()}})
         if self.flag():
             self.add({"softmax": None})
+
+
+def _names_in(node) -> list:
+    """Every key of every mapping below `node`: the names a block definition uses inside."""
+    if isinstance(node, dict):
+        return [name for key, value in node.items() for name in (key, *_names_in(value))]
+    return [name for item in node for name in _names_in(item)] if isinstance(node, list) else []
 
 
 @st.composite

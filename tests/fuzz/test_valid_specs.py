@@ -15,7 +15,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from hypothesis import given, note
+from hypothesis import HealthCheck, given, note, settings
 from torch import nn
 
 from netgen.backends.layout import make_layout
@@ -26,7 +26,7 @@ from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
 from netgen.verify.runtime import load_generated
 from tests.fuzz import VALID_SETTINGS
-from tests.fuzz.strategies import valid_specs
+from tests.fuzz.strategies import ONNX_NAMES, spec_data, valid_specs
 
 BATCH = 2  # batch norm in training mode needs more than one value per channel
 SEED = 0
@@ -62,10 +62,8 @@ def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) ->
         try:
             modules[node.name] = network.get_submodule(layout.modules[node.name])
         except AttributeError:
-            # A top-level concat or add is computed in forward() and has no module.
-            assert node.kind in MERGES and node.name == node.row, (
-                f"{node.name}: no module at {layout.modules[node.name]}"
-            )
+            # A concat or add layer, at the top or in a block's layers, is computed in forward() and has no module.
+            assert node.kind in MERGES, f"{node.name}: no module at {layout.modules[node.name]}"
             continue
         modules[node.name].register_forward_hook(_recorder(seen, node.name))
     # Whole top-level layers and heads: a block's output is its concat or add node.
@@ -218,3 +216,61 @@ def _session(model: onnx.ModelProto) -> ort.InferenceSession:
 def test_ir_matches_the_generated_pytorch_module_and_onnx_model(text):
     note(text)
     check_valid_spec(text)
+
+
+def aliasing_constructs(data: dict) -> set[str]:
+    """Which of the constructs that make one value feed several places a generated spec uses."""
+    found = set()
+    blocks = data.get("blocks", {})
+    layered = {name for name, block in blocks.items() if "layers" in block}
+    for block in blocks.values():
+        branches = block.get("add", {})
+        if sum(branch in ([], None) for branch in branches.values()) >= 2:
+            found.add("identity shortcuts")
+        if branches and all(branch in ([], None) for branch in branches.values()):
+            found.add("nothing but identity shortcuts")
+        layers = block.get("layers", {})
+        for name, layer in layers.items() if isinstance(layers, dict) else ():
+            sources = layer.get("from", [])
+            if isinstance(sources, list) and len(set(sources)) < len(sources):
+                found.add("a block's layer read twice by one merge")
+            if any(use in layered for use in layer) and name in ONNX_NAMES:
+                found.add("a nested layers block named like an ONNX value")
+            if any(use in layered for use in layer):
+                found.add("a layers block in a layers block")
+    # Layers of a `sequential:` group are top-level layers too.
+    top = {}
+    for name, layer in data["layers"].items():
+        top.update(layer["sequential"] if "sequential" in layer else {name: layer})
+    for layer in top.values():
+        sources = layer.get("from", [])
+        if isinstance(sources, list) and len(set(sources)) < len(sources):
+            found.add("a top-level layer read twice by one merge")
+    heads = [head["from"] for head in data.get("heads", {}).values()]
+    if len(heads) > len(set(heads)):
+        found.add("two heads on one layer")
+    if any(next(iter(top[source])) in blocks for source in heads if source in top):
+        found.add("a head on a block's output")
+    return found
+
+
+def test_valid_specs_use_every_construct_that_aliases_a_value():
+    """The differential property above only covers what the strategy writes."""
+    seen: set[str] = set()
+
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(spec_data())
+    def draw(data):
+        seen.update(aliasing_constructs(data))
+
+    draw()
+    assert seen == {
+        "identity shortcuts",
+        "nothing but identity shortcuts",
+        "a block's layer read twice by one merge",
+        "a nested layers block named like an ONNX value",
+        "a layers block in a layers block",
+        "a top-level layer read twice by one merge",
+        "two heads on one layer",
+        "a head on a block's output",
+    }

@@ -44,7 +44,7 @@ def test_an_error_inside_a_nested_mapping_is_located_at_the_value():
     )
     assert diagnostic.code == "bad-value"
     assert diagnostic.span == Span("s.yaml", 4, 43)
-    assert diagnostic.message == "a: conv: bn: 'eps' must be a finite number > 0, got -1"
+    assert diagnostic.message == "a: conv: bn: 'eps' must be a number > 0 that float32 holds (1.2e-38 to 3.4e38), got -1"
 
 
 def test_an_unknown_key_without_a_close_match_lists_the_valid_ones():

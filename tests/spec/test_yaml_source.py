@@ -133,3 +133,58 @@ def test_a_byte_order_mark_takes_no_column_before_a_bad_byte():
 
 def test_a_byte_order_mark_is_ignored():
     assert read_source("s.yaml", b"\xef\xbb\xbfname: a\n").text == "name: a\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1e-4", 1e-4),  # text to YAML 1.1, which wants a dot
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("-0", 0),
+        ("08", 8),  # no octal digit: text to YAML 1.1
+        ("0x20", 32),  # hexadecimal in both
+        ("0o17", 15),
+        ("True", True),
+        ("NULL", None),
+        ("2014-09-17", "2014-09-17"),
+        ("'yes'", "yes"),
+        ("!!str 064", "064"),
+        ("!!float 3", 3.0),
+    ],
+)
+def test_plain_values_are_read_as_yaml_1_2_reads_them(text, value):
+    got = load(f"v: {text}\n")["v"]
+    assert (type(got), got) == (type(value), value)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "then", "fix"),
+    [
+        ("064", "64", "52 (octal)", "write 64 (or 52) without the leading zero"),
+        ("!!int 064", "64", "52 (octal)", "write 64 (or 52) without the leading zero"),
+        ("1:04", "text", "64 (base 60)", "write 64, or quote it if it is text"),
+        ("1_000", "text", "1000", "write 1000, or quote it if it is text"),
+        ("0b101", "text", "5 (binary)", "write 5, or quote it if it is text"),
+        ("yes", "text", "true", "write true, or quote it if it is text"),
+        ("Off", "text", "false", "write false, or quote it if it is text"),
+    ],
+)
+def test_values_yaml_1_1_reads_otherwise_are_refused_with_both_readings(text, now, then, fix):
+    diagnostic = refusal(f"v: {text}\n")
+    word = text.removeprefix("!!int ")
+    assert (diagnostic.code, diagnostic.span) == ("yaml-ambiguous", Span("s.yaml", 1, 4))
+    assert diagnostic.message == (
+        f"{word!r} is {now} in YAML 1.2, which netgen reads, but {then} in YAML 1.1, which pyyaml and other tools read; {fix}"
+    )
+
+
+def test_a_key_yaml_1_1_reads_as_a_boolean_is_refused_too():
+    assert refusal("layers:\n  on: {relu: }\n").span == Span("s.yaml", 2, 3)
+
+
+@pytest.mark.parametrize("form", ["{key}: 1\n", "top: {{{key}: 1}}\n", '"{key}": 1\n'])
+def test_a_key_over_yamls_length_limit_is_named_as_such(form):
+    diagnostic = refusal("name: a\n" + form.format(key="k" * 1100))
+    assert diagnostic.code == "yaml-syntax" and diagnostic.span.line == 2
+    assert "characters long; YAML keys are at most 1,024" in diagnostic.message

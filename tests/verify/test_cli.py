@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from netgen.verify.reference import load_reference
 from tests.conftest import GOOGLENET, ROOT, SPECS
 
@@ -56,3 +58,65 @@ def test_missing_reference_is_a_spec_error(tmp_path):
     assert f"{copy}:" in run.stderr and "[no-reference]" in run.stderr
     run = netgen("verify", "specs/googlenet.yaml", "--reference", str(tmp_path / "absent.yaml"))
     assert run.returncode == 1 and "cannot read reference table" in run.stderr
+
+
+def test_runtime_refuses_a_run_that_could_exhaust_memory_before_running_anything(tmp_path):
+    """A 16384x16384 input would allocate 6 GiB for the batch alone: refused at the spec's input size."""
+    copy = tmp_path / "googlenet-bn.yaml"
+    copy.write_text((SPECS / "googlenet-bn.yaml").read_text().replace("input: [3, 224, 224]", "input: [3, 16384, 16384]"))
+    run = netgen("verify", str(copy), "--reference", str(REFERENCE), "--runtime")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stdout == ""
+    line = next(i for i, text in enumerate(copy.read_text().splitlines(), 1) if text.startswith("input:"))
+    (diagnostic, count) = run.stderr.splitlines()
+    assert diagnostic.startswith(f"{copy}:{line}:1: error: running the network on a batch of 2 at 3x16384x16384 could take ")
+    assert diagnostic.endswith("[too-large-to-run]") and count == "1 error"
+
+
+def test_a_reference_leading_outside_the_specs_folder_is_refused_unless_given_on_the_command_line(tmp_path):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "linked.yaml").symlink_to(REFERENCE)
+    for reference in ("../table.yaml", str(REFERENCE), "linked.yaml"):
+        copy = folder / "googlenet.yaml"
+        copy.write_text(GOOGLENET.read_text().replace("reference: reference/googlenet-table1.yaml", f"reference: {reference}"))
+        line = next(i for i, text in enumerate(copy.read_text().splitlines(), 1) if text.startswith("reference:"))
+        run = netgen("verify", str(copy))
+        assert (run.returncode, run.stdout) == (1, "")
+        assert run.stderr == (
+            f"{copy}:{line}:1: error: reference {reference!r} leads outside the spec's folder; a spec names a table "
+            "in its folder or below it, and any other is given with --reference [reference-outside]\n1 error\n"
+        )
+    assert netgen("verify", str(copy), "--reference", str(REFERENCE)).returncode == 0
+
+
+@pytest.mark.parametrize("content", ["TOKEN=s3cr3t-value\n", "#!/bin/sh\nexport TOKEN=s3cr3t-value\n", "- s3cr3t-value\n"])
+def test_a_reference_that_is_no_yaml_mapping_is_refused_without_echoing_it(tmp_path, content):
+    table = tmp_path / "notes.txt"
+    table.write_text(content)
+    run = netgen("verify", "specs/googlenet.yaml", "--reference", str(table))
+    assert run.returncode == 1
+    assert "s3cr3t" not in run.stdout + run.stderr
+    assert run.stderr.startswith(f"{table}:") and "[wrong-type]" in run.stderr
+
+
+def test_what_a_terminal_would_obey_is_printed_as_escapes(tmp_path):
+    """A deviation's reason and the spec's own path reach the terminal; ESC, CR and U+202E do not."""
+    name = "gn\x1b[2J\u202e.yaml"
+    copy = tmp_path / name
+    copy.write_text(
+        (SPECS / "googlenet-bn.yaml")
+        .read_text()
+        .replace(
+            "reason: batch norm adds a learned scale per channel, counted with the weights (9,408 + 64)",
+            'reason: "\\e[31mbatch norm\\r adds\\u202e a learned scale"',
+        )
+    )
+    run = netgen("verify", str(copy), "--reference", str(REFERENCE))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not {"\x1b", "\r", "\u202e"} & set(run.stdout + run.stderr)
+    assert "\\x1b[31mbatch norm\\r adds\\u202e a learned scale" in run.stdout
+    run = netgen("check", str(copy))
+    shown = str(copy).replace("\x1b", "\\x1b").replace("\u202e", "\\u202e")
+    assert run.stderr.startswith(f"{shown}:1:1: error: the generated module would be named ")
+    assert not {"\x1b", "\u202e"} & set(run.stdout + run.stderr)
