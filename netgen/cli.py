@@ -3,19 +3,27 @@
 Exit codes: 0 success; 1 the spec has errors (diagnostics printed); 2 wrong usage;
 3 `build --check` found stale output or `verify` found an undocumented disagreement;
 70 an internal error in netgen itself.
+
+Every command takes `--json`: stdout is then one JSON object holding the command's result and
+`diagnostics`, a list of objects in the one schema `Diagnostic.as_json` defines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
 from dataclasses import replace
-from typing import Annotated, NoReturn
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from netgen import __version__
 from netgen.diagnostics import Diagnostic, Severity, SpecError, count
 from netgen.printable import escape
 
@@ -24,14 +32,123 @@ EXIT_USAGE = 2
 EXIT_STALE = 3
 EXIT_INTERNAL = 70
 
+EXIT_CODES = """\
+Exit codes:
+0 success
+1 the spec has errors, each printed as file:line:col: error: message \\[code]
+2 wrong usage
+3 stale output (build --check, report --check), or a difference from the paper that nothing documents (verify)
+70 a bug in netgen; NETGEN_TRACEBACK=1 shows its traceback
+
+Start a spec with `netgen new mynet`, then `netgen check specs/mynet.yaml`. Colour only on a terminal, never with NO_COLOR set."""
+
+
+def _show_values(params) -> list:
+    """Help shows an option's value as its metavar (DIR, N), a flag as nothing; typer would show `<bool>`."""
+    for param in params:
+        metavar = param.metavar if isinstance(param, TyperOption) and not param.is_flag else None
+        param.display_type_rich = lambda ctx, metavar=metavar: metavar
+    return params
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: typer.Context) -> list:
+        return _show_values(super().get_params(ctx))
+
+
+class _Command(TyperCommand):
+    """Usage lines as a reader writes them (`netgen build SPEC... [--out DIR] [--check]`), and
+    help that shows an option's value as its metavar rather than a Python type."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        return _show_values(super().get_params(ctx))
+
+    def get_usage(self, ctx: typer.Context) -> str:
+        # One line: click would wrap it at 80 columns, breaking `--inline-functions` at its hyphen.
+        return f"Usage: {ctx.command_path} {' '.join(self.collect_usage_pieces(ctx))}"
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                word = param.metavar or param.name.upper()
+                word += "..." if param.nargs != 1 and not word.endswith("...") else ""
+                pieces.append(word if param.required else f"[{word}]")
+            elif isinstance(param, TyperOption) and param.name != "help" and not param.hidden:
+                flag = max(param.opts, key=len)
+                pieces.append(f"[{flag}]" if param.is_flag else f"[{flag} {param.metavar or 'VALUE'}]")
+        return pieces
+
+
 app = typer.Typer(
-    add_completion=False,
+    cls=_Group,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Compile YAML network specs to PyTorch source and ONNX models, and check them against their paper.",
+    rich_markup_mode="rich",
+    help="Compile YAML network specs to PyTorch source and ONNX models, draw them, and check them against their paper.",
+    epilog=EXIT_CODES,
 )
 
-SpecArg = Annotated[str, typer.Argument(help="Path to a YAML network spec.", show_default=False)]
+
+def _command(example: str, **kwargs):
+    """Every command: the usage above, and an example at the foot of its --help."""
+    return app.command(cls=_Command, epilog=f"Example: {example}", **kwargs)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"netgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print netgen's version and exit.", callback=_show_version, is_eager=True)
+    ] = False,
+) -> None:
+    pass
+
+
+# -- shared arguments and options -------------------------------------------------------------
+
+
+def _usage_error(message: str) -> NoReturn:
+    """A usage mistake: one line, no location, exit 2."""
+    typer.echo(escape(f"netgen: error: {message}"), err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _os_failure(exc: OSError, verb: str) -> NoReturn:
+    """A path the system refuses (not a folder, unwritable, a name too long): one line, usage."""
+    where = f" {exc.filename}" if exc.filename is not None else ""
+    _usage_error(f"cannot {verb}{where}: {exc.strerror or exc}")
+
+
+def _out_folder(out_dir: Path, specs: list[str], suffix: str) -> None:
+    """--out must be a folder (or not exist yet), and no two specs may write one file name."""
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            _usage_error(f"--out {out_dir} is not a folder")
+    except OSError as exc:  # a name too long for the file system, say
+        _os_failure(exc, "write")
+    from netgen.build import module_name
+
+    builds: dict[str, str] = {}  # output name, lower case as some file systems compare it -> spec
+    for path in specs:
+        other = builds.setdefault(module_name(path).lower(), path)
+        if other != path or specs.count(path) > 1:
+            _usage_error(
+                f"{other} and {path} would both write {out_dir / module_name(path)}{suffix}; build them into different --out folders"
+            )
+
+
+def _existing(paths: list[str] | str) -> list[str] | str:
+    """A spec that is not there is a usage error, not a spec error at a made-up line 1."""
+    for path in [paths] if isinstance(paths, str) else paths:
+        if not os.path.exists(path):
+            _usage_error(f"{path}: no such file")
+    return paths
 
 
 def _input_size(text: str | None) -> tuple[int, int, int] | None:
@@ -50,6 +167,13 @@ def _input_size(text: str | None) -> tuple[int, int, int] | None:
     return values
 
 
+SpecArg = Annotated[
+    str, typer.Argument(metavar="SPEC", help="Path to a YAML network spec.", show_default=False, callback=_existing)
+]
+SpecsArg = Annotated[
+    list[str],
+    typer.Argument(metavar="SPEC...", help="One or more YAML network specs.", show_default=False, callback=_existing),
+]
 InputOption = Annotated[
     str | None,
     typer.Option(
@@ -60,197 +184,431 @@ InputOption = Annotated[
         show_default=False,
     ),
 ]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout: the result and its diagnostics.")
+]
+OutDirOption = Annotated[str, typer.Option("--out", metavar="DIR", help="Folder for the generated files.")]
+CheckOption = Annotated[
+    bool, typer.Option("--check", help="Write nothing; exit 3 with a diff if the files in --out are stale.")
+]
 
 
-def _echo(text: str, err: bool = False, nl: bool = True) -> None:
-    """All netgen prints: spec text and paths may hold what a terminal obeys (ESC, CR, U+202E), shown as escapes."""
-    typer.echo(escape(text), err=err, nl=nl)
+# -- output: one printer for diagnostics, text or JSON ----------------------------------------
+
+_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
 
 
-def _report(exc: SpecError) -> None:
-    _print(exc.diagnostics)
+def _colour(stream) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return not os.environ.get("NO_COLOR") and stream.isatty()
 
 
-def _print(diagnostics: list[Diagnostic]) -> None:
-    for diagnostic in diagnostics:
-        _echo(diagnostic.render(), err=True)
-    if diagnostics:
-        _echo(count(diagnostics), err=True)
+def _styled(diagnostic: Diagnostic) -> str:
+    head, *notes = escape(diagnostic.render()).splitlines()
+    word = f"{diagnostic.severity.value}:"
+    head = head.replace(word, typer.style(word, fg=_COLOURS[diagnostic.severity], bold=True), 1)
+    notes = [line.replace("note:", typer.style("note:", fg=_COLOURS[Severity.NOTE], bold=True), 1) for line in notes]
+    return "\n".join([head, *notes])
 
 
-def _usage_error(message: str) -> NoReturn:
-    _echo(f"netgen: error: {message}", err=True)
-    raise typer.Exit(EXIT_USAGE)
+class _Output:
+    """What a command says: diagnostics and lines of text, or, with --json, one object at the end."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.diagnostics: list[Diagnostic] = []
+
+    def report(self, diagnostics: list[Diagnostic]) -> None:
+        """Diagnostics of one spec, then their tally ('2 errors, 1 warning')."""
+        self.diagnostics += diagnostics
+        if self.as_json or not diagnostics:
+            return
+        colour = _colour(sys.stderr)
+        for diagnostic in diagnostics:
+            # Spec text and paths may hold what a terminal obeys (ESC, CR, U+202E): shown as escapes.
+            typer.echo(_styled(diagnostic) if colour else escape(diagnostic.render()), err=True, color=colour)
+        typer.echo(count(diagnostics), err=True)
+
+    def line(self, text: str, err: bool = False, nl: bool = True) -> None:
+        if not self.as_json:
+            typer.echo(escape(text), err=err, nl=nl)
+
+    def finish(self, code: int = 0, **result: Any) -> None:
+        if self.as_json:
+            document = {**result, "ok": code == 0, "diagnostics": [d.as_json() for d in self.diagnostics]}
+            typer.echo(json.dumps(document, indent=2))
+        if code:
+            raise typer.Exit(code)
+
+    @contextlib.contextmanager
+    def progress(self, message: str):
+        """A spinner on stderr for steps that take seconds (building, running a model); only on a terminal."""
+        if self.as_json or not sys.stderr.isatty():
+            yield
+            return
+        from rich.console import Console
+
+        with Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR"))).status(message):
+            yield
 
 
-def _os_failure(exc: OSError, verb: str) -> NoReturn:
-    """An --out path the system refuses (not a folder, unwritable, a name too long): one line, usage."""
-    where = f" {exc.filename}" if exc.filename is not None else ""
-    _usage_error(f"cannot {verb}{where}: {exc.strerror or exc}")
+def _compiled(out: _Output, path: str, input_size=None):
+    """(spec, graph) with its warnings reported, or None after reporting its errors."""
+    from netgen.compile import compile_file
+
+    try:
+        spec, graph = compile_file(path, input_size)
+    except SpecError as exc:
+        out.report(exc.diagnostics)
+        return None
+    out.report(graph.warnings)
+    return spec, graph
 
 
-@app.command()
+def _compiled_or_exit(out: _Output, path: str, input_size=None):
+    """(spec, graph) for a command that reads one spec; a spec with errors ends the command."""
+    compiled = _compiled(out, path, input_size)
+    if compiled is None:
+        out.finish(EXIT_SPEC_ERROR)
+    return compiled
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@_command("netgen check specs/googlenet.yaml --input 3,299,299")
 def check(
-    specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)],
+    specs: SpecsArg,
     input_size: InputOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Compile specs and run every backend in memory, writing nothing; print every diagnostic with its file:line:col."""
     from netgen.build import output_stem, render_all
     from netgen.compile import compile_file
+    from netgen.diagnostics import is_error
+    from netgen.verify.table import reference_problems
 
+    out = _Output(as_json)
     failed = False
+    results = []
     for path in specs:
         try:
             spec, graph = compile_file(path, input_size)
             render_all(spec, graph, output_stem(path))
         except SpecError as exc:
-            _report(exc)
+            out.report(exc.diagnostics)
             failed = True
+            results.append({"spec": path, "ok": False})
             continue
-        if strict and graph.warnings:
-            _print([replace(warning, severity=Severity.ERROR) for warning in graph.warnings])
+        found = [*graph.warnings, *reference_problems(spec)]
+        if strict:
+            found = [replace(d, severity=Severity.ERROR) for d in found]
+        out.report(found)
+        if any(is_error(d) for d in found):
             failed = True
+            results.append({"spec": path, "ok": False})
             continue
-        _print(graph.warnings)
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
-        _echo(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
-    if failed:
-        raise typer.Exit(EXIT_SPEC_ERROR)
+        results.append({"spec": path, "ok": True, "name": spec.name, "output": [c, h, w]})
+        out.line(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
+    out.finish(EXIT_SPEC_ERROR if failed else 0, specs=results)
 
 
-@app.command()
+@_command("netgen summary specs/googlenet.yaml --depth 2")
 def summary(
     spec_path: SpecArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    depth: Annotated[
+        int,
+        typer.Option("--depth", metavar="N", min=1, max=16, help="Rows down to this depth: 1 the network's layers, 2 their branches and repeats, and so on."),
+    ] = 1,
+    as_json: JsonOption = False,
     input_size: InputOption = None,
 ) -> None:
     """Print a Table-1-like summary: output sizes, depth, module columns, params and multiply-adds."""
-    from netgen.compile import compile_file
-    from netgen.summary import render_table, summarize
+    from netgen.summary import render_table, render_tree, summarize
 
-    try:
-        spec, graph = compile_file(spec_path, input_size)
-    except SpecError as exc:
-        _report(exc)
-        raise typer.Exit(EXIT_SPEC_ERROR) from None
-    _print(graph.warnings)
-    result = summarize(spec, graph)
-    _echo(json.dumps(result, indent=2) if as_json else render_table(result))
+    out = _Output(as_json)
+    compiled = _compiled_or_exit(out, spec_path, input_size)
+    result = summarize(*compiled, depth=depth)
+    out.line(render_table(result) if depth == 1 else render_tree(result))
+    out.finish(0, **result)
 
 
-@app.command()
+@_command("netgen build specs/googlenet.yaml --out generated")
 def build(
-    specs: Annotated[list[str], typer.Argument(help="One or more YAML network specs.", show_default=False)],
-    out: Annotated[str, typer.Option("--out", help="Folder for the generated files.")] = "generated",
+    specs: SpecsArg,
+    out_dir: OutDirOption = "generated",
     weights: Annotated[
-        str | None, typer.Option("--weights", help="A state_dict of the generated module to put into the ONNX model.")
+        str | None,
+        typer.Option("--weights", metavar="FILE", help="A state_dict of the generated module to put into the ONNX model."),
     ] = None,
-    check_only: Annotated[
-        bool, typer.Option("--check", help="Write nothing; exit 3 with a diff if the files in --out are stale.")
-    ] = False,
+    check_only: CheckOption = False,
     inline_functions: Annotated[
         bool, typer.Option("--inline-functions", help="Emit ONNX blocks as plain nodes instead of local functions.")
     ] = False,
     opset: Annotated[
         int | None,
-        typer.Option("--opset", min=13, max=28, help="The ONNX opset to write, from 13 to 28 (default: 28).", show_default=False),
+        typer.Option("--opset", metavar="N", min=13, max=28, help="The ONNX opset to write, from 13 to 28 (default: 28).", show_default=False),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
-    from pathlib import Path
-
-    from netgen.build import load_weights, module_name, output_stem, render_all, stale, write_all
-    from netgen.compile import compile_file
+    from netgen.build import load_weights, output_stem, render_all
 
     if weights is not None and len(specs) != 1:
         raise typer.BadParameter("--weights belongs to one spec; build one spec at a time with it")
-    out_dir = Path(out)
-    try:
-        if out_dir.exists() and not out_dir.is_dir():
-            _usage_error(f"--out {out} is not a folder")
-    except OSError as exc:  # a name too long for the file system, say
-        _os_failure(exc, "write")
-    builds: dict[str, str] = {}  # output name, lower case as some file systems compare it -> spec
+    _out_folder(Path(out_dir), specs, ".py")
+    out = _Output(as_json)
+    failed = False
+    results = []
     for path in specs:
-        other = builds.setdefault(module_name(path).lower(), path)
-        if other != path or specs.count(path) > 1:
-            _usage_error(f"{other} and {path} would both write {out_dir / module_name(path)}.py; build them into different --out folders")
-    failed = outdated = False
-    for path in specs:
-        try:
-            state = load_weights(weights) if weights is not None else None
-            spec, graph = compile_file(path)
-            _print(graph.warnings)
-            artifacts = render_all(spec, graph, output_stem(path), state, inline_functions, opset)
-        except SpecError as exc:
-            _report(exc)
-            failed = True
-            continue
-        if check_only:
+        with out.progress(f"building {path}"):
             try:
-                diffs = stale(out_dir, artifacts)
-            except OSError as exc:
-                _os_failure(exc, "read")
-            for diff in diffs:
-                _echo(diff, nl=False)
-            if diffs:
-                outdated = True
-                _echo(f"{path}: {out_dir}/ is stale; run: netgen build {path} --out {out}", err=True)
-            else:
-                _echo(f"{path}: {out_dir}/ is up to date")
+                state = load_weights(weights) if weights is not None else None
+                compiled = _compiled(out, path)
+                artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset) if compiled else None
+            except SpecError as exc:
+                out.report(exc.diagnostics)
+                artifacts = None
+        if artifacts is None:
+            failed = True
+            results.append({"spec": path, "ok": False})
             continue
+        results.append(_write_or_compare(out, path, Path(out_dir), artifacts, check_only, "build"))
+    _finish_writes(out, failed, results)
+
+
+def _write_or_compare(out: _Output, path: str, out_dir: Path, artifacts, check_only: bool, command: str) -> dict:
+    """Write a spec's artefacts, or with --check compare them with what is there."""
+    from netgen.build import stale, write_all
+
+    if check_only:
         try:
-            written = write_all(out_dir, artifacts)
+            diffs = stale(out_dir, artifacts)
         except OSError as exc:
-            _os_failure(exc, "write")
-        for target in written:
-            _echo(f"wrote {target}")
-    if failed:
-        raise typer.Exit(EXIT_SPEC_ERROR)
-    if outdated:
-        raise typer.Exit(EXIT_STALE)
+            _os_failure(exc, "read")
+        for diff in diffs:
+            out.line(diff, nl=False)
+        if diffs:
+            out.line(f"{path}: {out_dir}/ is stale; run: netgen {command} {path} --out {out_dir}", err=True)
+        else:
+            out.line(f"{path}: {out_dir}/ is up to date")
+        outdated = [str(out_dir / a.name) for a in artifacts if a.golden and stale(out_dir, [a])]
+        return {"spec": path, "ok": not diffs, "stale": outdated}
+    try:
+        written = write_all(out_dir, artifacts)
+    except OSError as exc:
+        _os_failure(exc, "write")
+    for target in written:
+        out.line(f"wrote {target}")
+    return {"spec": path, "ok": True, "written": [str(target) for target in written]}
 
 
-@app.command()
+def _finish_writes(out: _Output, failed: bool, results: list[dict]) -> None:
+    outdated = any(result.get("stale") for result in results)
+    out.finish(EXIT_SPEC_ERROR if failed else EXIT_STALE if outdated else 0, specs=results)
+
+
+ReferenceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reference",
+        metavar="FILE",
+        help="A reference table to check against (default: the spec's `reference`, relative to the spec file).",
+    ),
+]
+
+
+@_command("netgen verify specs/googlenet.yaml --runtime")
 def verify(
     spec_path: SpecArg,
-    reference: Annotated[
-        str | None,
-        typer.Option("--reference", help="A reference table to check against (default: the spec's `reference`, relative to the spec file)."),
-    ] = None,
+    reference: ReferenceOption = None,
     runtime: Annotated[
         bool,
         typer.Option("--runtime", help="Also run the generated PyTorch module and check every layer's real output shape and parameter count against the IR."),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Compare a spec with its paper's table cell by cell; exit 3 on a difference that is neither a documented erratum nor a declared deviation."""
-    from netgen.compile import compile_file
-    from netgen.verify.reference import load_reference, reference_path
-    from netgen.verify.render import render, render_runtime
+    from netgen.verify.render import render, render_runtime, result_json, runtime_json
+
+    out = _Output(as_json)
+    verified = _verified(out, spec_path, reference, runtime)
+    if verified is None:
+        out.finish(EXIT_SPEC_ERROR)
+        return
+    spec, graph, result = verified
+    out.line(render(result))
+    ok, document = result.ok, {"verify": result_json(result)}
+    if runtime:
+        with out.progress("running the generated module"):
+            from netgen.verify.runtime import run_generated
+
+            ran = run_generated(spec, graph)
+        out.line("\n" + render_runtime(ran))
+        ok, document["runtime"] = ok and ran.ok, runtime_json(ran)
+    out.finish(0 if ok else EXIT_STALE, **document)
+
+
+def _verified(out: _Output, spec_path: str, reference: str | None, runtime: bool = False):
+    """(spec, graph, verify result), or None after reporting why there is none."""
+    from netgen.verify.reference import spec_reference
     from netgen.verify.table import verify as verify_spec
 
+    compiled = _compiled(out, spec_path)
+    if compiled is None:
+        return None
+    spec, graph = compiled
     try:
-        spec, graph = compile_file(spec_path)
-        result = verify_spec(spec, graph, load_reference(reference_path(spec, reference)))
+        result = verify_spec(spec, graph, spec_reference(spec, reference))
         if runtime:
             from netgen.verify.runtime import check_runnable
 
-            check_runnable(spec, graph)
+            check_runnable(spec, graph)  # before allocating anything
+        return spec, graph, result
     except SpecError as exc:
-        _report(exc)
-        raise typer.Exit(EXIT_SPEC_ERROR) from None
-    _print(graph.warnings)
-    _echo(render(result))
-    ok = result.ok
-    if runtime:
-        from netgen.verify.runtime import run_generated
+        out.report(exc.diagnostics)
+        return None
 
-        ran = run_generated(spec, graph)
-        _echo("\n" + render_runtime(ran))
-        ok = ok and ran.ok
-    if not ok:
-        raise typer.Exit(EXIT_STALE)
+
+class DiagramFormat(StrEnum):
+    MERMAID = "mermaid"
+    DOT = "dot"
+    SVG = "svg"
+
+
+class DiagramLevel(StrEnum):
+    MODULE = "module"
+    LAYER = "layer"
+
+
+@_command("netgen graph specs/googlenet.yaml --format mermaid --level module")
+def graph(
+    spec_path: SpecArg,
+    form: Annotated[
+        DiagramFormat,
+        typer.Option("--format", metavar="mermaid|dot|svg", help="Mermaid (renders in Markdown), Graphviz DOT, or SVG drawn by Graphviz's dot program."),
+    ] = DiagramFormat.MERMAID,
+    level: Annotated[
+        DiagramLevel,
+        typer.Option("--level", metavar="module|layer", help="One node per layer and head, or every op with a cluster per block and branch."),
+    ] = DiagramLevel.MODULE,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the diagram here instead of printing it.")
+    ] = None,
+    input_size: InputOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Draw the network: each layer with its output size, params and multiply-adds."""
+    from netgen.backends.diagram import diagram_json, make_diagram, to_dot, to_mermaid, to_svg
+
+    out = _Output(as_json)
+    compiled = _compiled_or_exit(out, spec_path, input_size)
+    diagram = make_diagram(*compiled, level.value)
+    if form == "svg":
+        with out.progress("drawing with Graphviz"):
+            text = to_svg(diagram)
+        if text is None:
+            _usage_error("--format svg needs Graphviz's `dot` program: install Graphviz (apt-get install graphviz, brew install graphviz) or use --format dot")
+    else:
+        text = to_mermaid(diagram) if form == "mermaid" else to_dot(diagram)
+    if output is not None:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _os_failure(exc, "write")
+        out.line(f"wrote {output}")
+    else:
+        out.line(text, nl=not text.endswith("\n"))
+    out.finish(0, format=form.value, level=level.value, graph=diagram_json(diagram), text=text)
+
+
+@_command("netgen report specs/googlenet.yaml --out generated")
+def report(
+    specs: SpecsArg,
+    out_dir: OutDirOption = "generated",
+    check_only: CheckOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write <name>.md for each spec: its summary, its check against the paper, and its diagram."""
+    from netgen.build import output_stem
+    from netgen.report import report_artifact
+
+    _out_folder(Path(out_dir), specs, ".md")
+    out = _Output(as_json)
+    failed = False
+    results = []
+    for path in specs:
+        compiled = _compiled(out, path)
+        if compiled is None:
+            failed = True
+            results.append({"spec": path, "ok": False})
+            continue
+        try:
+            artifact = report_artifact(*compiled, output_stem(path))
+        except SpecError as exc:
+            out.report(exc.diagnostics)
+            failed = True
+            results.append({"spec": path, "ok": False})
+            continue
+        results.append(_write_or_compare(out, path, Path(out_dir), [artifact], check_only, "report"))
+    _finish_writes(out, failed, results)
+
+
+@_command("netgen schema > specs/netgen.schema.json")
+def schema(as_json: JsonOption = False) -> None:
+    """Print the JSON Schema of a spec, for editors (the loader validates with the same declarations)."""
+    from netgen.spec.document import schema_text
+
+    text = schema_text()
+    out = _Output(as_json)
+    out.line(text, nl=False)
+    out.finish(0, schema=json.loads(text))
+
+
+@_command("netgen new mynet --from specs/googlenet.yaml")
+def new(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The new spec's name: writes <DIR>/<NAME>.yaml.", show_default=False)],
+    source: Annotated[
+        str | None, typer.Option("--from", metavar="SPEC", help="Start from a copy of this spec instead of a small example.")
+    ] = None,
+    out_dir: Annotated[str, typer.Option("--out", metavar="DIR", help="Folder to write the spec into.")] = "specs",
+    as_json: JsonOption = False,
+) -> None:
+    """Write a new spec to start from, every field commented, and the JSON Schema beside it for the editor."""
+    from netgen.spec.document import SCHEMA_FILE, schema_text
+    from netgen.spec.new import new_spec, spec_name
+
+    if spec_name(name) is None:
+        _usage_error(f"{name!r} is not a usable name: use letters, digits, '_' and '-', starting with a letter")
+    if source is not None:
+        _existing(source)
+    target = Path(out_dir) / f"{name}.yaml"
+    if target.exists():
+        _usage_error(f"{target} exists already; choose another NAME or remove it")
+    text, beside = new_spec(name, target, source)
+    for path, content in beside.items():
+        if path.exists() and path.read_bytes() != content:
+            _usage_error(f"{path} exists already and differs from the table {source} names; remove it or choose another --out")
+    out = _Output(as_json)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    schema_file = target.parent / SCHEMA_FILE
+    written = []
+    if not schema_file.exists():
+        schema_file.write_text(schema_text(), encoding="utf-8")
+        written.append(str(schema_file))
+    for path, content in beside.items():
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            written.append(str(path))
+    target.write_text(text, encoding="utf-8")
+    written.append(str(target))
+    for path in written:
+        out.line(f"wrote {path}")
+    out.line(f"next: netgen check {target}")
+    out.finish(0, written=written)
 
 
 def _terminated(signum: int, _frame) -> NoReturn:

@@ -38,6 +38,26 @@ class Diagnostic:
         head = f"{where}{self.severity.value}: {self.message}{code}"
         return "\n".join([head, *(note.render() for note in self.notes)])
 
+    @property
+    def hint(self) -> str | None:
+        """The advice a message ends with: by house style, what follows its first '; '."""
+        _, sep, advice = self.message.partition("; ")
+        return advice if sep else None
+
+    def as_json(self) -> dict:
+        """The one diagnostic object every command's --json prints (README: "JSON output")."""
+        where = self.span
+        return {
+            "file": where.file if where else None,
+            "line": where.line if where else None,
+            "column": where.col if where else None,
+            "severity": self.severity.value,
+            "code": self.code or None,
+            "message": self.message,
+            "hint": self.hint,
+            "notes": [note.as_json() for note in self.notes],
+        }
+
 
 def note(message: str, span: Span | None) -> Diagnostic:
     return Diagnostic(code="", message=message, span=span, severity=Severity.NOTE)

@@ -7,6 +7,7 @@ from typing import Any
 
 from netgen.ir.graph import Graph, Node
 from netgen.ir.ops import POOLING, WEIGHTED, OpKind
+from netgen.ir.scopes import Scope, scope_tree
 from netgen.passes.macs import CONVENTION
 from netgen.spec.model import BlockCall, Spec
 
@@ -22,7 +23,8 @@ def building_blocks(graph: Graph, nodes=None) -> int:
     return sum(1 for node in nodes if node.kind not in (OpKind.INPUT, OpKind.CONCAT))
 
 
-def summarize(spec: Spec, graph: Graph) -> dict[str, Any]:
+def summarize(spec: Spec, graph: Graph, depth: int = 1) -> dict[str, Any]:
+    """The summary; with `depth` > 1 each row also holds `children`, the tree inside it to that depth."""
     rows, heads = [], []
     by_row: dict[str, list[Node]] = {}
     for node in graph.nodes():
@@ -32,6 +34,11 @@ def summarize(spec: Spec, graph: Graph) -> dict[str, Any]:
         rows.append(_row(spec, graph, layer.name, layer.call, by_row[layer.name], columns))
     for head in spec.heads:
         heads.append({**_row(spec, graph, head.name, head.layer.call, by_row[head.name], columns), "from": head.source, "loss_weight": head.loss_weight})
+    if depth > 1:
+        trees = {scope.path: scope for scope in scope_tree(spec, graph)}
+        for row in [*rows, *heads]:
+            if trees[row["name"]].children:
+                row["children"] = [_tree(child, depth - 1) for child in trees[row["name"]].children]
     trunk = [node for node in graph.nodes() if node.head is None]
     everything = list(graph.nodes())
     weights = sum(node.weights for node in trunk)
@@ -60,6 +67,20 @@ def summarize(spec: Spec, graph: Graph) -> dict[str, Any]:
             "macs_with_heads": sum(node.macs for node in everything),
         },
     }
+
+
+def _tree(scope: Scope, depth: int) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": scope.name,
+        "path": scope.path,
+        "type": scope.kind,
+        "output": as_chw(scope.exit.shape),
+        "params": scope.params,
+        "macs": scope.macs,
+    }
+    if depth > 1 and scope.children:
+        row["children"] = [_tree(child, depth - 1) for child in scope.children]
+    return row
 
 
 def _module_columns(spec: Spec) -> tuple[str, ...]:
@@ -118,13 +139,13 @@ def render_table(summary: dict[str, Any]) -> str:
             f"{h}x{w}x{c}",
             str(row["depth"]) if row["depth"] else "",
             *module,
-            _k(row["params"]),
-            _m(row["macs"]),
+            kilo(row["params"]),
+            mega(row["macs"]),
         ]
 
     lines += [cells(row) for row in summary["rows"]]
     totals = summary["totals"]
-    total_line = ["total", "", "", "", str(totals["depth"]), *[""] * len(columns), _k(totals["params"]), _m(totals["macs"])]
+    total_line = ["total", "", "", "", str(totals["depth"]), *[""] * len(columns), kilo(totals["params"]), mega(totals["macs"])]
     widths = [max(len(line[i]) for line in [*lines, total_line]) for i in range(len(header))]
     numeric = {4, *range(5, len(header))}
 
@@ -151,11 +172,45 @@ def render_table(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _k(value: int) -> str:
+def render_tree(summary: dict[str, Any]) -> str:
+    """torchinfo's nested view: each row, then the blocks, branches and ops inside it, indented."""
+    lines = [("layer (type)", "output size", "params", "MACs")]
+
+    def walk(row: dict[str, Any], prefix: str, glyph: str) -> None:
+        c, h, w = row["output"]
+        lines.append((f"{prefix}{glyph}{row['name']} ({row['type']})", f"{h}x{w}x{c}", f"{row['params']:,}", f"{row['macs']:,}"))
+        children = row.get("children", [])
+        inner = prefix + ("" if not glyph else "   " if glyph == "└─ " else "│  ")
+        for i, child in enumerate(children):
+            walk(child, inner, "└─ " if i == len(children) - 1 else "├─ ")
+
+    for row in summary["rows"]:
+        walk(row, "", "")
+    totals = summary["totals"]
+    total = ("total", "", f"{totals['params']:,}", f"{totals['macs']:,}")
+    widths = [max(len(line[i]) for line in [*lines, total]) for i in range(4)]
+
+    def fmt(line) -> str:
+        return "  ".join([line[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True))]).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    out = [f"{summary['name']} ({summary['spec']}), input {'x'.join(map(str, summary['input']))}", "", fmt(lines[0]), rule]
+    out += [fmt(line) for line in lines[1:]]
+    out += [rule, fmt(total)]
+    if summary["heads"]:
+        out += ["", "heads (training only, not in the total above):"]
+        start = len(lines)
+        for head in summary["heads"]:
+            walk(head, "", "")
+        out += [fmt(line) for line in lines[start:]]
+    return "\n".join(out)
+
+
+def kilo(value: int) -> str:
     """Table 1's unit: K = 1024."""
     return f"{value / 1024:.1f}K" if value else ""
 
 
-def _m(value: int) -> str:
+def mega(value: int) -> str:
     """Table 1's unit: M = 10^6."""
     return f"{value / 1e6:.1f}M" if value else ""

@@ -29,7 +29,7 @@ from netgen import __version__
 from netgen.backends.init import initial_weights
 from netgen.backends.layout import Layout, Slot
 from netgen.backends.render import render
-from netgen.diagnostics import Diagnostic, SpecError, error, note
+from netgen.diagnostics import Diagnostic, SpecError, error
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind
 from netgen.passes.shapes import fmt
@@ -671,10 +671,7 @@ def _initializers(
     if problems:
         if not from_file:
             raise OnnxBackendError("the spec's initial weights do not fit the network: " + problems[0].message)
-        shown = problems[:10]
-        if len(problems) > len(shown):
-            shown.append(note(f"... and {len(problems) - len(shown)} more", None))
-        raise SpecError(shown)
+        raise SpecError(problems)  # every mismatch, each at its layer: one run shows them all
     return tensors
 
 

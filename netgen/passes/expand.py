@@ -66,7 +66,17 @@ class _Expander:
         users = graph.uses(node.name)
         graph.remove(node.name)
         # A placeholder entry is not needed: the expansion reads the node that fed it.
-        exit_name = self.layer(layer, node.name, entry_sources[0], env, node, stack=(), block=None, block_entry=None)
+        try:
+            exit_name = self.layer(layer, node.name, entry_sources[0], env, node, stack=(), block=None, block_entry=None)
+        except SpecError:
+            # The layers after a failed one still expand, reading what fed it, so that every
+            # use of a wrong block is reported in one run (not every other one).
+            self.reconnect(node, entry_sources[0], users)
+            raise
+        self.reconnect(node, exit_name, users)
+
+    def reconnect(self, node: Node, exit_name: str, users) -> None:
+        graph = self.graph
         for user, index in users:
             graph.connect(exit_name, user, index)
         if node.head is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Node, Shape
@@ -30,7 +31,24 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
         except SpecError as exc:
             node.shape = None
             problems.extend(exc.diagnostics)
+    if problems and _looks_like_hwc(spec.input):
+        first = problems[0]
+        problems[0] = replace(first, notes=(*first.notes, _hwc_note(spec)))
     return problems
+
+
+def _looks_like_hwc(shape: tuple[int, int, int]) -> bool:
+    """[224, 224, 3]: an image's size written the way image libraries store it, channels last."""
+    c, h, w = shape
+    return w <= 4 < c
+
+
+def _hwc_note(spec: Spec) -> Diagnostic:
+    c, h, w = spec.input
+    return note(
+        f"input is [C, H, W]: {list(spec.input)} is {c} channels of {h}x{w}; for {c}x{h} images with {w} channels write [{w}, {c}, {h}]",
+        spec.where("input"),
+    )
 
 
 def window(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:

@@ -30,16 +30,17 @@ from netgen.spec.model import (
     Spec,
 )
 from netgen.spec.schema import (
-    BLOCK_KEYS,
     DEFAULTABLE,
-    HEAD_KEYS,
     LAYER_META_KEYS,
-    MAX_TIMES,
     OP_ARGS,
-    RESIDUAL_KEYS,
+    BlockDecl,
     DeviationArgs,
+    HeadMeta,
+    LayerMeta,
+    ResidualArgs,
     SpecHeader,
     Strict,
+    keys_of,
 )
 from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
@@ -164,6 +165,7 @@ class _Parser:
         self.diagnostics: list[Diagnostic] = []
         self.defaults: dict[str, YMap] = {}
         self.block_names: set[str] = set()
+        self.default_spans: set[Span] = set()  # where the values under `defaults:` are written
 
     def fail(self, diagnostic: Diagnostic) -> None:
         # A bad value in `defaults` fails every layer that inherits it; report it once, at the value.
@@ -272,17 +274,26 @@ class _Parser:
             if not isinstance(values, YMap):
                 self.fail(error("wrong-type", f"defaults.{op} must be a mapping of {op} arguments", span))
                 continue
-            fields = OP_ARGS[op].model_fields
+            fields = fields_of(OP_ARGS[op])
+            known = YMap({key: value for key, value in values.items() if key in fields})
+            known.span, known.key_spans, known.value_spans = values.span, values.key_spans, values.value_spans
+            # Checked here, once, so that a bad default is reported as one; the layers that
+            # inherit it do not report it again (see `validate`).
+            self.validate(OP_ARGS[op], known, span, f"defaults: {op}", partial=True)
             for key in values:
                 if key not in fields:
-                    self.fail(
-                        error("unknown-key", f"unknown {op} argument {key!r}{suggestion(key, fields)}", values.key_spans[key])
-                    )
+                    hint = suggestion(key, fields) or f"; {op} takes {', '.join(fields)}"
+                    self.fail(error("unknown-key", f"defaults: unknown {op} argument {key!r}{hint}", values.key_spans[key]))
+            self.default_spans.update(values.value_spans.values())
             self.defaults[op] = values
 
     # -- validation with pydantic, errors mapped back to spans -------------------------------
 
-    def validate(self, model: type[Strict], node: Any, span: Span, what: str, spans: dict[str, Span] | None = None):
+    def validate(
+        self, model: type[Strict], node: Any, span: Span, what: str, spans: dict[str, Span] | None = None, partial: bool = False
+    ):
+        """`node` checked by its declaration, each error at its key or value; `partial` leaves out the
+        required keys (defaults give some arguments, never all)."""
         if node is None:
             node = {}
         if not isinstance(node, dict):
@@ -302,8 +313,10 @@ class _Parser:
             reported: set[str] = set()
             for item in errors:
                 key = str(item["loc"][0]) if item["loc"] else ""
-                if key in reported or (item["type"] == "missing" and key in meant):
+                if key in reported or (item["type"] == "missing" and (key in meant or partial)):
                     continue
+                if not partial and value_spans.get(key) in self.default_spans:
+                    continue  # a value from `defaults:`, reported there
                 reported.add(key)
                 inner = _nested_model(model, key)
                 if inner is not None and isinstance(node.get(key), YMap):
@@ -318,7 +331,8 @@ class _Parser:
         kind = item["type"]
         fields = fields_of(model)
         if kind == "extra_forbidden":
-            hint = suggestion(key, fields) or f"; expected one of: {', '.join(fields)}"
+            takes = f"; expected one of: {', '.join(fields)}" if fields else f"; {what.rpartition(': ')[2]} takes no arguments"
+            hint = suggestion(key, fields) or takes
             return error("unknown-key", f"{what}: unknown key {key!r}{hint}", key_spans.get(key, span))
         info = fields.get(key)
         expected = info.description if info is not None and info.description else item["msg"].removeprefix("Input should be ")
@@ -344,14 +358,10 @@ class _Parser:
         if not isinstance(node, YMap):
             self.fail(error("wrong-type", f"block {name!r} must be a mapping with 'params' and one of 'concat', 'add', 'layers'", span))
             return None
-        for key in node:
-            if key not in BLOCK_KEYS:
-                self.fail(error("unknown-key", f"block {name!r}: unknown key {key!r}{suggestion(key, BLOCK_KEYS)}", node.key_spans[key]))
+        # Its own keys and `flat`; params, residual and the body are walked below.
+        declared = self.validate(BlockDecl, node, span, f"block {name!r}")
         params, param_spans, param_types = self.block_params(name, node)
-        flat = node.get("flat", False)
-        if not isinstance(flat, bool):
-            self.fail(error("bad-value", f"block {name!r}: 'flat' must be true or false, got {show(flat)}", node.value_spans["flat"]))
-            flat = False
+        flat = declared.flat if declared is not None else node.get("flat") is True
         bodies = [key for key in ("concat", "add", "layers") if key in node]
         if len(bodies) != 1:
             self.fail(
@@ -369,7 +379,7 @@ class _Parser:
             types = dict(zip(params, param_types, strict=True))
             residual = self.residual(name, node["residual"], node.value_spans["residual"], types)
         if body == "layers":
-            layers = self.sequence(body_node, body_span, f"{name}.layers", merges=True, flat=flat)
+            layers = self.sequence(body_node, body_span, f"{name}.layers", merges=True, flat=flat, context=f"block {name!r}")
             branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
             combine = "seq"
         else:
@@ -419,23 +429,15 @@ class _Parser:
         if not isinstance(node, YMap):
             self.fail(error("wrong-type", f"block {name!r}: 'residual' takes {{scale: ..., act: relu | none}}, got {show(node)}", span))
             return None
-        ok = True
-        for key in node:
-            if key not in RESIDUAL_KEYS:
-                ok = False
-                hint = suggestion(key, RESIDUAL_KEYS) or f"; expected one of: {', '.join(RESIDUAL_KEYS)}"
-                self.fail(error("unknown-key", f"block {name!r}: residual: unknown key {key!r}{hint}", node.key_spans[key]))
-        scale, act = node.get("scale", 1.0), node.get("act", "none")
+        args = self.validate(ResidualArgs, node, span, f"block {name!r}: residual")
+        if args is None:
+            return None
+        scale, act = args.scale, args.act
         scale_span, act_span = node.value_spans.get("scale", span), node.value_spans.get("act", span)
+        ok = True
         if isinstance(scale, str):
             ok &= self.typed_reference(name, "scale", scale, scale_span, types, "float")
-        elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
-            ok = False
-            self.fail(error("bad-value", f"block {name!r}: residual 'scale' must be a finite number or a float parameter, got {show(scale)}", scale_span))
-        if not isinstance(act, str):
-            ok = False
-            self.fail(error("bad-value", f"block {name!r}: residual 'act' must be relu, none or an activation parameter, got {show(act)}", act_span))
-        elif act not in ACTIVATIONS:
+        if act not in ACTIVATIONS:
             ok &= self.typed_reference(name, "act", act, act_span, types, "activation", literals=ACTIVATIONS)
         if not ok:
             return None
@@ -475,6 +477,15 @@ class _Parser:
         out = []
         for branch_name, branch_node in node.items():
             bspan = node.key_spans[branch_name]
+            if branch_name in LAYER_META_KEYS:
+                self.fail(
+                    error(
+                        "misplaced-key",
+                        f"{what}: {branch_name!r} is not a branch; it goes beside '{body}': {{{body}: , {branch_name}: ...}}",
+                        bspan,
+                    )
+                )
+                continue
             bad = check_name(branch_name, bspan, "branch")
             if bad:
                 self.fail(bad)
@@ -487,6 +498,7 @@ class _Parser:
                 allow_empty=body == "add",
                 merges=named and flat,
                 flat=flat,
+                context=f"{what}, branch {branch_name!r}",
             )
             out.append(Branch(branch_name, layers, bspan, indexed=not named))
         return tuple(out)
@@ -497,30 +509,10 @@ class _Parser:
         if bad:
             self.fail(bad)
             return None
-        if isinstance(node, YMap) and not isinstance(node.get("from"), str):
-            found = node.get("from")
-            self.fail(
-                error(
-                    "missing-key" if found is None else "wrong-type",
-                    f"head {name!r} needs 'from': the name of the layer it attaches to",
-                    node.value_spans.get("from", span),
-                )
-            )
-            return None
-        weight = node.get("loss_weight", 1.0) if isinstance(node, YMap) else 1.0
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1000:
-            self.fail(
-                error(
-                    "bad-value",
-                    f"head {name!r}: 'loss_weight' must be a number from 0 to 1000, got {show(weight)}",
-                    node.value_spans.get("loss_weight", span),
-                )
-            )
-            return None
-        layer = self.layer(name, node, span, span, meta=HEAD_KEYS)
+        layer = self.layer(name, node, span, span, meta=HeadMeta)
         if layer is None:
             return None
-        return Head(name, layer.inputs[0], layer.input_spans[0], float(weight), layer, span)
+        return Head(name, layer.inputs[0], layer.input_spans[0], float(node.get("loss_weight", 1.0)), layer, span)
 
     def sequence(
         self,
@@ -531,12 +523,14 @@ class _Parser:
         allow_empty: bool = False,
         merges: bool = False,
         flat: bool = False,
+        context: str | None = None,
     ) -> tuple[Layer, ...]:
         """Layers written as a mapping (named) or, inside blocks and heads, as a list (numbered).
 
         `named_only` marks the network's own layers, which may be grouped with `sequential:`;
         `merges` says whether a layer here may be a `concat:`/`add:` of branches (only where
-        layers are attributes of their own: a block's `layers:`, or a mapping branch of a flat block)."""
+        layers are attributes of their own: a block's `layers:`, or a mapping branch of a flat block).
+        `context` names the block and branch the layers are in, for diagnostics ("block 'b', branch 'x', layer 2")."""
         if isinstance(node, YMap):
             out = []
             for name, value in node.items():
@@ -548,7 +542,8 @@ class _Parser:
                 if named_only and isinstance(value, YMap) and GROUP_KEY in value:
                     out += self.group(name, value, key_span)
                     continue
-                layer = self.layer(name, value, key_span, node.value_spans[name], merges=merges, flat=flat)
+                label = name if context is None else f"{context}, layer {name!r}"
+                layer = self.layer(name, value, key_span, node.value_spans[name], merges=merges, flat=flat, label=label)
                 if layer is not None:
                     out.append(layer)
             return tuple(out)
@@ -557,7 +552,8 @@ class _Parser:
                 self.fail(error("no-layers", f"{where} has no layers", span))
             calls = []
             for i, value in enumerate(node):
-                layer = self.layer("", value, node.item_spans[i], node.item_spans[i], merges=merges, flat=flat)
+                label = "layer" if context is None else f"{context}, layer {i + 1}"
+                layer = self.layer("", value, node.item_spans[i], node.item_spans[i], merges=merges, flat=flat, label=label)
                 if layer is not None:
                     calls.append(layer)
             return _name_by_op(calls)
@@ -586,13 +582,23 @@ class _Parser:
         return out
 
     def layer(
-        self, name: str, node: Any, key_span: Span, value_span: Span, meta=LAYER_META_KEYS, merges: bool = False, flat: bool = False
+        self,
+        name: str,
+        node: Any,
+        key_span: Span,
+        value_span: Span,
+        meta: type[Strict] = LayerMeta,
+        merges: bool = False,
+        flat: bool = False,
+        label: str | None = None,
     ) -> Layer | None:
-        label = name or "layer"
+        """One layer: its op (or block, or merge of branches) and the keys of `meta` beside it."""
+        label = label or name or "layer"
         if not isinstance(node, YMap):
             self.fail(error("wrong-type", f"{label}: a layer is written {{op: {{arguments}}}}, e.g. {{conv: {{out: 64, kernel: 3}}}}; got {show(node)}", value_span))
             return None
-        ops = [key for key in node if key not in meta]
+        meta_keys = keys_of(meta)
+        ops = [key for key in node if key not in meta_keys]
         if len(ops) != 1:
             known = [*OP_ARGS, *sorted(self.block_names)]
             if not ops:
@@ -606,17 +612,17 @@ class _Parser:
             call = self.merge_call(label, op, node[op], op_span, node.value_spans[op], merges, flat)
         else:
             call = self.call(label, op, node[op], op_span, node.value_spans[op])
-        inputs, input_spans = self.inputs(label, node)
-        row = node.get("row")
-        if row is not None and not isinstance(row, str):
-            self.fail(error("wrong-type", f"{label}: 'row' must be the id of a reference row, got {show(row)}", node.value_spans["row"]))
-            row = None
-        times = self.times(label, op, node)
-        if call is None or times is None:
+        declared = self.validate(meta, _part(node, meta_keys), value_span, f"head {name!r}" if meta is HeadMeta else label)
+        if call is None or declared is None:
+            return None
+        inputs, input_spans = _inputs(node)
+        row, times = node.get("row"), node.get("times", 1)
+        if times != 1 and op in MERGE_OPS:
+            self.fail(error("bad-value", f"{label}: {_article(op)} {op} cannot be repeated; put it in a block and repeat the block", node.key_spans["times"]))
             return None
         several = op in MERGE_OPS and not isinstance(call, MergeCall)
         if inputs is not None and len(inputs) > 1 and not several:
-            what = f"a {op} of branches" if isinstance(call, MergeCall) else op
+            what = f"{_article(op)} {op} of branches" if isinstance(call, MergeCall) else op
             self.fail(
                 error(
                     "too-many-inputs",
@@ -627,26 +633,13 @@ class _Parser:
             return None
         return Layer(name, call, key_span if name else op_span, inputs, input_spans, row, times)
 
-    def times(self, label: str, op: str, node: YMap) -> int | None:
-        """`times: N` repeats a layer N times in a row; None after a diagnostic."""
-        if "times" not in node:
-            return 1
-        value, span = node["times"], node.value_spans["times"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMES:
-            self.fail(error("bad-value", f"{label}: 'times' must be a whole number from 1 to {MAX_TIMES}, got {show(value)}", span))
-            return None
-        if op in MERGE_OPS:
-            self.fail(error("bad-value", f"{label}: a {op} cannot be repeated; put it in a block and repeat the block", node.key_spans["times"]))
-            return None
-        return value
-
     def merge_call(self, label: str, op: str, args: YMap, op_span: Span, args_span: Span, allowed: bool, flat: bool) -> MergeCall | None:
         """`concat: {a: [...], b: [...]}` inside a block: branches that each read this layer's input."""
         if not allowed:
             self.fail(
                 error(
                     "misplaced-merge",
-                    f"{label}: a {op} of branches needs its branches to be attributes of a block: write it in a block's "
+                    f"{label}: {_article(op)} {op} of branches needs its branches to be attributes of a block: write it in a block's "
                     "'layers', or in a branch written as a mapping of a block with 'flat: true'",
                     op_span,
                 )
@@ -656,17 +649,6 @@ class _Parser:
         if branches is None:
             return None
         return MergeCall(op, branches, op_span)
-
-    def inputs(self, label: str, node: YMap):
-        if "from" not in node:
-            return None, ()
-        value, span = node["from"], node.value_spans["from"]
-        if isinstance(value, str):
-            return (value,), (span,)
-        if isinstance(value, YList) and value and all(isinstance(v, str) for v in value) and len(value) <= 64:
-            return tuple(value), tuple(value.item_spans)
-        self.fail(error("wrong-type", f"{label}: 'from' must be a layer name or a list of layer names, got {show(value)}", span))
-        return None, ()
 
     def call(self, label: str, op: str, args: Any, op_span: Span, args_span: Span):
         if op in OP_ARGS:
@@ -717,6 +699,27 @@ class _Parser:
         if not ok:
             return None
         return BlockCall(block, tuple(args), tuple(args.item_spans), op_span)
+
+
+def _part(node: YMap, keys) -> YMap:
+    """The entries of `node` under `keys`, with their spans."""
+    part = YMap({key: value for key, value in node.items() if key in keys})
+    part.span, part.key_spans, part.value_spans = node.span, node.key_spans, node.value_spans
+    return part
+
+
+def _inputs(node: YMap) -> tuple[tuple[str, ...] | None, tuple[Span, ...]]:
+    """A layer's `from` (validated already), each name with where it is written."""
+    if "from" not in node:
+        return None, ()
+    value = node["from"]
+    if isinstance(value, str):
+        return (value,), (node.value_spans["from"],)
+    return tuple(value), tuple(value.item_spans)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _names_with_spans(node: YMap, key: str) -> tuple[tuple[str, ...], tuple[Span, ...]]:

@@ -1,10 +1,21 @@
-"""The shape of a spec's data, checked by pydantic; errors are mapped back to spans in `parse`."""
+"""The shape of a spec's data: one declaration per kind of mapping in a spec, checked by pydantic.
+
+`parse` walks the document and validates each mapping with its declaration, mapping pydantic's
+errors back to the mapping's spans; `netgen.spec.document` composes the same declarations into the
+JSON Schema that `netgen schema` prints. A field's `description` says what values it takes (the
+diagnostics quote it: "'bias' must be true or false"); its `title` says what it means.
+
+Parts of the document that `parse` walks node by node (the layers, blocks, heads) are declared
+with `walked`: validating their parent checks only that they are there and of the right kind,
+and the JSON Schema shows their full declared type.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr, create_model
+from typing_extensions import TypeAliasType
 
 # Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
 MAX_CHANNELS = 1_000_000
@@ -56,59 +67,88 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def walked(declared: Any, container: type | None = None) -> PlainValidator:
+    """A part of the document `parse` walks itself, each of its nodes validated by its own
+    declaration so that every diagnostic is located at its node. Here at most its kind is checked
+    (`container`); `declared` is the type the JSON Schema shows (`netgen.spec.document`)."""
+
+    def kind_only(value: Any) -> Any:
+        if container is not None and not isinstance(value, container):
+            raise ValueError(f"expected a {container.__name__}")
+        return value
+
+    return PlainValidator(kind_only, json_schema_input_type=declared)
+
+
 class BatchNormArgs(Strict):
-    eps: Positive32 = 1e-5
-    momentum: Annotated[Finite, Field(ge=0.0, le=1.0, description="a number from 0 to 1")] = 0.1
+    """Batch normalisation (PyTorch's BatchNorm2d arguments)."""
+
+    eps: Annotated[Positive32, Field(title="added to the variance, for numerical stability")] = 1e-5
+    momentum: Annotated[Finite, Field(ge=0.0, le=1.0, title="weight of each batch in the running statistics", description="a number from 0 to 1")] = 0.1
 
 
 class ConvArgs(Strict):
-    out: Channels
-    kernel: Size2
-    stride: Size2 = 1
-    pad: Pad = 0
-    groups: Groups = 1
-    bias: Flag = True
-    bn: Annotated[StrictBool | BatchNormArgs, Field(description="true, false or {eps: ..., momentum: ...}")] = False
-    act: Activation = "none"
+    """A 2-D convolution, optionally followed by batch norm and a ReLU (a BasicConv2d unit)."""
+
+    out: Annotated[Channels, Field(title="output channels")]
+    kernel: Annotated[Size2, Field(title="kernel size")]
+    stride: Annotated[Size2, Field(title="stride")] = 1
+    pad: Annotated[Pad, Field(title="zero padding on each side; 'same' keeps the size at stride 1")] = 0
+    groups: Annotated[Groups, Field(title="grouped convolution: input and output channels split into this many groups")] = 1
+    bias: Annotated[Flag, Field(title="whether the convolution adds a bias")] = True
+    bn: Annotated[StrictBool | BatchNormArgs, Field(title="batch norm after the convolution", description="true, false or {eps: ..., momentum: ...}")] = False
+    act: Annotated[Activation, Field(title="the activation after it")] = "none"
     # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit.
-    bare: Flag = False
+    bare: Annotated[Flag, Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; no bn, no act")] = False
 
 
 class PoolArgs(Strict):
-    kernel: Size2
-    stride: Annotated[Size2 | None, Field(description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)")] = None
-    pad: Pad = 0
-    ceil: Flag = False
+    """Max pooling over a window."""
+
+    kernel: Annotated[Size2, Field(title="window size")]
+    stride: Annotated[Size2 | None, Field(title="stride", description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)")] = None
+    pad: Annotated[Pad, Field(title="padding on each side")] = 0
+    ceil: Annotated[Flag, Field(title="round the output size up (Caffe's rounding) instead of down")] = False
 
 
 class AvgPoolArgs(PoolArgs):
-    count_include_pad: Flag = True
+    """Average pooling over a window."""
+
+    count_include_pad: Annotated[Flag, Field(title="whether padded zeros count in the average")] = True
 
 
 class AdaptiveAvgPoolArgs(Strict):
-    out: Size2
+    """Average pooling to a fixed output size, whatever the input size."""
+
+    out: Annotated[Size2, Field(title="output size")]
 
 
 class NoArgs(Strict):
-    pass
+    """An op without arguments: write it with nothing after the colon (`flatten:`)."""
 
 
 class LRNArgs(Strict):
-    size: Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL, description=f"an integer from 1 to {MAX_KERNEL}")]
+    """Local response normalisation across channels (AlexNet's, GoogLeNet's)."""
+
+    size: Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL, title="how many neighbouring channels", description=f"an integer from 1 to {MAX_KERNEL}")]
     # ONNX Runtime refuses alpha or beta <= 0; k <= 0 divides by zero where a window is all zeros.
-    alpha: Positive32 = 1e-4
-    beta: Positive32 = 0.75
-    k: Positive32 = 1.0
+    alpha: Annotated[Positive32, Field(title="scale")] = 1e-4
+    beta: Annotated[Positive32, Field(title="exponent")] = 0.75
+    k: Annotated[Positive32, Field(title="additive constant")] = 1.0
 
 
 class DropoutArgs(Strict):
-    p: Probability
+    """Dropout, in training only."""
+
+    p: Annotated[Probability, Field(title="the share of values zeroed")]
 
 
 class LinearArgs(Strict):
-    out: Channels
-    bias: Flag = True
-    act: Activation = "none"
+    """A fully connected layer; it needs a flatten before it."""
+
+    out: Annotated[Channels, Field(title="output features (not scaled by width)")]
+    bias: Annotated[Flag, Field(title="whether it adds a bias")] = True
+    act: Annotated[Activation, Field(title="the activation after it")] = "none"
 
 
 OP_ARGS: dict[str, type[Strict]] = {
@@ -135,11 +175,15 @@ DEFAULTABLE = ("conv", "linear", "maxpool", "avgpool", "batchnorm", "lrn")
 class InitArgs(Strict):
     """How weights start: Caffe's xavier (uniform, +-sqrt(3/fan_in)), a truncated normal, or PyTorch's default."""
 
-    weight: Literal["xavier_uniform", "trunc_normal", "torch_default"] = "torch_default"
-    std: Positive32 = 0.01
-    bias: Number32 = 0.0
+    weight: Annotated[
+        Literal["xavier_uniform", "trunc_normal", "torch_default"],
+        Field(title="how conv and linear weights start", description="xavier_uniform, trunc_normal or torch_default"),
+    ] = "torch_default"
+    std: Annotated[Positive32, Field(title="the truncated normal's standard deviation")] = 0.01
+    bias: Annotated[Number32, Field(title="the value every bias starts at")] = 0.0
     classifier_bias: Annotated[
-        Float32 | None, Field(description="a number that float32 holds, or null for 'bias'")
+        Float32 | None,
+        Field(title="the last linear layer's starting bias", description="a number that float32 holds, or null for 'bias'"),
     ] = None
 
 
@@ -148,13 +192,13 @@ class DeviationArgs(Strict):
 
     row: Annotated[
         StrictStr | Annotated[list[StrictStr], Field(min_length=1)],
-        Field(description="a reference row id, 'total', '*' (every row) or a list of them"),
+        Field(title="the rows it covers", description="a reference row id, 'total', '*' (every row) or a list of them"),
     ]
     cell: Annotated[
         StrictStr | Annotated[list[StrictStr], Field(min_length=1)],
-        Field(description="a column of the reference table, '*' (every cell) or a list of them"),
+        Field(title="the cells it covers", description="a column of the reference table, '*' (every cell) or a list of them"),
     ]
-    reason: Annotated[StrictStr, Field(min_length=1, description="a non-empty sentence saying why")]
+    reason: Annotated[StrictStr, Field(min_length=1, title="why the spec departs from the paper", description="a non-empty sentence saying why")]
 
 
 class OutputsArgs(Strict):
@@ -162,47 +206,190 @@ class OutputsArgs(Strict):
 
     class_name: Annotated[
         StrictStr | None,
-        Field(alias="class", pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64, description="a class name such as GoogLeNetOutputs"),
+        Field(alias="class", pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64, title="the NamedTuple's name", description="a class name such as GoogLeNetOutputs"),
     ] = None
     fields: Annotated[
         dict[str, StrictStr] | None,
-        Field(description="a mapping from field name to the layer it returns: the logits layer or a head, each once"),
+        Field(title="its fields, in order", description="a mapping from field name to the layer it returns: the logits layer or a head, each once"),
+    ] = None
+
+
+def keys_of(model: type[Strict]) -> tuple[str, ...]:
+    """The keys a spec writes for a declaration: the alias where there is one (`from`, `class`)."""
+    return tuple(info.alias or name for name, info in model.model_fields.items())
+
+
+MAX_TIMES = 1000
+ParamType = Literal["channels", "float", "activation"]
+BlockArgument = Annotated[
+    float | StrictStr, Field(description="a number, relu, none, or a parameter of the enclosing block")
+]
+
+
+class LayerMeta(Strict):
+    """The keys a layer may have beside its op."""
+
+    from_: Annotated[
+        StrictStr | Annotated[list[StrictStr], Field(min_length=1, max_length=64)],
+        Field(
+            alias="from",
+            title="what the layer reads (default: the previous layer); `input` names the network's input, or in a block the block's",
+            description="a layer name or a list of layer names",
+        ),
+    ] = None
+    row: Annotated[
+        StrictStr, Field(title="the row of the reference table the layer is counted in", description="the id of a reference row")
+    ] = None
+    times: Annotated[
+        StrictInt,
+        Field(ge=1, le=MAX_TIMES, title="repeat the layer this many times in a row", description=f"a whole number from 1 to {MAX_TIMES}"),
+    ] = 1
+
+
+class HeadMeta(Strict):
+    """The keys a head has beside its op (usually a block): where it attaches and its loss's weight."""
+
+    from_: Annotated[
+        StrictStr, Field(alias="from", title="the trunk layer it reads", description="the name of the layer it attaches to")
+    ]
+    loss_weight: Annotated[
+        Finite, Field(ge=0.0, le=1000.0, title="its loss's weight in training_loss()", description="a number from 0 to 1000")
+    ] = 1.0
+
+
+class ResidualArgs(Strict):
+    """`residual:`: the block computes act(input + scale * body)."""
+
+    scale: Annotated[
+        Finite | Symbol, Field(title="the body's scale", description="a finite number or a float parameter")
+    ] = 1.0
+    act: Annotated[
+        Activation | Symbol,
+        Field(title="the activation after the sum", description="relu, none or an activation parameter"),
+    ] = "none"
+
+
+Param = Annotated[
+    Symbol | Annotated[dict[Symbol, ParamType], Field(min_length=1, max_length=1)],
+    Field(description="a name (a channel count), or {name: channels | float | activation}"),
+]
+
+
+class BlockDecl(Strict):
+    """A parameterised block: its parameters and one body, `concat` or `add` of branches, or `layers` in sequence."""
+
+    params: Annotated[
+        Any, walked(list[Param]), Field(title="the block's parameters, in the order its uses give them", description="a list of names")
+    ] = []
+    flat: Annotated[
+        Flag, Field(title="layers of a branch written as a mapping are attributes of the block itself")
+    ] = False
+    residual: Annotated[
+        Any, walked(ResidualArgs), Field(title="add the block's input to its body", description="{scale: ..., act: ...}")
+    ] = None
+    concat: Annotated[
+        Any, walked(dict[Symbol, Branch]), Field(title="branches that each read the block's input, concatenated", description="a mapping of named branches")
+    ] = None
+    add: Annotated[
+        Any, walked(dict[Symbol, Branch]), Field(title="branches that each read the block's input, summed; an empty branch is the identity", description="a mapping of named branches")
+    ] = None
+    layers: Annotated[
+        Any, walked("Layers"), Field(title="layers in sequence", description="a list or a mapping of layers")
     ] = None
 
 
 class SpecHeader(Strict):
-    """Top-level keys; `blocks`, `layers`, `heads` and `deviations` are read by `parse` for their order and spans."""
+    """A network spec: its header, defaults, blocks, layers, heads and what verify may expect."""
 
     name: Annotated[
         StrictStr,
-        Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64, description="an identifier such as GoogLeNet"),
+        Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64, title="the network's name, the generated class's", description="an identifier such as GoogLeNet"),
     ]
-    description: Annotated[StrictStr, Field(description="text")] = ""
+    description: Annotated[StrictStr, Field(title="one line on what the network is", description="text")] = ""
     input: Annotated[
         list[Annotated[StrictInt, Field(ge=1, le=MAX_SPATIAL)]],
-        Field(min_length=3, max_length=3, description=f"[channels, height, width], each from 1 to {MAX_SPATIAL}"),
+        Field(min_length=3, max_length=3, title="the input's size, channels first", description=f"[channels, height, width], each from 1 to {MAX_SPATIAL}"),
     ]
-    num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer")] = 1000
-    width: Annotated[Finite, Field(gt=0.0, le=16.0, description="a multiplier > 0 and <= 16")] = 1.0
-    init: Annotated[InitArgs, Field(description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
+    num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, title="the classifier's outputs; blocks may use it as a name", description="a positive integer")] = 1000
+    width: Annotated[Finite, Field(gt=0.0, le=16.0, title="multiplies every channel count written as a number", description="a multiplier > 0 and <= 16")] = 1.0
+    init: Annotated[InitArgs, Field(title="how weights start", description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Annotated[
         StrictBool | None,
-        Field(description="true or false: the default of the generated constructor's transform_input argument"),
+        Field(title="give the generated constructor torchvision's transform_input argument", description="true or false: the default of the generated constructor's transform_input argument"),
     ] = None
-    reference: Annotated[StrictStr | None, Field(min_length=1, description="a path to a reference table")] = None
-    defaults: Annotated[dict[str, dict], Field(description="a mapping from op to default arguments")] = {}
-    blocks: Annotated[dict, Field(description="a mapping of block definitions")] = {}
-    layers: Annotated[dict, Field(description="a mapping of named layers")]
-    heads: Annotated[dict, Field(description="a mapping of heads")] = {}
-    deviations: Annotated[list, Field(description="a list of {row, cell, reason}")] = []
+    reference: Annotated[StrictStr | None, Field(min_length=1, title="the paper's table, relative to the spec, for netgen verify", description="a path to a reference table")] = None
+    defaults: Annotated[Any, walked("Defaults", dict), Field(title="arguments every layer of an op gets unless it says otherwise", description="a mapping from op to default arguments")] = {}
+    blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks the layers use by name", description="a mapping of block definitions")] = {}
+    layers: Annotated[Any, walked(dict[Symbol, TopLayer], dict), Field(title="the network, in order; each layer reads the previous one unless it says `from`", description="a mapping of named layers")]
+    heads: Annotated[Any, walked(dict[Symbol, Head], dict), Field(title="side heads for training, each attached to a trunk layer", description="a mapping of heads")] = {}
+    deviations: Annotated[Any, walked(list[DeviationArgs], list), Field(title="where the spec departs from its reference on purpose", description="a list of {row, cell, reason}")] = []
     outputs: Annotated[
         OutputsArgs | None,
-        Field(description="{class: ..., fields: {field: layer or head, ...}}: the training outputs' names and order"),
+        Field(title="what forward() returns in training mode", description="{class: ..., fields: {field: layer or head, ...}}: the training outputs' names and order"),
     ] = None
 
 
-LAYER_META_KEYS = ("from", "row", "times")
-HEAD_KEYS = ("from", "loss_weight")
-BLOCK_KEYS = ("params", "flat", "residual", "concat", "add", "layers")
-RESIDUAL_KEYS = ("scale", "act")
-MAX_TIMES = 1000
+LAYER_META_KEYS = keys_of(LayerMeta)
+HEAD_KEYS = keys_of(HeadMeta)
+BLOCK_KEYS = keys_of(BlockDecl)
+RESIDUAL_KEYS = keys_of(ResidualArgs)
+
+
+# -- how the declarations compose into layers, branches and heads ------------------------------
+# A layer is a mapping of one op (or block) to its arguments, beside the keys of LayerMeta. `parse`
+# reads the op key itself and validates the two parts with their declarations; these models say
+# the same for the JSON Schema, one alternative per op.
+
+
+def _layer_model(op: str, meta: type[Strict]) -> type[Strict]:
+    args = OP_ARGS[op]
+    if op in ("concat", "add"):
+        takes: Any = dict[Symbol, "Branch"] | None
+        what = f"{op} of the layers `from` names, or (in a block) of branches that each read the layer's input"
+    elif args is NoArgs:
+        takes, what = None, f"{op}, which takes no arguments"
+    else:
+        takes, what = args, (args.__doc__ or op).strip().splitlines()[0]
+    field = (Annotated[takes, Field(title=what, description=f"{op}'s arguments")], ...)
+    kind = "Head" if meta is HeadMeta else "Layer"
+    return create_model(f"{op.title().replace('_', '')}{kind}", __base__=meta, __doc__=what, **{op: field})
+
+
+class BlockUse(LayerMeta):
+    """A use of a block defined under `blocks:`, its arguments in the order of its parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[Symbol, list[BlockArgument]]
+
+
+class BlockHead(HeadMeta):
+    """A head that uses a block defined under `blocks:`."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[Symbol, list[BlockArgument]]
+
+
+_LAYERS = tuple(_layer_model(op, LayerMeta) for op in OP_ARGS)
+_HEADS = tuple(_layer_model(op, HeadMeta) for op in OP_ARGS)
+
+Layer = TypeAliasType("Layer", Union[(*_LAYERS, BlockUse)])  # noqa: UP007 - a union built from a tuple
+Layers = TypeAliasType("Layers", list[Layer] | dict[Symbol, Layer])
+Branch = TypeAliasType("Branch", list[Layer] | dict[Symbol, Layer] | None)
+Head = TypeAliasType("Head", Union[(*_HEADS, BlockHead)])  # noqa: UP007
+
+
+class Group(Strict):
+    """`sequential:` top-level layers kept as the numbered items of one nn.Sequential attribute."""
+
+    sequential: Annotated[dict[Symbol, Layer], Field(title="the group's layers, in order", description="a mapping of named layers")]
+
+
+TopLayer = TypeAliasType("TopLayer", Layer | Group)
+Defaults = create_model(
+    "Defaults",
+    __base__=Strict,
+    __doc__="Default arguments, by op.",
+    **{op: (Annotated[OP_ARGS[op] | None, Field(title=f"arguments every {op} gets unless it gives its own", description=f"{op} arguments")], None) for op in DEFAULTABLE},
+)
+for _model in (BlockDecl, SpecHeader):
+    _model.model_rebuild()

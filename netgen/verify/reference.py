@@ -221,6 +221,22 @@ def reference_path(spec: Spec, override: str | None) -> str:
     return path
 
 
+def spec_reference(spec: Spec, override: str | None) -> Reference:
+    """The reference a spec is checked against; one its `reference:` names but that cannot be read
+    is reported at that line, where the fix is."""
+    path = reference_path(spec, override)
+    if override is None and not os.path.isfile(path):
+        raise SpecError(
+            error(
+                "no-reference-file",
+                f"reference {spec.reference!r} is not a file (looked for {path}, relative to the spec's folder); "
+                "fix the path, or pass --reference FILE",
+                spec.where("reference"),
+            )
+        )
+    return load_reference(path)
+
+
 def load_reference(path: str) -> Reference:
     data = read_regular(path, "reference table", MAX_BYTES)
     if not data.strip():

@@ -66,7 +66,7 @@ def render(result: VerifyResult) -> str:
         lines.append("")
     for deviation in result.unused_deviations:
         lines.append(f"{deviation.span}: note: this deviation covers no differing cell: {deviation.reason}")
-    lines += ["", _verdict(result)]
+    lines += ["", verdict(result)]
     return "\n".join(lines)
 
 
@@ -122,26 +122,33 @@ def _totals(result: VerifyResult) -> list[str]:
 
 def _difference(check: Check) -> list[str]:
     where = f"{check.span}: " if check.mark is Mark.MISMATCH and check.span else ""
-    head = f"  {check.mark.value:<9}  {where}{check.label}"
+    head = f"  {check.mark.value:<9}  {where}{describe(check)}"
+    why = explanation(check)
+    return [head, f"      {why}"] if why else [head]
+
+
+def describe(check: Check) -> str:
+    """A differing cell in words: 'conv1 (convolution) params: computed 9.19K (9,408 weights) vs printed 2.7K'."""
     if check.cell == LAYER:
-        head += f": no layer of the spec maps to this row (`row: {check.row}`)"
-    else:
-        computed = check.computed or "(blank)"
-        if check.exact:
-            computed += f" ({check.exact})"
-        if check.row == TOTAL:
-            head += f" {CLAIM_LABELS.get(check.cell, check.cell)}: computed {computed} vs claimed {check.printed}"
-        else:
-            head += f" {check.cell}: computed {computed} vs printed {check.printed or '(blank)'}"
+        return f"{check.label}: no layer of the spec maps to this row (`row: {check.row}`)"
+    computed = check.computed or "(blank)"
+    if check.exact:
+        computed += f" ({check.exact})"
+    if check.row == TOTAL:
+        return f"{check.label} {CLAIM_LABELS.get(check.cell, check.cell)}: computed {computed} vs claimed {check.printed}"
+    return f"{check.label} {check.cell}: computed {computed} vs printed {check.printed or '(blank)'}"
+
+
+def explanation(check: Check) -> str:
+    """Why a cell differs: the erratum's or the deviation's reason, or what disagrees."""
     if check.mark is Mark.ERRATUM:
-        return [head, f"      documented erratum: {check.note}"]
+        return f"documented erratum: {check.note}"
     if check.mark is Mark.DEVIATION:
-        return [head, f"      declared deviation ({check.span}): {check.note}"]
-    note = "" if check.cell == LAYER else check.note
-    return [head, f"      {note}"] if note else [head]
+        return f"declared deviation ({check.span}): {check.note}"
+    return "" if check.cell == LAYER else check.note
 
 
-def _verdict(result: VerifyResult) -> str:
+def verdict(result: VerifyResult) -> str:
     counts = {mark: sum(1 for check in result.differences if check.mark is mark) for mark in SYMBOLS}
     if result.ok:
         return (
@@ -205,3 +212,66 @@ def render_runtime(result: RuntimeResult) -> str:
         count = len(failures) + (0 if total_ok else 1)
         lines.append(f"FAILED: {count} difference{'s' if count != 1 else ''} between the generated module and the IR")
     return "\n".join(lines)
+
+
+def _check_json(check: Check) -> dict:
+    return {
+        "row": check.row,
+        "label": check.label,
+        "cell": check.cell,
+        "printed": check.printed,
+        "computed": check.computed,
+        "exact": check.exact or None,
+        "mark": check.mark.value,
+        "note": check.note or None,
+        "where": str(check.span) if check.span else None,
+    }
+
+
+def result_json(result: VerifyResult) -> dict:
+    """`verify --json`: every row as printed, every cell that differs with its verdict, the claims."""
+    return {
+        "name": result.name,
+        "spec": result.spec_path,
+        "reference": result.reference_path,
+        "title": result.title,
+        "columns": list(result.columns),
+        "rows": [
+            {
+                "id": row.id,
+                "label": row.label,
+                "layers": list(row.layers),
+                "printed": dict(zip(result.columns, row.printed, strict=True)),
+                "differences": [_check_json(check) for check in row.checks if check.mark is not Mark.AGREE],
+            }
+            for row in result.rows
+        ],
+        "totals": [_check_json(check) for check in result.totals],
+        "unmapped_layers": list(result.unmapped_layers),
+        "unused_deviations": [{"where": str(d.span), "reason": d.reason} for d in result.unused_deviations],
+        "verdict": verdict(result),
+        "ok": result.ok,
+    }
+
+
+def runtime_json(result: RuntimeResult) -> dict:
+    return {
+        "network_class": result.network_class,
+        "input_shape": list(result.input_shape),
+        "layers": [
+            {
+                "row": run.row,
+                "layer": run.layer,
+                "module": run.module or None,
+                "output_ir": as_chw(run.ir_shape),
+                "output_run": as_chw(run.real_shape) if run.real_shape is not None else None,
+                "params_ir": run.ir_params,
+                "params_run": run.real_params,
+                "ok": run.ok,
+            }
+            for run in result.layers
+        ],
+        "params_ir": result.ir_params,
+        "params_run": result.real_params,
+        "ok": result.ok,
+    }

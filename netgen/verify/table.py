@@ -29,12 +29,12 @@ The result is ok when every difference is an erratum or a deviation.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from netgen.diagnostics import Span, SpecError, error
+from netgen.diagnostics import Diagnostic, Severity, Span, SpecError, error
 from netgen.ir.graph import Graph, Node
 from netgen.ir.ops import POOLING, WEIGHTED, OpKind
 from netgen.spec.model import BlockCall, Deviation, Layer, Spec
@@ -53,6 +53,7 @@ from netgen.verify.reference import (
     RowType,
     Size,
     dropout_rate,
+    spec_reference,
 )
 
 ABOUT = Fraction(1, 10)  # how far an "about" claim may be from the computed value
@@ -473,6 +474,27 @@ def _with_note(check: Check, note: str) -> Check:
     )
 
 
+def check_names(spec: Spec, reference: Reference) -> list[Diagnostic]:
+    """`netgen check` runs this too, so that a misspelt `row:` does not wait for `verify`."""
+    try:
+        _check_names(spec, reference)
+    except SpecError as exc:
+        return exc.diagnostics
+    return []
+
+
+def _row_hint(word: str, ids: list[str]) -> str:
+    """'did you mean' for a row id; ids are short ('3a'), too short for a close match, so a
+    shared first character is offered too."""
+    close = suggestion(word, ids)
+    if close or not word:
+        return close
+    alike = [row_id for row_id in ids if row_id[:1].lower() == word[:1].lower()]
+    if not alike or len(alike) > 8:
+        return ""
+    return f"; did you mean {alike[0]!r}?" if len(alike) == 1 else f"; did you mean one of {', '.join(map(repr, alike))}?"
+
+
 def _check_names(spec: Spec, reference: Reference) -> None:
     """Row ids in `row:` keys and in deviations must name the reference's rows and columns."""
     ids = [row.id for row in reference.rows]
@@ -482,7 +504,7 @@ def _check_names(spec: Spec, reference: Reference) -> None:
             problems.append(
                 error(
                     "unknown-row",
-                    f"{layer.name}: row {layer.row!r} is not a row of {reference.path}{suggestion(layer.row, ids)}",
+                    f"{layer.name}: row {layer.row!r} is not a row of {reference.path}{_row_hint(layer.row, ids)}",
                     layer.span,
                 )
             )
@@ -493,7 +515,7 @@ def _check_names(spec: Spec, reference: Reference) -> None:
                 problems.append(
                     error(
                         "unknown-row",
-                        f"deviation: row {name!r} is not a row of {reference.path}{suggestion(name, rows)}",
+                        f"deviation: row {name!r} is not a row of {reference.path}{_row_hint(name, rows)}",
                         span,
                     )
                 )
@@ -508,3 +530,16 @@ def _check_names(spec: Spec, reference: Reference) -> None:
                 )
     if problems:
         raise SpecError(problems)
+
+
+def reference_problems(spec: Spec) -> list[Diagnostic]:
+    """What `netgen check` says about a spec's reference: its `row:` ids and deviations must name
+    the reference's rows and cells (errors), and a reference that cannot be found is a warning,
+    since the spec still builds but cannot be verified."""
+    if spec.reference is None:
+        return []
+    try:
+        reference = spec_reference(spec, None)
+    except SpecError as exc:
+        return [replace(d, severity=Severity.WARNING) if d.code == "no-reference-file" else d for d in exc.diagnostics]
+    return check_names(spec, reference)

@@ -80,3 +80,38 @@ def test_check_failure_exits_one_with_located_diagnostics(tmp_path):
     line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "inceptoin" in row)
     assert f"{bad}:{line}:18: error: inception3b: unknown op or block 'inceptoin'; did you mean 'inception'? [unknown-op]" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def _tree_sum(rows, key):
+    return sum(row[key] for row in rows)
+
+
+def test_summary_depth_nests_blocks_branches_and_ops_with_their_counts():
+    run = netgen("summary", "specs/googlenet.yaml", "--depth", "3", "--json")
+    assert run.returncode == 0, run.stderr
+    rows = {row["name"]: row for row in json.loads(run.stdout)["rows"]}
+    module = rows["inception3a"]
+    assert [child["name"] for child in module["children"]] == ["branch_1x1", "branch_3x3", "branch_5x5", "branch_pool", "concat"]
+    # Every level adds up to the one above it, params and multiply-adds alike.
+    for key in ("params", "macs"):
+        assert _tree_sum(module["children"], key) == module[key]
+        for branch in module["children"][:4]:
+            assert _tree_sum(branch["children"], key) == branch[key]
+    branch = module["children"][1]
+    assert [(op["name"], op["type"], op["output"]) for op in branch["children"]] == [
+        ("conv1", "conv", [96, 28, 28]),
+        ("conv2", "conv", [128, 28, 28]),
+    ]
+    assert "children" not in rows["conv1"]
+
+
+def test_summary_depth_prints_an_indented_tree():
+    run = netgen("summary", "specs/googlenet.yaml", "--depth", "2")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("inception3a (inception)"))
+    assert [line.split()[0] for line in lines[start + 1 : start + 6]] == ["├─", "├─", "├─", "├─", "└─"]
+    assert lines[start + 2].split()[1:3] == ["branch_3x3", "(branch)"]
+    assert "28x28x128" in lines[start + 2] and "129,248" in lines[start + 2]
+    # Depth 1 is the table, unchanged.
+    assert netgen("summary", "specs/googlenet.yaml", "--depth", "1").stdout == netgen("summary", "specs/googlenet.yaml").stdout

@@ -1,0 +1,90 @@
+"""`netgen new`: the text of a spec to start from, every field commented, or a copy of another spec
+with its name, its reference path and its schema line made right for where the copy goes."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from string import Template
+
+from netgen.spec.document import SCHEMA_FILE
+
+SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=.*\n", re.MULTILINE)
+NAME_LINE = re.compile(r"^name:.*$", re.MULTILINE)
+REFERENCE_LINE = re.compile(r"^reference:[ \t]*([^\s#]+)", re.MULTILINE)
+
+STARTER = Template('''\
+# yaml-language-server: $$schema=$schema
+# A small Inception-style network to start from; `netgen check $path` checks it,
+# `netgen summary $path --depth 2` shows it, `netgen build $path` writes its PyTorch and ONNX.
+name: $name                       # the generated class's name
+description: A two-module Inception network for 32x32 images   # one line, for readers
+input: [3, 32, 32]                # C, H, W of one input image
+num_classes: 10                   # the classifier's outputs; blocks can use `num_classes` as a value
+# width: 0.5                      # scales every channel count written as a number
+# init: {weight: xavier_uniform, bias: 0.0}   # how weights start (default: PyTorch's)
+# reference: reference/table.yaml # the paper's table, for `netgen verify`
+
+defaults:                         # arguments by op
+  conv: {act: relu, bn: true}     # every conv gets these unless it says otherwise
+
+blocks:                           # parameterised blocks the layers use by name
+  inception:                      # a block: parameters, then branches that each read its input
+    params: [n1x1, n3x3red, n3x3, pool_proj]   # channel counts, given in this order by each use
+    concat:                       # the branches' outputs, concatenated (`add:` sums them)
+      branch1x1:
+        - conv: {out: n1x1, kernel: 1}
+      branch3x3:
+        - conv: {out: n3x3red, kernel: 1}
+        - conv: {out: n3x3, kernel: 3, pad: same}
+      branch_pool:
+        - maxpool: {kernel: 3, stride: 1, pad: 1}
+        - conv: {out: pool_proj, kernel: 1}
+
+layers:                           # in order; each reads the previous layer unless `from:` says
+  stem:         {conv: {out: 32, kernel: 3, pad: 1}}
+  #                          1x1  3x3r  3x3  proj
+  inception1:   {inception: [ 16,   24,  32,    8]}
+  inception2:   {inception: [ 32,   32,  48,   16]}
+  pool:         {global_avgpool: }
+  flatten:      {flatten: }
+  dropout:      {dropout: {p: 0.2}}
+  fc:           {linear: {out: num_classes}}
+
+# heads:                          # side classifiers for training, attached to a trunk layer
+#   aux: {aux_block: [], from: inception1, loss_weight: 0.3}   # aux_block: a block of yours
+# deviations:                     # where the spec departs from its reference on purpose
+#   - {row: 3a, cell: params, reason: a wider 3x3 branch}
+''')
+
+
+def spec_name(name: str) -> str | None:
+    """The network name for NAME (`my-net` -> my_net), or None when NAME cannot make one."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", name):
+        return None
+    return name.replace("-", "_")
+
+
+def new_spec(name: str, target: Path, source: str | None = None) -> tuple[str, dict[Path, bytes]]:
+    """The text of the new spec at `target`: the starter, or `source` adapted to its new place, and
+    the files it needs beside it (a copy of the source's reference table, when the copy's folder
+    does not already hold it: a spec reads only tables in its folder or below)."""
+    if source is None:
+        return STARTER.substitute(schema=SCHEMA_FILE, path=target.as_posix(), name=spec_name(name)), {}
+    text = Path(source).read_text(encoding="utf-8")
+    text = SCHEMA_LINE.sub("", text)
+    text = NAME_LINE.sub(f"name: {spec_name(name)}", text, count=1)
+    beside: dict[Path, bytes] = {}
+    match = REFERENCE_LINE.search(text)
+    if match is not None:
+        found = Path(os.path.abspath(Path(source).parent / match.group(1)))
+        folder = Path(os.path.abspath(target.parent))
+        if found.is_relative_to(folder):
+            moved = found.relative_to(folder).as_posix()
+        else:
+            moved = f"reference/{found.name}"
+            if found.is_file():
+                beside[target.parent / moved] = found.read_bytes()
+        text = text[: match.start(1)] + moved + text[match.end(1) :]
+    return f"# yaml-language-server: $schema={SCHEMA_FILE}\n{text}", beside
