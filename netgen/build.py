@@ -110,6 +110,14 @@ def produce(
     return render_all(spec, graph, output_stem(spec_path), weights, inline_functions, opset)
 
 
+def check_backends(spec: Spec, graph: Graph) -> None:
+    """What `netgen check` adds to the passes: the PyTorch module's plan (its classes, attribute names
+    and state_dict keys), made without rendering anything, so without torch, onnx or Jinja."""
+    from netgen.backends.pytorch import plan_pytorch
+
+    plan_pytorch(spec, graph, make_layout(spec, graph))
+
+
 def render_all(
     spec: Spec,
     graph: Graph,
@@ -118,7 +126,7 @@ def render_all(
     inline_functions: bool = False,
     opset: int | None = None,
 ) -> list[Artifact]:
-    """Run every backend on a compiled spec; `netgen check` calls this too, so it refuses what build would."""
+    """Run every backend on a compiled spec."""
     from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
 

@@ -304,14 +304,8 @@ def _export(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool, op
 
 
 def _transform_input(spec: Spec) -> list[OnnxNode]:
-    if spec.input[0] != 3:
-        raise SpecError(
-            error(
-                "bad-value",
-                f"transform_input needs a 3-channel input, got {spec.input[0]} channels",
-                spec.where("transform_input"),
-            )
-        )
+    if spec.input[0] != 3:  # the export pass refuses such a spec
+        raise OnnxBackendError(f"transform_input on a {spec.input[0]}-channel input")
     scale = [std / 0.5 for std in IMAGENET_STD]
     shift = [(mean - 0.5) / 0.5 for mean in IMAGENET_MEAN]
     shape = (1, 3, 1, 1)
@@ -336,10 +330,17 @@ class _Functions:
         self._by_body: dict[tuple, str] = {}
         self._variants: dict[str, int] = {}
         self._taken = set(spec.blocks)
+        # instance path -> the block uses nested inside it, at any depth; built once, not per use
+        self._inner: dict[str, list[str]] = {}
+        for path in graph.instances:
+            parts = path.split(".")
+            for cut in range(1, len(parts)):
+                self._inner.setdefault(".".join(parts[:cut]), []).append(path)
 
     def nodes_of(self, instance: Instance) -> list[Node]:
-        members = set(instance.nodes)
-        return [node for node in self.graph.nodes() if node.name in members]
+        # Sorted by position rather than filtered from nodes(): linear in the block, not in the network.
+        graph = self.graph
+        return [graph[name] for name in sorted(instance.nodes, key=graph.position)]
 
     def name_for(self, instance: Instance) -> str:
         graph = self.graph
@@ -348,7 +349,7 @@ class _Functions:
         weights = [_formal_weight(instance, node, slot) for node in nodes for slot in _used_slots(self.layout, node)]
         # Every name a value of the body can have: its nodes' and the blocks it calls, whose value is
         # named like their use (a `layers` block's use is no node of its own).
-        inner = [path for path in graph.instances if path.startswith(instance.path + ".")]
+        inner = self._inner.get(instance.path, [])
         taken = {rel(node.name) for node in nodes} | {rel(path) for path in inner}
         x, y = _fresh("x", taken), _fresh("y", taken)
         scope = _Scope(
@@ -522,15 +523,8 @@ def _ops(
     if kind is OpKind.ADAPTIVE_AVGPOOL:
         return [_adaptive_avgpool(graph, node, inputs)]
     if kind is OpKind.LRN:
-        if attrs.size % 2 == 0:
-            raise SpecError(
-                error(
-                    "onnx-unsupported",
-                    f"{node.name}: ONNX Runtime runs only odd LRN sizes (and ONNX centres an even window one channel "
-                    f"off from PyTorch), got {attrs.size}; use an odd size",
-                    _where(node, "size"),
-                )
-            )
+        if attrs.size % 2 == 0:  # the export pass refuses such a spec
+            raise OnnxBackendError(f"{node.name}: an even LRN size {attrs.size}")
         lrn_attrs = [
             _attr("size", attrs.size),
             _attr("alpha", float(attrs.alpha)),
@@ -583,15 +577,8 @@ def _adaptive_avgpool(graph: Graph, node: Node, inputs: list[str]):
         return ("avgpool", "GlobalAveragePool", [], inputs)
     _, height, width = graph[graph.inputs(node.name)[0]].shape
     out_h, out_w = node.attrs.out
-    if height % out_h or width % out_w:
-        raise SpecError(
-            error(
-                "onnx-unsupported",
-                f"{node.name}: adaptive average pooling from {height}x{width} to {out_h}x{out_w} has windows of "
-                "different sizes, which ONNX cannot express; make the input a multiple of the output",
-                _where(node, "out"),
-            )
-        )
+    if height % out_h or width % out_w:  # the export pass refuses such a spec
+        raise OnnxBackendError(f"{node.name}: adaptive pooling {height}x{width} to {out_h}x{out_w} has unequal windows")
     # Equal windows: a plain average pool with kernel = stride = input / output.
     kernel = (height // out_h, width // out_w)
     pool_attrs = [_attr("kernel_shape", kernel), _attr("strides", kernel)]

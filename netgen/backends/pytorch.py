@@ -798,9 +798,14 @@ def _mentions(modules: list[Module], name: str) -> bool:
 # -- rendering -------------------------------------------------------------------------------
 
 
+def plan_pytorch(spec: Spec, graph: Graph, layout: Layout) -> dict[str, Any]:
+    """What the generated module holds, without rendering it: refuses what render_pytorch refuses."""
+    return _Planner(spec, graph, layout).plan()
+
+
 def render_pytorch(spec: Spec, graph: Graph, layout: Layout) -> str:
     """The generated module's source: rendered, formatted by the pinned ruff, and parsed."""
-    source = format_python(render(TEMPLATE, **_Planner(spec, graph, layout).plan()))
+    source = format_python(render(TEMPLATE, **plan_pytorch(spec, graph, layout)))
     try:
         ast.parse(source)
     except SyntaxError as exc:

@@ -12,7 +12,10 @@ import math
 from functools import cache
 from pathlib import Path
 
-import jinja2
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jinja2
 
 from netgen.printable import escape_char
 
@@ -76,6 +79,8 @@ def doc(text: str) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
+    import jinja2  # here, not at the top: `netgen check` plans the module without rendering it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_root())),
         undefined=jinja2.StrictUndefined,

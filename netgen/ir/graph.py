@@ -65,20 +65,26 @@ class Graph:
     row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)  # what the passes found that does not stop a build
     _order: dict[str, int] = field(default_factory=dict)
+    # the topological order, computed once per change to the graph: backends ask for it per block use
+    _sorted: list[str] | None = field(default=None, repr=False)
+    _position: dict[str, int] = field(default_factory=dict, repr=False)
 
     def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
         self.g.add_node(node.name, node=node)
         self._order.setdefault(node.name, len(self._order))
+        self._sorted = None
         for index, source in enumerate(inputs):
             self.connect(source, node.name, index)
         return node
 
     def connect(self, source: str, target: str, index: int) -> None:
         self.g.add_edge(source, target, key=index, index=index)
+        self._sorted = None
 
     def remove(self, name: str) -> None:
         self.g.remove_node(name)
         del self._order[name]
+        self._sorted = None
 
     def exit_of(self, name: str) -> str:
         """The node whose output is the layer's: itself, or the last node of its expansion."""
@@ -112,8 +118,19 @@ class Graph:
 
     def nodes(self) -> Iterator[Node]:
         """Nodes in topological order, ties broken by the order they were added."""
-        for name in nx.lexicographical_topological_sort(self.g, key=self._order.__getitem__):
+        for name in self._topological():
             yield self[name]
+
+    def position(self, name: str) -> int:
+        """Where `name` comes in nodes()."""
+        self._topological()
+        return self._position[name]
+
+    def _topological(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = list(nx.lexicographical_topological_sort(self.g, key=self._order.__getitem__))
+            self._position = {name: index for index, name in enumerate(self._sorted)}
+        return self._sorted
 
     def trunk(self) -> Iterator[Node]:
         return (node for node in self.nodes() if node.head is None)

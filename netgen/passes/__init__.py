@@ -7,7 +7,7 @@ from __future__ import annotations
 from netgen.diagnostics import SpecError, is_error
 from netgen.ir.build import build_graph
 from netgen.ir.graph import Graph
-from netgen.passes import check, depth, expand, macs, names, params, shapes
+from netgen.passes import check, depth, expand, export, macs, names, params, shapes
 from netgen.spec.model import Spec
 
 PIPELINE = (
@@ -18,6 +18,7 @@ PIPELINE = (
     ("count-macs", macs.run),
     ("depth", depth.run),
     ("names", names.run),
+    ("export", export.run),
 )
 
 

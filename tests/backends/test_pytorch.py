@@ -282,7 +282,7 @@ layers:
   lrn:      {lrn: {size: 3, alpha: 0.001, beta: 0.5, k: 2.0}}
   avg:      {avgpool: {kernel: 3, stride: 2, pad: 1, count_include_pad: false}}
   maxp:     {maxpool: {kernel: [2, 3], stride: 1, ceil: true}}
-  adapt:    {adaptive_avgpool: {out: [2, 3]}}
+  adapt:    {adaptive_avgpool: {out: [2, 5]}}
   flat:     {flatten: }
   norm1d:   {batchnorm: }
   hidden:   {linear: {out: 16, act: relu}}

@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from netgen.build import render_all
+from netgen.build import check_backends, render_all
 from netgen.compile import compile_file
 from netgen.diagnostics import Diagnostic, SpecError
 from tests.conftest import ROOT
@@ -28,18 +28,19 @@ LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def check_invalid_spec(data: bytes) -> bool:
-    """Compile the spec and run every backend, as `netgen check` does; True when it is refused (with
-    located diagnostics), False when it compiles. Either way nothing may be written beside it."""
+    """Compile the spec as `netgen check` does and again with every backend, as `build` does: True
+    when both refuse it (with the same located diagnostics), False when both accept it. Either way
+    nothing may be written beside it."""
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "fuzz.yaml")
         Path(path).write_bytes(data)
-        try:
-            spec, graph = compile_file(path)
-            render_all(spec, graph, "fuzz")
-            refused = None
-        except SpecError as exc:
-            refused = exc
+        refused = _refusal(lambda: check_backends(*compile_file(path)))
+        built = _refusal(lambda: render_all(*compile_file(path), "fuzz"))
         assert os.listdir(folder) == ["fuzz.yaml"], os.listdir(folder)
+    # check refuses exactly what build refuses, and says the same about it
+    assert (refused is None) == (built is None), (refused or built).diagnostics[0].render()
+    if refused is not None:
+        assert [d.render() for d in refused.diagnostics] == [d.render() for d in built.diagnostics]
     if refused is None:
         return False
     assert refused.diagnostics, "a SpecError without diagnostics"
@@ -49,6 +50,14 @@ def check_invalid_spec(data: bytes) -> bool:
         for attached in diagnostic.notes:
             _check_located(attached, path, lines)
     return True
+
+
+def _refusal(run) -> SpecError | None:
+    try:
+        run()
+    except SpecError as exc:
+        return exc
+    return None
 
 
 def _lines(data: bytes) -> list[str]:

@@ -1,0 +1,49 @@
+"""A synthetic spec of N channel-preserving Inception modules (256 channels in, 256 out), to
+measure how check and build grow with the size of a network.
+
+    python benchmarks/synthetic.py 1000 > /tmp/inception-1000.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+
+HEADER = """\
+name: synthetic_{count}
+description: {count} channel-preserving Inception modules
+input: [3, 32, 32]
+num_classes: 10
+blocks:
+  inception:
+    params: [n1x1, n3x3red, n3x3, n5x5red, n5x5, pool_proj]
+    concat:
+      branch1:
+        - conv: {{out: n1x1, kernel: 1, act: relu}}
+      branch2:
+        - conv: {{out: n3x3red, kernel: 1, act: relu}}
+        - conv: {{out: n3x3, kernel: 3, pad: 1, act: relu}}
+      branch3:
+        - conv: {{out: n5x5red, kernel: 1, act: relu}}
+        - conv: {{out: n5x5, kernel: 5, pad: 2, act: relu}}
+      branch4:
+        - maxpool: {{kernel: 3, stride: 1, pad: 1}}
+        - conv: {{out: pool_proj, kernel: 1, act: relu}}
+layers:
+  stem: {{conv: {{out: 256, kernel: 3, pad: 1, act: relu}}}}
+"""
+
+FOOTER = """\
+  pool: {global_avgpool: }
+  flatten: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
+
+def synthetic_spec(count: int) -> str:
+    """The text of a spec with `count` Inception modules, each 64+128+32+32 = 256 channels out."""
+    modules = "".join(f"  inception{index}: {{inception: [64, 96, 128, 16, 32, 32]}}\n" for index in range(count))
+    return HEADER.format(count=count) + modules + FOOTER
+
+
+if __name__ == "__main__":
+    sys.stdout.write(synthetic_spec(int(sys.argv[1])))
