@@ -40,7 +40,7 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
     """Slope of log(time) against log(size): 1.0 is linear."""
     xs, ys = [math.log(size) for size in sizes], [math.log(value) for value in seconds]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
 
 
 def main() -> None:

@@ -585,10 +585,6 @@ def _adaptive_avgpool(graph: Graph, node: Node, inputs: list[str]):
     return ("avgpool", "AveragePool", pool_attrs, inputs)
 
 
-def _where(node: Node, arg: str):
-    return node.call.where(arg) if node.call is not None and hasattr(node.call, "where") else node.span
-
-
 def _merge_label(node: Node) -> str:
     """A block's concat/add node carries the instance's own name; inside the function it is `concat`/`add`."""
     return node.kind.value

@@ -3,10 +3,8 @@ refuses while importing neither torch nor onnx (nor numpy, nor Jinja)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
