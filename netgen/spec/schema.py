@@ -64,7 +64,8 @@ Groups = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positi
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Each declaration builds its validator when first used: `check` of one spec uses a few of them.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def walked(declared: Any, container: type | None = None) -> PlainValidator:

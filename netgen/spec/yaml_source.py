@@ -93,11 +93,7 @@ def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YM
     if not source.text.strip():
         raise SpecError(error("empty-spec", f"{document} is empty; expected {top}", Span(path, 1, 1)))
     try:
-        loader = _Loader(source.text, path)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
+        node = _compose(source.text, path)
         if node is None:
             raise SpecError(error("empty-spec", f"{document} has only comments; expected {top}", Span(path, 1, 1)))
         _check_expansion(node, path)
@@ -106,7 +102,11 @@ def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YM
         raise SpecError(syntax_error(exc, path, source.text)) from None
     except yaml.reader.ReaderError as exc:
         where = position_in(source.text, exc.position, path)
-        message = f"character U+{exc.character:04X} is not allowed in YAML text; remove it" if isinstance(exc.character, int) else f"YAML syntax: {exc.reason}"
+        message = (
+            f"character U+{exc.character:04X} is not allowed in YAML text; remove it"
+            if isinstance(exc.character, int)
+            else f"YAML syntax: {exc.reason}"
+        )
         raise SpecError(error("yaml-syntax", message, where)) from None
     except yaml.YAMLError as exc:
         raise SpecError(error("yaml-syntax", f"YAML syntax: {exc}".splitlines()[0], Span(path, 1, 1))) from None
@@ -116,29 +116,123 @@ def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YM
     if not isinstance(value, YMap):
         # The kind only, not the value: a file that is no YAML mapping may be anything, a secret too.
         raise SpecError(
-            error("wrong-type", f"the {document}'s top level must be {top}, got {_kind_only(value)}", span_of(node.start_mark, path))
+            error(
+                "wrong-type",
+                f"the {document}'s top level must be {top}, got {_kind_only(value)}",
+                span_of(node.start_mark, path),
+            )
         )
     return value
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing deep nesting before pyyaml's recursive composer can overflow and
-    huge documents before they fill memory, and resolving plain values by YAML 1.2's core schema
-    (netgen.spec.yaml_schema), where a date such as `2014-09-17` is text."""
+def _compose(text: str, path: str) -> yaml.Node | None:
+    """The document's nodes. libyaml's parser reads a document it accepts about ten times faster
+    than pyyaml's; anything it refuses is read again by pyyaml's, whose errors netgen locates and
+    words. Both count lines and columns in characters, by the same line breaks."""
+    if _FastLoader is not None:
+        loader = _FastLoader(text, path)
+        try:
+            return loader.get_single_node()
+        except (yaml.YAMLError, SpecError, ValueError):
+            pass
+        finally:
+            loader.dispose()
+    loader = _Loader(text, path)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+class _Limits:
+    """What both loaders share: deep nesting is refused before pyyaml's recursive composer can
+    overflow and huge documents before they fill memory; plain values resolve by YAML 1.2's core
+    schema (netgen.spec.yaml_schema), where a date such as `2014-09-17` is text."""
 
     yaml_implicit_resolvers = CORE_RESOLVERS
+    path: str
+    depth = 0
+    nodes = 0
+
+    def compose_scalar_node(self, anchor):
+        event = self.peek_event()
+        node = super().compose_scalar_node(anchor)
+        # pyyaml's parser gives a plain scalar the style None, libyaml's the style ''.
+        node.tagged, node.plain = event.tag not in (None, "!"), not event.style
+        return node
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                where = span_of(self.peek_event().start_mark, self.path)
+                raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", where))
+            self.nodes += 1
+            if self.nodes > MAX_VALUES:
+                where = span_of(self.peek_event().start_mark, self.path)
+                raise SpecError(
+                    error(
+                        "too-large",
+                        f"the spec holds more than {MAX_VALUES:,} values by here; a spec may hold at most {MAX_VALUES:,}",
+                        where,
+                    )
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+if yaml.__with_libyaml__:
+
+    class _FastLoader(
+        _Limits, yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver
+    ):
+        """libyaml's parser under pyyaml's composer, so nodes and limits are the same as _Loader's."""
+
+        def __init__(self, text: str, path: str):
+            yaml.cyaml.CParser.__init__(self, text)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self.path, self.text = path, text
+
+        def compose_scalar_node(self, anchor):
+            node = super().compose_scalar_node(anchor)
+            if node.value == "" and node.plain and not node.tagged:
+                node.start_mark = node.end_mark = self._empty_value_mark(node.start_mark)
+            return node
+
+        def _empty_value_mark(self, mark: yaml.Mark) -> yaml.Mark:
+            # An empty value is placed after its ':' by pyyaml, but in a flow mapping (`{flatten: }`)
+            # at the next token by libyaml. Anything else is read again by pyyaml.
+            index = mark.index
+            while index > 0 and self.text[index - 1] in " \t":
+                index -= 1
+            if index == 0 or self.text[index - 1] not in ":-":
+                raise _Disagree
+            return yaml.Mark(mark.name, index, mark.line, mark.column - (mark.index - index), None, None)
+
+    class _Disagree(yaml.YAMLError):
+        """A document whose positions libyaml and pyyaml might give differently."""
+
+else:
+    _FastLoader = None
+
+
+class _Loader(_Limits, yaml.SafeLoader):
+    """pyyaml's own parser, with the scanner's limits located and worded."""
 
     def __init__(self, text: str, path: str):
         super().__init__(text)
         self.path = path
-        self.depth = 0
-        self.nodes = 0
 
     def fetch_flow_collection_start(self, token_class):
         # The scanner reads ahead over every open '[' or '{' (each may start a key), in time
         # quadratic in their number; stop it here, before the composer would.
         if self.flow_level >= MAX_DEPTH:
-            raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span_of(self.get_mark(), self.path)))
+            raise SpecError(
+                error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span_of(self.get_mark(), self.path))
+            )
         super().fetch_flow_collection_start(token_class)
 
     def stale_possible_simple_keys(self):
@@ -160,26 +254,6 @@ class _Loader(yaml.SafeLoader):
                 )
         super().stale_possible_simple_keys()
 
-    def compose_scalar_node(self, anchor):
-        event = self.peek_event()
-        node = super().compose_scalar_node(anchor)
-        node.tagged, node.plain = event.tag not in (None, "!"), event.style is None
-        return node
-
-    def compose_node(self, parent, index):
-        self.depth += 1
-        try:
-            if self.depth > MAX_DEPTH:
-                where = span_of(self.peek_event().start_mark, self.path)
-                raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", where))
-            self.nodes += 1
-            if self.nodes > MAX_VALUES:
-                where = span_of(self.peek_event().start_mark, self.path)
-                raise SpecError(error("too-large", f"the spec holds more than {MAX_VALUES:,} values by here; a spec may hold at most {MAX_VALUES:,}", where))
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
 
 def _check_expansion(root: yaml.Node, path: str) -> None:
     """Count the values each node expands to, each shared (aliased) node once, so a
@@ -193,9 +267,13 @@ def _check_expansion(root: yaml.Node, path: str) -> None:
             return sizes[key]
         span = span_of(node.start_mark, path)
         if key in open_nodes:
-            raise SpecError(error("recursive-alias", "this anchor contains an alias of itself; its value would be infinite", span))
+            raise SpecError(
+                error("recursive-alias", "this anchor contains an alias of itself; its value would be infinite", span)
+            )
         if depth > MAX_DEPTH:
-            raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels once its aliases are expanded", span))
+            raise SpecError(
+                error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels once its aliases are expanded", span)
+            )
         open_nodes.add(key)
         total = 1 + sum(size(child, depth + 1) for child in _children(node))
         open_nodes.discard(key)
@@ -272,7 +350,9 @@ class _Builder:
         for key_node, value_node in node.value:
             key_span = span_of(key_node.start_mark, self.path)
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SpecError(error("yaml-merge", "merge keys ('<<') are not supported; write the keys out", key_span))
+                raise SpecError(
+                    error("yaml-merge", "merge keys ('<<') are not supported; write the keys out", key_span)
+                )
             key = self.build(key_node, depth + 1)
             if not isinstance(key, str):
                 raise SpecError(error("wrong-type", f"keys must be names, got {_kind(key)}", key_span))
@@ -318,7 +398,9 @@ def _bad_tag(tag: str, span: Span) -> Diagnostic:
 
 
 def _node_kind(node: yaml.Node) -> str:
-    return "mapping" if isinstance(node, yaml.MappingNode) else "list" if isinstance(node, yaml.SequenceNode) else "value"
+    return (
+        "mapping" if isinstance(node, yaml.MappingNode) else "list" if isinstance(node, yaml.SequenceNode) else "value"
+    )
 
 
 def _kind(value) -> str:

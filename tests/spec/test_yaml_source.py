@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netgen.diagnostics import Span, SpecError
@@ -188,3 +190,61 @@ def test_a_key_over_yamls_length_limit_is_named_as_such(form):
     diagnostic = refusal("name: a\n" + form.format(key="k" * 1100))
     assert diagnostic.code == "yaml-syntax" and diagnostic.span.line == 2
     assert "characters long; YAML keys are at most 1,024" in diagnostic.message
+
+
+def _composed(loader_class, text: str):
+    """Every node of a document as (kind, tag, value, marks, plain, tagged), in document order; a
+    node reached again through an alias is listed by the number of its first listing, so an
+    alias bomb stays small."""
+    loader = loader_class(text, "s.yaml")
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    rows, numbers, stack = [], {}, [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in numbers:
+            rows.append(("alias", numbers[id(node)]))
+            continue
+        numbers[id(node)] = len(rows)
+        value = node.value if isinstance(node.value, str) else None
+        marks = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
+        rows.append((type(node).__name__, node.tag, value, marks, getattr(node, "plain", None), getattr(node, "tagged", None)))
+        children = node.value if isinstance(node.value, list) else []
+        stack.extend(reversed([part for child in children for part in (child if isinstance(child, tuple) else (child,))]))
+    return rows
+
+
+_YAML_CORPUS = sorted(
+    path
+    for folder in ("specs", "specs/reference", "tests/specs/bad", "tests/specs/warn")
+    for path in Path(folder).glob("*.yaml")
+)
+
+
+@pytest.mark.skipif(yaml_source._FastLoader is None, reason="pyyaml was built without libyaml")
+@pytest.mark.parametrize("path", _YAML_CORPUS, ids=lambda path: str(path))
+def test_libyaml_and_pyyaml_compose_every_document_alike(path):
+    """The fast reader must give the nodes, tags, styles and positions pyyaml's own gives; a
+    document either refuses is read by pyyaml's alone."""
+    data = path.read_bytes()
+    try:
+        text = read_source(str(path), data).text
+        expected = _composed(yaml_source._Loader, text)
+    except (SpecError, Exception):
+        pytest.skip("pyyaml refuses it; only pyyaml's reader runs")
+    try:
+        fast = _composed(yaml_source._FastLoader, text)
+    except Exception:
+        # Refused by libyaml alone: read again by pyyaml's reader, as load_yaml does. The shipped
+        # specs and tables must take the fast path, or it would not be worth having.
+        assert path.parts[0] != "specs", f"libyaml's reader refuses {path}"
+        return
+    assert fast == expected
+
+
+def test_text_libyaml_refuses_is_read_by_pyyaml_with_its_located_message():
+    # A key longer than 1,024 characters: both parsers refuse it; the message is pyyaml's, located.
+    diagnostic = refusal(f"{'k' * 1100}: 1\n")
+    assert diagnostic.code == "yaml-syntax" and "1,024" in diagnostic.message
