@@ -1,39 +1,25 @@
-"""How `netgen check` grows with the network: wall time (median of interleaved repeats) and peak
-memory of whole `netgen check` processes on synthetic specs of N Inception modules, and the
-growth exponent fitted over the sizes from 100 up.
+"""How `netgen check` and `netgen build` grow with the network: wall time (median of
+interleaved repeats) and peak memory of whole processes on synthetic specs of N Inception
+modules (benchmarks/synthetic.py), and the growth exponent fitted over the sizes from 100 up.
 
-    python benchmarks/scaling.py                 # 10, 100, 1000 and 2500 modules, 3 repeats
-    python benchmarks/scaling.py 10 100 --repeats 5
+    python benchmarks/scaling.py                       # 10, 100, 1000 and 10000 modules, 3 repeats
+    python benchmarks/scaling.py 10 100 --repeats 5 --no-build
 
-Each module holds about 177,000 float32 weights (708 KB), so one ONNX file (2 GiB) holds at most
-about 2,900 of them, and `check` refuses more, as `build` would.
+Specs of more than 50,000 layers need `--max-layers`, which every run here passes.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from processes import timed  # noqa: E402
 from synthetic import synthetic_spec  # noqa: E402
-
-
-def timed(command: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident KiB of one process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
-    return wall, usage.ru_maxrss
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
@@ -43,34 +29,67 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 1000, 2500])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+def measure(sizes: list[int], repeats: int, commands: list[str]) -> dict[tuple[str, int], tuple[float, int]]:
+    """(command, size) -> (median wall seconds, peak resident KiB)."""
+    walls: dict[tuple[str, int], list[float]] = {}
+    peaks: dict[tuple[str, int], int] = {}
     with tempfile.TemporaryDirectory() as folder:
         paths = {}
-        for size in args.sizes:
-            paths[size] = Path(folder) / f"synthetic-{size}.yaml"
+        for size in sizes:
+            paths[size] = Path(folder) / f"synthetic_{size}.yaml"
             paths[size].write_text(synthetic_spec(size), encoding="utf-8")
-        walls: dict[int, list[float]] = {size: [] for size in args.sizes}
-        peaks: dict[int, int] = dict.fromkeys(args.sizes, 0)
-        for _ in range(args.repeats):  # interleaved: a slow moment of the machine touches every size
-            for size in args.sizes:
-                wall, peak = timed([sys.executable, "-m", "netgen", "check", str(paths[size])])
-                walls[size].append(wall)
-                peaks[size] = max(peaks[size], peak)
-    print(f"{'modules':>8}  {'check s':>8}  {'peak MiB':>8}")
-    medians = {size: statistics.median(values) for size, values in walls.items()}
-    for size in args.sizes:
-        print(f"{size:>8}  {medians[size]:>8.2f}  {peaks[size] / 1024:>8.0f}")
-    fitted = [size for size in args.sizes if size >= 100]
-    if len(fitted) >= 2:
-        # Each process also pays a fixed start-up (imports); subtracting the smallest size's time
-        # leaves the part that grows with the network.
-        base = medians[min(args.sizes)]
-        growth = [max(medians[size] - base, 1e-3) for size in fitted]
-        print(f"growth exponent over {fitted[0]}..{fitted[-1]} modules (start-up removed): {fitted_exponent(fitted, growth):.2f}")
+        for _ in range(repeats):  # interleaved: a slow moment of the machine touches every size
+            for size in sizes:
+                for command in commands:
+                    extra = ["--out", str(Path(folder) / f"out_{size}")] if command == "build" else []
+                    run = [sys.executable, "-m", "netgen", command, str(paths[size]), "--max-layers", "1000000", *extra]
+                    wall, peak = timed(run)
+                    walls.setdefault((command, size), []).append(wall)
+                    peaks[command, size] = max(peaks.get((command, size), 0), peak)
+    return {key: (statistics.median(values), peaks[key]) for key, values in walls.items()}
+
+
+def growth_exponent(sizes: list[int], seconds: dict[int, float]) -> float | None:
+    """The exponent over the sizes from 100 up. Each process also pays a fixed start-up (imports);
+    subtracting the smallest size's time leaves the part that grows with the network."""
+    fitted = [size for size in sizes if size >= 100]
+    if len(fitted) < 2:
+        return None
+    base = seconds[min(sizes)]
+    return fitted_exponent(fitted, [max(seconds[size] - base, 1e-3) for size in fitted])
+
+
+TARGET_EXPONENT = 1.1
+TARGET_CHECK_SECONDS = 10.0  # for 10,000 modules
+
+
+def run(sizes: list[int], repeats: int = 3, commands: tuple[str, ...] = ("check", "build")) -> dict:
+    """Print the table; return the measurements and each command's growth exponent."""
+    results = measure(sizes, repeats, list(commands))
+    print(f"whole-process wall time, median of {repeats}; peak resident memory")
+    header = "".join(f"  {command + ' s':>9}  {command + ' MiB':>10}" for command in commands)
+    print(f"{'modules':>8}{header}")
+    for size in sizes:
+        cells = "".join(
+            f"  {results[command, size][0]:>9.2f}  {results[command, size][1] / 1024:>10.0f}" for command in commands
+        )
+        print(f"{size:>8}{cells}")
+    exponents = {}
+    for command in commands:
+        exponent = growth_exponent(sizes, {size: results[command, size][0] for size in sizes})
+        if exponent is not None:
+            exponents[command] = exponent
+            print(f"{command}: growth exponent over 100..{max(sizes)} modules (start-up removed): {exponent:.2f}")
+    return {"results": results, "exponents": exponents}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 1000, 10000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-build", action="store_true", help="time check only")
+    args = parser.parse_args()
+    run(args.sizes, args.repeats, ("check",) if args.no_build else ("check", "build"))
 
 
 if __name__ == "__main__":

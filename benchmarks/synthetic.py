@@ -1,5 +1,7 @@
-"""A synthetic spec of N channel-preserving Inception modules (256 channels in, 256 out), to
-measure how check and build grow with the size of a network.
+"""A synthetic spec of N channel-preserving Inception modules (64 channels in, 64 out), to
+measure how check and build grow with the size of a network. Each module holds 8,730
+parameters and expands to 8 layers, so 10,000 of them (80,000 layers, 350 MB of float32 weights)
+fit one ONNX file; their spec holds about 100,000 values, so it needs `--max-layers 200000`.
 
     python benchmarks/synthetic.py 1000 > /tmp/inception-1000.yaml
 """
@@ -29,7 +31,7 @@ blocks:
         - maxpool: {{kernel: 3, stride: 1, pad: 1}}
         - conv: {{out: pool_proj, kernel: 1, act: relu}}
 layers:
-  stem: {{conv: {{out: 256, kernel: 3, pad: 1, act: relu}}}}
+  stem: {{conv: {{out: 64, kernel: 3, pad: 1, act: relu}}}}
 """
 
 FOOTER = """\
@@ -40,8 +42,8 @@ FOOTER = """\
 
 
 def synthetic_spec(count: int) -> str:
-    """The text of a spec with `count` Inception modules, each 64+128+32+32 = 256 channels out."""
-    modules = "".join(f"  inception{index}: {{inception: [64, 96, 128, 16, 32, 32]}}\n" for index in range(count))
+    """The text of a spec with `count` Inception modules, each 16+24+8+16 = 64 channels out."""
+    modules = "".join(f"  inception{index}: {{inception: [16, 16, 24, 8, 8, 16]}}\n" for index in range(count))
     return HEADER.format(count=count) + modules + FOOTER
 
 

@@ -125,17 +125,25 @@ def render_all(
     weights: Weights | None = None,
     inline_functions: bool = False,
     opset: int | None = None,
+    optimize: bool = False,
 ) -> list[Artifact]:
-    """Run every backend on a compiled spec."""
+    """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
+    (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
     from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
 
     layout = make_layout(spec, graph)
     if weights is not None:
         _refuse_unknown_keys(weights, layout)
-    source = render_pytorch(spec, graph, layout)
+    source = render_pytorch(spec, graph, layout, optimize)
     state_dict = weights.tensors if weights is not None else None
-    model = build_onnx(spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions, opset=opset or OPSET)
+    model = build_onnx(
+        spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions or optimize, opset=opset or OPSET
+    )
+    if optimize:
+        from netgen.backends.onnx_inference import optimize_for_inference
+
+        model = optimize_for_inference(model)
     return [
         Artifact(f"{stem}.py", source.encode(), golden=True),
         Artifact(f"{stem}.onnx.txt", onnx_graph_text(model).encode(), golden=True),

@@ -184,6 +184,16 @@ InputOption = Annotated[
         show_default=False,
     ),
 ]
+MaxLayersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-layers",
+        metavar="N",
+        min=1,
+        help="Refuse a network that expands to more layers than this (default: 50,000), and a spec file of more values; raise it for networks that really are that large.",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout: the result and its diagnostics.")
 ]
@@ -252,12 +262,12 @@ class _Output:
             yield
 
 
-def _compiled(out: _Output, path: str, input_size=None):
+def _compiled(out: _Output, path: str, input_size=None, max_layers: int | None = None):
     """(spec, graph) with its warnings reported, or None after reporting its errors."""
     from netgen.compile import compile_file
 
     try:
-        spec, graph = compile_file(path, input_size)
+        spec, graph = compile_file(path, input_size, max_layers)
     except SpecError as exc:
         out.report(exc.diagnostics)
         return None
@@ -265,9 +275,9 @@ def _compiled(out: _Output, path: str, input_size=None):
     return spec, graph
 
 
-def _compiled_or_exit(out: _Output, path: str, input_size=None):
+def _compiled_or_exit(out: _Output, path: str, input_size=None, max_layers: int | None = None):
     """(spec, graph) for a command that reads one spec; a spec with errors ends the command."""
-    compiled = _compiled(out, path, input_size)
+    compiled = _compiled(out, path, input_size, max_layers)
     if compiled is None:
         out.finish(EXIT_SPEC_ERROR)
     return compiled
@@ -281,6 +291,7 @@ def check(
     specs: SpecsArg,
     input_size: InputOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1).")] = False,
+    max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compile specs and plan the generated module, writing nothing; print every diagnostic with its file:line:col."""
@@ -294,7 +305,7 @@ def check(
     results = []
     for path in specs:
         try:
-            spec, graph = compile_file(path, input_size)
+            spec, graph = compile_file(path, input_size, max_layers)
             output_stem(path)  # the names build would write
             check_backends(spec, graph)
         except SpecError as exc:
@@ -325,12 +336,13 @@ def summary(
     ] = 1,
     as_json: JsonOption = False,
     input_size: InputOption = None,
+    max_layers: MaxLayersOption = None,
 ) -> None:
     """Print a Table-1-like summary: output sizes, depth, module columns, params and multiply-adds."""
     from netgen.summary import render_table, render_tree, summarize
 
     out = _Output(as_json)
-    compiled = _compiled_or_exit(out, spec_path, input_size)
+    compiled = _compiled_or_exit(out, spec_path, input_size, max_layers)
     result = summarize(*compiled, depth=depth)
     out.line(render_table(result) if depth == 1 else render_tree(result))
     out.finish(0, **result)
@@ -352,6 +364,14 @@ def build(
         int | None,
         typer.Option("--opset", metavar="N", min=13, max=28, help="The ONNX opset to write, from 13 to 28 (default: 28).", show_default=False),
     ] = None,
+    optimize: Annotated[
+        bool,
+        typer.Option(
+            "--optimize",
+            help="Build for inference: the module gains for_inference() and from_plain() (batch norm folded, 1x1 convolutions of one input fused, channels_last), and the ONNX model is rewritten the same way.",
+        ),
+    ] = False,
+    max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
@@ -367,8 +387,8 @@ def build(
         with out.progress(f"building {path}"):
             try:
                 state = load_weights(weights) if weights is not None else None
-                compiled = _compiled(out, path)
-                artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset) if compiled else None
+                compiled = _compiled(out, path, max_layers=max_layers)
+                artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset, optimize) if compiled else None
             except SpecError as exc:
                 out.report(exc.diagnostics)
                 artifacts = None
@@ -429,13 +449,14 @@ def verify(
         bool,
         typer.Option("--runtime", help="Also run the generated PyTorch module and check every layer's real output shape and parameter count against the IR."),
     ] = False,
+    max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Compare a spec with its paper's table cell by cell; exit 3 on a difference that is neither a documented erratum nor a declared deviation."""
     from netgen.verify.render import render, render_runtime, result_json, runtime_json
 
     out = _Output(as_json)
-    verified = _verified(out, spec_path, reference, runtime)
+    verified = _verified(out, spec_path, reference, runtime, max_layers)
     if verified is None:
         out.finish(EXIT_SPEC_ERROR)
         return
@@ -452,12 +473,12 @@ def verify(
     out.finish(0 if ok else EXIT_STALE, **document)
 
 
-def _verified(out: _Output, spec_path: str, reference: str | None, runtime: bool = False):
+def _verified(out: _Output, spec_path: str, reference: str | None, runtime: bool = False, max_layers: int | None = None):
     """(spec, graph, verify result), or None after reporting why there is none."""
     from netgen.verify.reference import spec_reference
     from netgen.verify.table import verify as verify_spec
 
-    compiled = _compiled(out, spec_path)
+    compiled = _compiled(out, spec_path, max_layers=max_layers)
     if compiled is None:
         return None
     spec, graph = compiled
@@ -499,13 +520,14 @@ def graph(
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the diagram here instead of printing it.")
     ] = None,
     input_size: InputOption = None,
+    max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Draw the network: each layer with its output size, params and multiply-adds."""
     from netgen.backends.diagram import diagram_json, make_diagram, to_dot, to_mermaid, to_svg
 
     out = _Output(as_json)
-    compiled = _compiled_or_exit(out, spec_path, input_size)
+    compiled = _compiled_or_exit(out, spec_path, input_size, max_layers)
     diagram = make_diagram(*compiled, level.value)
     if form == "svg":
         with out.progress("drawing with Graphviz"):
@@ -530,6 +552,7 @@ def report(
     specs: SpecsArg,
     out_dir: OutDirOption = "generated",
     check_only: CheckOption = False,
+    max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write <name>.md for each spec: its summary, its check against the paper, and its diagram."""
@@ -541,7 +564,7 @@ def report(
     failed = False
     results = []
     for path in specs:
-        compiled = _compiled(out, path)
+        compiled = _compiled(out, path, max_layers=max_layers)
         if compiled is None:
             failed = True
             results.append({"spec": path, "ok": False})

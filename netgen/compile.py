@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from netgen.ir.graph import Graph
 from netgen.passes import compile_spec
+from netgen.passes.expand import MAX_LAYERS
 from netgen.spec.model import Spec
 from netgen.spec.parse import load_spec
+from netgen.spec.yaml_source import MAX_VALUES
 
 
-def compile_file(path: str, input_size: tuple[int, int, int] | None = None) -> tuple[Spec, Graph]:
-    """Load and compile a spec; `input_size` (C, H, W) replaces its `input`, to try another size."""
-    spec = load_spec(path, input_size)
-    return spec, compile_spec(spec)
+def compile_file(
+    path: str, input_size: tuple[int, int, int] | None = None, max_layers: int | None = None
+) -> tuple[Spec, Graph]:
+    """Load and compile a spec; `input_size` (C, H, W) replaces its `input`, to try another size.
+    `max_layers` raises the safety limit on the expanded network, and with it the one on the
+    values the file may hold, so a spec that lists every one of its layers still reads."""
+    max_layers = MAX_LAYERS if max_layers is None else max_layers
+    spec = load_spec(path, input_size, max_values=max(MAX_VALUES, max_layers))
+    return spec, compile_spec(spec, max_layers)

@@ -96,6 +96,7 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
     top_ns = Namespace(MODULE_RESERVED | NETWORK_MEMBERS)
     top: dict[str, str] = {}
     groups: dict[str, str] = {}
+    items: dict[str, int] = {}  # modules in each group so far
     for layer in spec.layers:
         if layer.container is None:
             top[layer.name] = top_ns.add(layer.name, layer.span, "layer")
@@ -103,8 +104,10 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
         if layer.container not in groups:
             groups[layer.container] = top_ns.add(layer.container, layer.span, "group")
         # Numbered like nn.Sequential numbers its items: a concat or add of earlier layers has no module.
-        index = sum(1 for other in spec.layers if other.container == layer.container and other.name in top and _has_module(other))
+        index = items.get(layer.container, 0)
         top[layer.name] = f"{groups[layer.container]}.{index}"
+        if _has_module(layer):
+            items[layer.container] = index + 1
     for head in spec.heads:
         top[head.name] = top_ns.add(head.name, head.span, "head")
     modules: dict[str, str] = {}

@@ -140,11 +140,11 @@ def build_onnx(
     model.graph.initializer.extend(_initializers(export.weights, weights, from_file=state_dict is not None))
     if spec.description:
         model.doc_string = spec.description
-    _check(model)
+    check_model(model)
     _check_shapes(model, graph, export)
     if size_agnostic(graph):
         _free_spatial_dims(model)
-        _check(model)
+        check_model(model)
     return model
 
 
@@ -658,7 +658,7 @@ def _initializers(
     return tensors
 
 
-def _check(model: onnx.ModelProto) -> None:
+def check_model(model: onnx.ModelProto) -> None:
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:

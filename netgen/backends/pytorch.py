@@ -17,6 +17,7 @@ softmax is its output activation, applied by the generated `predict()`. Paramete
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 import subprocess
 from collections import Counter
@@ -798,14 +799,42 @@ def _mentions(modules: list[Module], name: str) -> bool:
 # -- rendering -------------------------------------------------------------------------------
 
 
-def plan_pytorch(spec: Spec, graph: Graph, layout: Layout) -> dict[str, Any]:
-    """What the generated module holds, without rendering it: refuses what render_pytorch refuses."""
-    return _Planner(spec, graph, layout).plan()
+def plan_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False) -> dict[str, Any]:
+    """What the generated module holds, without rendering it: refuses what render_pytorch refuses.
+    `optimize` adds for_inference() and from_plain() (`netgen build --optimize`)."""
+    plan = _Planner(spec, graph, layout).plan()
+    plan["inference"] = {"fused": fused_1x1(graph, layout)} if optimize else None
+    return plan
 
 
-def render_pytorch(spec: Spec, graph: Graph, layout: Layout) -> str:
+def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
+    """Groups of the network's 1x1 convolutions (stride 1, no padding, not grouped) that read one
+    value, each by the name of the one convolution for_inference() runs in their place: beside
+    them in the block instance they belong to, as `<instance>.fused1x1`. The heads are left out:
+    they do not run in inference."""
+    groups: dict[str, list[str]] = {}
+    for node in graph.trunk():
+        attrs = node.attrs
+        if node.kind is not OpKind.CONV or (attrs.kernel, attrs.stride, attrs.pad, attrs.groups) != ((1, 1), (1, 1), (0, 0), 1):
+            continue
+        groups.setdefault(graph.inputs(node.name)[0], []).append(layout.slots[node.name][0].key.removesuffix(".weight"))
+    taken = set(layout.modules.values()) | {slot.key.rpartition(".")[0] for slots in layout.slots.values() for slot in slots}
+    fused: dict[str, tuple[str, ...]] = {}
+    for convs in groups.values():
+        if len(convs) < 2:
+            continue
+        parts = [conv.split(".") for conv in convs]
+        common = [part[0] for part in itertools.takewhile(lambda part: len(set(part)) == 1, zip(*parts))]
+        name = ".".join([*common, "fused1x1"])
+        while name in taken or name in fused:
+            name += "_"
+        fused[name] = tuple(convs)
+    return fused
+
+
+def render_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False) -> str:
     """The generated module's source: rendered, formatted by the pinned ruff, and parsed."""
-    source = format_python(render(TEMPLATE, **plan_pytorch(spec, graph, layout)))
+    source = format_python(render(TEMPLATE, **plan_pytorch(spec, graph, layout, optimize)))
     try:
         ast.parse(source)
     except SyntaxError as exc:

@@ -29,7 +29,9 @@ def template_root() -> Path:
 
 
 def py(value: object) -> str:
-    """A Python literal for a number, string, bool, None or a tuple of them."""
+    """A Python literal for a number, string, bool, None, or a tuple or dict of them."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py(key)}: {py(item)}" for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         items = [py(item) for item in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

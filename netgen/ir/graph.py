@@ -64,10 +64,13 @@ class Graph:
     depth_with_pooling: int = 0
     row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)  # what the passes found that does not stop a build
+    max_layers: int | None = None  # the expand pass's limit on nodes when not its default (`--max-layers`)
     _order: dict[str, int] = field(default_factory=dict)
     # the topological order, computed once per change to the graph: backends ask for it per block use
     _sorted: list[str] | None = field(default=None, repr=False)
     _position: dict[str, int] = field(default_factory=dict, repr=False)
+    # each node's inputs in order, kept until an edge into it changes: passes ask for them per use
+    _inputs: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
         self.g.add_node(node.name, node=node)
@@ -80,8 +83,12 @@ class Graph:
     def connect(self, source: str, target: str, index: int) -> None:
         self.g.add_edge(source, target, key=index, index=index)
         self._sorted = None
+        self._inputs.pop(target, None)
 
     def remove(self, name: str) -> None:
+        for user in self.g.successors(name):
+            self._inputs.pop(user, None)
+        self._inputs.pop(name, None)
         self.g.remove_node(name)
         del self._order[name]
         self._sorted = None
@@ -91,14 +98,18 @@ class Graph:
         return self.exits.get(name, name)
 
     def __getitem__(self, name: str) -> Node:
-        return self.g.nodes[name]["node"]
+        # networkx's node-data dict itself: `g.nodes[name]` builds a view per call, and passes ask per edge.
+        return self.g._node[name]["node"]
 
     def __contains__(self, name: str) -> bool:
         return name in self.g
 
     def inputs(self, name: str) -> list[str]:
-        edges = sorted(self.g.in_edges(name, data="index"), key=lambda edge: edge[2])
-        return [source for source, _, _ in edges]
+        known = self._inputs.get(name)
+        if known is None:
+            edges = [(data["index"], source) for source, keyed in self.g._pred[name].items() for data in keyed.values()]
+            known = self._inputs[name] = tuple(source for _, source in sorted(edges, key=lambda edge: edge[0]))
+        return list(known)
 
     def users(self, name: str) -> list[str]:
         return sorted(self.g.successors(name), key=self._order.__getitem__)

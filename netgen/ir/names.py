@@ -32,6 +32,8 @@ GENERATED_NAMES = frozenset({"torch", "nn", "F", "self", "x", "in_channels", "nu
 # Names the generated file binds at module level, besides its classes.
 MODULE_NAMES = frozenset(
     {"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE", "LOSS_WEIGHTS", "training_loss"}
+    # with --optimize
+    | {"copy", "operator", "FUSED_1X1", "for_inference", "from_plain"}
 )
 # Methods and attributes the generated network class defines besides its layers.
 NETWORK_MEMBERS = frozenset({"predict", "transform_input", "aux_logits"})

@@ -22,10 +22,11 @@ PIPELINE = (
 )
 
 
-def compile_spec(spec: Spec) -> Graph:
+def compile_spec(spec: Spec, max_layers: int = expand.MAX_LAYERS) -> Graph:
     """Run every pass; raise SpecError with the errors of the first pass that finds any (and the
-    warnings found until then)."""
+    warnings found until then). The network may expand to at most `max_layers` layers."""
     graph = build_graph(spec)
+    graph.max_layers = max_layers
     for _name, run in PIPELINE:
         problems = run(graph, spec)
         graph.warnings += [problem for problem in problems if not is_error(problem)]

@@ -19,7 +19,9 @@ from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, 
 from netgen.spec.parse import ACTIVATIONS, show, suggestion
 from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs
 
-MAX_NODES = 50_000
+# A safety limit on the expanded network (a typo in `times:` should not fill memory);
+# `--max-layers` raises it for networks that really are that large.
+MAX_LAYERS = 50_000
 MAX_NESTING = 16
 
 
@@ -54,6 +56,7 @@ class _Expander:
         self.graph = graph
         self.spec = spec
         self.problems: list[Diagnostic] = []
+        self.added: list[str] = []  # every node this pass adds, in order: an instance's are a slice of it
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class _Expander:
         values = tuple(self.argument(call, index, env, path, block) for index in range(len(call.args)))
         inner_env = {"num_classes": self.spec.num_classes, **dict(zip(block.params, values, strict=True))}
         stack = (*stack, call.block)
-        before = len(self.graph.g)
+        before = len(self.added)
         if block.combine == "seq":
             exit_name = self.sequence(block.branches[0].layers, path, entry, inner_env, origin, stack, block, entry)
         else:
@@ -192,7 +195,7 @@ class _Expander:
             exit_name = path
         if block.residual is not None:
             exit_name = self.residual(block, path, entry, exit_name, inner_env, origin)
-        nodes = tuple(list(self.graph.g)[before:])
+        nodes = tuple(self.added[before:])
         self.graph.instances[path] = Instance(path, block.name, values, call.span, entry, exit_name, nodes)
         self.graph.exits[path] = exit_name
         return exit_name
@@ -354,11 +357,15 @@ class _Expander:
         return previous
 
     def add_node(self, node: Node, inputs) -> None:
-        if len(self.graph.g) >= MAX_NODES:
-            raise SpecError(error("too-large", f"the network expands to more than {MAX_NODES} layers", node.span))
+        limit = self.graph.max_layers or MAX_LAYERS
+        if len(self.graph.g) >= limit:
+            raise SpecError(
+                error("too-large", f"the network expands to more than {limit:,} layers; --max-layers N raises the limit", node.span)
+            )
         if node.name in self.graph:
             raise SpecError(error("duplicate-name", f"two layers are both named {node.name!r}", node.span))
         self.graph.add(node, inputs)
+        self.added.append(node.name)
 
     # -- arguments ---------------------------------------------------------------------------
 

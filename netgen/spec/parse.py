@@ -53,13 +53,16 @@ GROUP_KEY = "sequential"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load_spec(path: str, input_size: tuple[int, int, int] | None = None) -> Spec:
-    """The typed spec at `path`; `input_size` (C, H, W) replaces the spec's `input` when given."""
-    return parse_spec(path, read_regular(path, "spec", MAX_BYTES), input_size)
+def load_spec(path: str, input_size: tuple[int, int, int] | None = None, max_values: int | None = None) -> Spec:
+    """The typed spec at `path`; `input_size` (C, H, W) replaces the spec's `input` when given;
+    `max_values` raises the limit on the values the file holds."""
+    return parse_spec(path, read_regular(path, "spec", MAX_BYTES), input_size, max_values)
 
 
-def parse_spec(path: str, data: bytes, input_size: tuple[int, int, int] | None = None) -> Spec:
-    return _Parser(path, input_size).spec(load_yaml(read_source(path, data)))
+def parse_spec(
+    path: str, data: bytes, input_size: tuple[int, int, int] | None = None, max_values: int | None = None
+) -> Spec:
+    return _Parser(path, input_size).spec(load_yaml(read_source(path, data), max_values=max_values))
 
 
 def show(value: Any) -> str:

@@ -17,7 +17,8 @@ from netgen.spec.yaml_errors import syntax_error
 from netgen.spec.yaml_schema import CORE_RESOLVERS, core_value, yaml11_conflict
 
 # Values in one document, aliases expanded: GoogLeNet's spec has about 400, its reference
-# table about 900. The limit also bounds the time and memory pyyaml spends before it applies.
+# table about 900. The limit also bounds the time and memory pyyaml spends before it applies;
+# `--max-layers` raises it with the layer limit, for specs that list tens of thousands of layers.
 MAX_VALUES = 50_000
 MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
@@ -87,16 +88,18 @@ def read_source(path: str, data: bytes) -> Source:
     return Source(path, text.removeprefix("\ufeff"))
 
 
-def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YMap:
-    """Parse one YAML document whose top level is a mapping (`top` says which, `document` what the file is)."""
+def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP, max_values: int | None = None) -> YMap:
+    """Parse one YAML document whose top level is a mapping (`top` says which, `document` what the file
+    is) and holds at most `max_values` values (default MAX_VALUES)."""
     path = source.path
+    max_values = MAX_VALUES if max_values is None else max_values
     if not source.text.strip():
         raise SpecError(error("empty-spec", f"{document} is empty; expected {top}", Span(path, 1, 1)))
     try:
-        node = _compose(source.text, path)
+        node = _compose(source.text, path, max_values)
         if node is None:
             raise SpecError(error("empty-spec", f"{document} has only comments; expected {top}", Span(path, 1, 1)))
-        _check_expansion(node, path)
+        _check_expansion(node, path, max_values)
         value = _Builder(path).build(node, depth=0)
     except yaml.MarkedYAMLError as exc:
         raise SpecError(syntax_error(exc, path, source.text)) from None
@@ -125,19 +128,19 @@ def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP) -> YM
     return value
 
 
-def _compose(text: str, path: str) -> yaml.Node | None:
+def _compose(text: str, path: str, max_values: int) -> yaml.Node | None:
     """The document's nodes. libyaml's parser reads a document it accepts about ten times faster
     than pyyaml's; anything it refuses is read again by pyyaml's, whose errors netgen locates and
     words. Both count lines and columns in characters, by the same line breaks."""
     if _FastLoader is not None:
-        loader = _FastLoader(text, path)
+        loader = _FastLoader(text, path, max_values)
         try:
             return loader.get_single_node()
         except (yaml.YAMLError, SpecError, ValueError):
             pass
         finally:
             loader.dispose()
-    loader = _Loader(text, path)
+    loader = _Loader(text, path, max_values)
     try:
         return loader.get_single_node()
     finally:
@@ -151,6 +154,7 @@ class _Limits:
 
     yaml_implicit_resolvers = CORE_RESOLVERS
     path: str
+    max_values: int
     depth = 0
     nodes = 0
 
@@ -168,12 +172,13 @@ class _Limits:
                 where = span_of(self.peek_event().start_mark, self.path)
                 raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", where))
             self.nodes += 1
-            if self.nodes > MAX_VALUES:
+            if self.nodes > self.max_values:
                 where = span_of(self.peek_event().start_mark, self.path)
                 raise SpecError(
                     error(
                         "too-large",
-                        f"the spec holds more than {MAX_VALUES:,} values by here; a spec may hold at most {MAX_VALUES:,}",
+                        f"the spec holds more than {self.max_values:,} values by here; a spec may hold at most "
+                        f"{self.max_values:,}, unless --max-layers raises the limit",
                         where,
                     )
                 )
@@ -189,12 +194,12 @@ if yaml.__with_libyaml__:
     ):
         """libyaml's parser under pyyaml's composer, so nodes and limits are the same as _Loader's."""
 
-        def __init__(self, text: str, path: str):
+        def __init__(self, text: str, path: str, max_values: int):
             yaml.cyaml.CParser.__init__(self, text)
             yaml.composer.Composer.__init__(self)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
-            self.path, self.text = path, text
+            self.path, self.text, self.max_values = path, text, max_values
 
         def compose_scalar_node(self, anchor):
             node = super().compose_scalar_node(anchor)
@@ -222,9 +227,9 @@ else:
 class _Loader(_Limits, yaml.SafeLoader):
     """pyyaml's own parser, with the scanner's limits located and worded."""
 
-    def __init__(self, text: str, path: str):
+    def __init__(self, text: str, path: str, max_values: int):
         super().__init__(text)
-        self.path = path
+        self.path, self.max_values = path, max_values
 
     def fetch_flow_collection_start(self, token_class):
         # The scanner reads ahead over every open '[' or '{' (each may start a key), in time
@@ -255,7 +260,7 @@ class _Loader(_Limits, yaml.SafeLoader):
         super().stale_possible_simple_keys()
 
 
-def _check_expansion(root: yaml.Node, path: str) -> None:
+def _check_expansion(root: yaml.Node, path: str, max_values: int) -> None:
     """Count the values each node expands to, each shared (aliased) node once, so a
     "billion laughs" document is refused before a single value of it is built."""
     sizes: dict[int, int] = {}
@@ -277,12 +282,12 @@ def _check_expansion(root: yaml.Node, path: str) -> None:
         open_nodes.add(key)
         total = 1 + sum(size(child, depth + 1) for child in _children(node))
         open_nodes.discard(key)
-        if total > MAX_VALUES:
+        if total > max_values:
             raise SpecError(
                 error(
                     "too-large",
                     f"this {_node_kind(node)} expands to {total:,} values once its aliases are expanded; "
-                    f"a spec may hold at most {MAX_VALUES:,}",
+                    f"a spec may hold at most {max_values:,}",
                     span,
                 )
             )

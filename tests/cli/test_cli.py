@@ -62,7 +62,7 @@ def test_every_command_has_an_example_and_a_readable_usage_line(command):
 def test_usage_lines_read_as_written():
     usages = {command: next(line.strip() for line in invoke(command, "--help").output.splitlines() if "Usage:" in line) for command in ("build", "check")}
     assert usages["build"].startswith("Usage: netgen build SPEC... [--out DIR] [--weights FILE] [--check]")
-    assert usages["check"] == "Usage: netgen check SPEC... [--input C,H,W] [--strict] [--json]"
+    assert usages["check"] == "Usage: netgen check SPEC... [--input C,H,W] [--strict] [--max-layers N] [--json]"
 
 
 def test_completion_completes_commands():

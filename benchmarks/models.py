@@ -1,0 +1,115 @@
+"""The GoogLeNets the benchmarks compare, with shared weights: the generated googlenet_bn imported
+by path, the hand-written one in handwritten_googlenet.py, and the reference state_dict layout
+both must have (specs/reference/torchvision-googlenet-state-dict.tsv).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED_GOOGLENET_BN = ROOT / "generated" / "googlenet_bn.py"
+REFERENCE_STATE_DICT = ROOT / "specs" / "reference" / "torchvision-googlenet-state-dict.tsv"
+IMAGE_SHAPE = (3, 224, 224)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from handwritten_googlenet import GoogLeNet  # noqa: E402
+
+
+def import_by_path(path: Path, name: str) -> ModuleType:
+    """Import a Python file as a module named `name`."""
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module  # torch.export finds a module's classes through sys.modules
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def generated_googlenet_bn() -> nn.Module:
+    """generated/googlenet_bn.py's GoogLeNetBN, its weights left as nn.Module makes them."""
+    module = sys.modules.get("netgen_bench_googlenet_bn") or import_by_path(
+        GENERATED_GOOGLENET_BN, "netgen_bench_googlenet_bn"
+    )
+    return module.GoogLeNetBN(init_weights=False)
+
+
+def optimized_googlenet_bn(weights: dict[str, torch.Tensor]) -> nn.Module:
+    """`netgen build --optimize`'s inference module, made by its from_plain() from `weights`."""
+    name = "netgen_bench_googlenet_bn_optimized"
+    module = sys.modules.get(name)
+    if module is None:
+        folder = Path(tempfile.mkdtemp(prefix="netgen-bench-"))
+        command = [
+            sys.executable,
+            "-m",
+            "netgen",
+            "build",
+            "specs/googlenet-bn.yaml",
+            "--optimize",
+            "--out",
+            str(folder),
+        ]
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        module = import_by_path(folder / "googlenet_bn.py", name)
+    return module.from_plain(weights)
+
+
+def handwritten_googlenet() -> nn.Module:
+    return GoogLeNet(init_weights=False)
+
+
+def reference_state_shapes() -> dict[str, tuple[int, ...]]:
+    """Key -> shape of torchvision's GoogLeNet state_dict, as recorded in the reference file."""
+    shapes = {}
+    for line in REFERENCE_STATE_DICT.read_text(encoding="utf-8").splitlines():
+        key, shape = line.split("\t")
+        shapes[key] = () if shape == "scalar" else tuple(int(extent) for extent in shape.split("x"))
+    return shapes
+
+
+def state_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
+
+
+def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every weight and batch-norm statistic a random value that keeps activations near unit
+    scale through all 22 layers, so that comparing two models' outputs compares something (with
+    torchvision's std 0.01 start the logits would be all but zero)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * (2 / fan_in) ** 0.5)
+                if module.bias is not None:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            elif isinstance(module, nn.BatchNorm2d):
+                channels = module.num_features
+                module.weight.copy_(torch.rand(channels, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(channels, generator=generator) * 0.1)
+                module.running_mean.copy_(torch.randn(channels, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
+    return model
+
+
+def shared_weights(seed: int = 0) -> dict[str, torch.Tensor]:
+    """One random state_dict that loads strictly into every model here."""
+    return randomize(handwritten_googlenet(), seed).state_dict()
+
+
+def with_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> nn.Module:
+    """`model` in eval mode with `weights` loaded strictly."""
+    model.load_state_dict(weights, strict=True)
+    return model.eval()
+
+
+def images(batch: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn((batch, *IMAGE_SHAPE), generator=torch.Generator().manual_seed(seed))

@@ -1,0 +1,134 @@
+"""`netgen build --optimize`: the inference path of the generated module and the rewritten ONNX model
+compute what the plain ones compute, from the plain weights, with fewer operations."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from netgen.backends.layout import make_layout
+from netgen.backends.onnx_backend import build_onnx
+from netgen.backends.onnx_inference import optimize_for_inference
+from netgen.backends.pytorch import fused_1x1, render_pytorch
+from netgen.compile import compile_file
+from tests.backends.conftest import import_source
+from tests.backends.test_onnx import outputs, random_weights
+from tests.conftest import GOOGLENET, SPECS
+
+GOOGLENET_BN = SPECS / "googlenet-bn.yaml"
+# float32 rounding of folded and fused weights: outputs of order 10-100 differ by about 1e-5
+RTOL = 1e-4
+
+
+@pytest.fixture(scope="module", params=[GOOGLENET_BN, GOOGLENET], ids=lambda path: path.stem)
+def built(request, tmp_path_factory):
+    spec, graph = compile_file(str(request.param))
+    layout = make_layout(spec, graph)
+    plain = render_pytorch(spec, graph, layout)
+    optimized = render_pytorch(spec, graph, layout, optimize=True)
+    folder = tmp_path_factory.mktemp(request.param.stem.replace("-", "_"))
+    _, module = import_source(optimized, folder, "optimized")
+    return spec, graph, layout, plain, optimized, module
+
+
+def _classes(source: str) -> dict[str, str]:
+    tree = ast.parse(source)
+    return {node.name: ast.get_source_segment(source, node) for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def test_optimize_adds_the_inference_path_and_changes_nothing_else(built):
+    _, _, _, plain, optimized, module = built
+    assert _classes(optimized) == _classes(plain)
+    assert "for_inference" not in plain and "FUSED_1X1" not in plain
+    assert callable(module.for_inference) and callable(module.from_plain)
+
+
+def test_netgen_fuses_each_inception_modules_three_reductions():
+    spec, graph = compile_file(str(GOOGLENET_BN))
+    groups = fused_1x1(graph, make_layout(spec, graph))
+    modules = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+    assert list(groups) == [f"inception{module}.fused1x1" for module in modules]
+    assert groups["inception4a.fused1x1"] == ("inception4a.branch1.conv", "inception4a.branch2.0.conv", "inception4a.branch3.0.conv")
+
+
+def _plain_network(built, seed: int = 0):
+    spec, _, layout, _, _, module = built
+    network = getattr(module, layout.network_class)()
+    weights = random_weights(layout, seed)
+    network.load_state_dict({key: torch.from_numpy(value) for key, value in weights.items()})
+    return network.eval(), weights
+
+
+def test_from_plain_computes_what_the_plain_network_computes(built):
+    spec, _, layout, _, _, module = built
+    network, _ = _plain_network(built)
+    fast = module.from_plain(network.state_dict())
+    x = torch.randn(2, *spec.input, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = network(x)
+    assert expected.abs().max() > 1.0  # the weights make every layer matter
+    torch.testing.assert_close(fast(x), expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
+    kinds = Counter(type(sub).__name__ for sub in fast.modules())
+    assert kinds["BatchNorm2d"] == 0
+    fused = [sub for name, sub in fast.named_modules() if name.endswith("fused1x1")]
+    assert len(fused) == 9
+    assert all(sub.weight.is_contiguous(memory_format=torch.channels_last) for sub in fused)
+    assert not any(parameter.requires_grad for parameter in fast.parameters())
+
+
+def test_for_inference_leaves_the_plain_network_as_it_was(built):
+    _, _, _, _, _, module = built
+    network, _ = _plain_network(built)
+    network.train()
+    before = {key: value.clone() for key, value in network.state_dict().items()}
+    module.for_inference(network)
+    assert network.training
+    after = network.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[key], after[key]) for key in before)
+
+
+def test_the_optimized_onnx_model_computes_what_the_plain_one_computes(built):
+    spec, graph, layout, *_ = built
+    weights = random_weights(layout)
+    plain = build_onnx(spec, graph, layout, state_dict=weights)
+    inlined = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=True)
+    plain_kinds = Counter(node.op_type for node in inlined.graph.node)
+    optimized = optimize_for_inference(inlined)
+    assert Counter(node.op_type for node in inlined.graph.node) == plain_kinds  # rewritten in a copy
+    kinds = Counter(node.op_type for node in optimized.graph.node)
+    assert kinds["BatchNormalization"] == 0 and kinds["Split"] == 9
+    assert kinds["Conv"] == plain_kinds["Conv"] - 2 * 9  # three reductions become one, nine times
+    x = np.random.default_rng(2).standard_normal((2, *spec.input)).astype(np.float32)
+    expected, got = outputs(plain, x), outputs(optimized, x)
+    assert expected.keys() == got.keys()
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=RTOL, atol=RTOL * np.abs(value).max())
+
+
+def test_the_onnx_rewrite_needs_an_inlined_model(built):
+    spec, graph, layout, *_ = built
+    with pytest.raises(ValueError, match="inline functions"):
+        optimize_for_inference(build_onnx(spec, graph, layout))
+
+
+def test_build_optimize_writes_both_and_loads_a_plain_checkpoint(tmp_path):
+    from tests.conftest import netgen_cli
+
+    spec, graph = compile_file(str(GOOGLENET_BN))
+    layout = make_layout(spec, graph)
+    weights = random_weights(layout, seed=3)
+    torch.save({key: torch.from_numpy(value) for key, value in weights.items()}, tmp_path / "plain.pt")
+    run = netgen_cli("build", str(GOOGLENET_BN), "--optimize", "--weights", str(tmp_path / "plain.pt"), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    _, module = import_source((tmp_path / "out" / "googlenet_bn.py").read_text(), tmp_path, "built")
+    fast = module.from_plain(torch.load(tmp_path / "plain.pt"))
+    model = onnx.load(tmp_path / "out" / "googlenet_bn.onnx")
+    x = np.random.default_rng(4).standard_normal((1, *spec.input)).astype(np.float32)
+    with torch.no_grad():
+        expected = fast(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(outputs(model, x)["logits"], expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
