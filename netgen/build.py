@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netgen.backends.layout import Layout, make_layout
-from netgen.compile import compile_file
+from netgen.compile import compile_file, without_cycle_collection
 from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
 from netgen.spec.files import open_regular
@@ -115,7 +115,8 @@ def check_backends(spec: Spec, graph: Graph) -> None:
     and state_dict keys), made without rendering anything, so without torch, onnx or Jinja."""
     from netgen.backends.pytorch import plan_pytorch
 
-    plan_pytorch(spec, graph, make_layout(spec, graph))
+    with without_cycle_collection():
+        plan_pytorch(spec, graph, make_layout(spec, graph))
 
 
 def render_all(
@@ -129,6 +130,13 @@ def render_all(
 ) -> list[Artifact]:
     """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
     (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
+    with without_cycle_collection():
+        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize)
+
+
+def _render_all(
+    spec: Spec, graph: Graph, stem: str, weights: Weights | None, inline_functions: bool, opset: int | None, optimize: bool
+) -> list[Artifact]:
     from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
 

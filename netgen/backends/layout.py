@@ -75,6 +75,17 @@ class Layout:
 
 
 def make_layout(spec: Spec, graph: Graph) -> Layout:
+    """The generated names of a compiled spec. The names pass computes them; check, build and the
+    backends ask again and get the same object, as the graph does not change after the passes."""
+    cached = graph.layout
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    layout = _make_layout(spec, graph)
+    graph.layout = (spec, layout)
+    return layout
+
+
+def _make_layout(spec: Spec, graph: Graph) -> Layout:
     # Classes are module-level names: one named like a builtin the file calls (super, isinstance) would hide it.
     classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *MODULE_NAMES, *PYTHON_BUILTINS})
     network_class = classes.add(spec.name, spec.where("name"), "network")

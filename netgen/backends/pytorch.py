@@ -824,7 +824,7 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
         if len(convs) < 2:
             continue
         parts = [conv.split(".") for conv in convs]
-        common = [part[0] for part in itertools.takewhile(lambda part: len(set(part)) == 1, zip(*parts))]
+        common = [part[0] for part in itertools.takewhile(lambda part: len(set(part)) == 1, zip(*parts, strict=False))]
         name = ".".join([*common, "fused1x1"])
         while name in taken or name in fused:
             name += "_"

@@ -11,7 +11,6 @@ import ast
 import math
 from functools import cache
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ shortcuts, `concat` with `from: [a, a]`): each input is its own edge, keyed by i
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,24 +66,27 @@ class Graph:
     row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)  # what the passes found that does not stop a build
     max_layers: int | None = None  # the expand pass's limit on nodes when not its default (`--max-layers`)
+    # (spec, its netgen.backends.layout.Layout), kept by the names pass for the backends until the graph changes
+    layout: tuple | None = field(default=None, repr=False)
     _order: dict[str, int] = field(default_factory=dict)
     # the topological order, computed once per change to the graph: backends ask for it per block use
     _sorted: list[str] | None = field(default=None, repr=False)
     _position: dict[str, int] = field(default_factory=dict, repr=False)
+    _sorted_nodes: list[Node] = field(default_factory=list, repr=False)
     # each node's inputs in order, kept until an edge into it changes: passes ask for them per use
     _inputs: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
         self.g.add_node(node.name, node=node)
         self._order.setdefault(node.name, len(self._order))
-        self._sorted = None
+        self._sorted, self.layout = None, None
         for index, source in enumerate(inputs):
             self.connect(source, node.name, index)
         return node
 
     def connect(self, source: str, target: str, index: int) -> None:
         self.g.add_edge(source, target, key=index, index=index)
-        self._sorted = None
+        self._sorted, self.layout = None, None
         self._inputs.pop(target, None)
 
     def remove(self, name: str) -> None:
@@ -91,7 +95,7 @@ class Graph:
         self._inputs.pop(name, None)
         self.g.remove_node(name)
         del self._order[name]
-        self._sorted = None
+        self._sorted, self.layout = None, None
 
     def exit_of(self, name: str) -> str:
         """The node whose output is the layer's: itself, or the last node of its expansion."""
@@ -112,12 +116,12 @@ class Graph:
         return list(known)
 
     def users(self, name: str) -> list[str]:
-        return sorted(self.g.successors(name), key=self._order.__getitem__)
+        return sorted(self.g._succ[name], key=self._order.__getitem__)
 
     def uses(self, name: str) -> list[tuple[str, int]]:
         """(user, input index) for every input `name` feeds, a user fed twice listed twice."""
-        edges = sorted(self.g.out_edges(name, data="index"), key=lambda edge: (self._order[edge[1]], edge[2]))
-        return [(user, index) for _, user, index in edges]
+        edges = [(user, data["index"]) for user, keyed in self.g._succ[name].items() for data in keyed.values()]
+        return sorted(edges, key=lambda edge: (self._order[edge[0]], edge[1]))
 
     def logits(self) -> str:
         """The node forward() returns: the output, or what the network's last layer reads when that layer
@@ -129,8 +133,8 @@ class Graph:
 
     def nodes(self) -> Iterator[Node]:
         """Nodes in topological order, ties broken by the order they were added."""
-        for name in self._topological():
-            yield self[name]
+        self._topological()
+        return iter(self._sorted_nodes)
 
     def position(self, name: str) -> int:
         """Where `name` comes in nodes()."""
@@ -139,9 +143,30 @@ class Graph:
 
     def _topological(self) -> list[str]:
         if self._sorted is None:
-            self._sorted = list(nx.lexicographical_topological_sort(self.g, key=self._order.__getitem__))
+            self._sorted = _topological_order(self.g, self._order)
             self._position = {name: index for index, name in enumerate(self._sorted)}
+            self._sorted_nodes = [self.g._node[name]["node"] for name in self._sorted]
         return self._sorted
 
     def trunk(self) -> Iterator[Node]:
         return (node for node in self.nodes() if node.head is None)
+
+
+def _topological_order(g: nx.MultiDiGraph, order: dict[str, int]) -> list[str]:
+    """Kahn's algorithm taking, of the nodes ready, the one first by `order`, then by its place in
+    `g`: the order nx.lexicographical_topological_sort gives with that key, without its calls per edge."""
+    place = {name: index for index, name in enumerate(g)}
+    waiting = {name: len(sources) for name, sources in g._pred.items()}
+    ready = [(order[name], place[name], name) for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, _, name = heapq.heappop(ready)
+        out.append(name)
+        for user in g._succ[name]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (order[user], place[user], user))
+    if len(out) != len(waiting):
+        raise nx.NetworkXUnfeasible("the graph contains a cycle")
+    return out

@@ -96,10 +96,11 @@ def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP, max_v
     if not source.text.strip():
         raise SpecError(error("empty-spec", f"{document} is empty; expected {top}", Span(path, 1, 1)))
     try:
-        node = _compose(source.text, path, max_values)
+        node, aliased = _compose(source.text, path, max_values)
         if node is None:
             raise SpecError(error("empty-spec", f"{document} has only comments; expected {top}", Span(path, 1, 1)))
-        _check_expansion(node, path, max_values)
+        if aliased:  # without aliases, the composer's own count and depth are the document's
+            _check_expansion(node, path, max_values)
         value = _Builder(path).build(node, depth=0)
     except yaml.MarkedYAMLError as exc:
         raise SpecError(syntax_error(exc, path, source.text)) from None
@@ -128,21 +129,22 @@ def load_yaml(source: Source, document: str = "spec", top: str = SPEC_TOP, max_v
     return value
 
 
-def _compose(text: str, path: str, max_values: int) -> yaml.Node | None:
+def _compose(text: str, path: str, max_values: int) -> tuple[yaml.Node | None, bool]:
     """The document's nodes. libyaml's parser reads a document it accepts about ten times faster
     than pyyaml's; anything it refuses is read again by pyyaml's, whose errors netgen locates and
-    words. Both count lines and columns in characters, by the same line breaks."""
+    words. Both count lines and columns in characters, by the same line breaks. Also says whether
+    the document holds an alias."""
     if _FastLoader is not None:
         loader = _FastLoader(text, path, max_values)
         try:
-            return loader.get_single_node()
+            return loader.get_single_node(), loader.aliased
         except (yaml.YAMLError, SpecError, ValueError):
             pass
         finally:
             loader.dispose()
     loader = _Loader(text, path, max_values)
     try:
-        return loader.get_single_node()
+        return loader.get_single_node(), loader.aliased
     finally:
         loader.dispose()
 
@@ -157,6 +159,18 @@ class _Limits:
     max_values: int
     depth = 0
     nodes = 0
+    aliased = False
+    _resolved: dict
+
+    def resolve(self, kind, value, implicit):
+        # A spec repeats its words and numbers (conv, out, 64): each is resolved by regex once.
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
 
     def compose_scalar_node(self, anchor):
         event = self.peek_event()
@@ -172,6 +186,8 @@ class _Limits:
                 where = span_of(self.peek_event().start_mark, self.path)
                 raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", where))
             self.nodes += 1
+            if self.check_event(yaml.AliasEvent):
+                self.aliased = True
             if self.nodes > self.max_values:
                 where = span_of(self.peek_event().start_mark, self.path)
                 raise SpecError(
@@ -199,7 +215,7 @@ if yaml.__with_libyaml__:
             yaml.composer.Composer.__init__(self)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
-            self.path, self.text, self.max_values = path, text, max_values
+            self.path, self.text, self.max_values, self._resolved = path, text, max_values, {}
 
         def compose_scalar_node(self, anchor):
             node = super().compose_scalar_node(anchor)
@@ -229,7 +245,7 @@ class _Loader(_Limits, yaml.SafeLoader):
 
     def __init__(self, text: str, path: str, max_values: int):
         super().__init__(text)
-        self.path, self.max_values = path, max_values
+        self.path, self.max_values, self._resolved = path, max_values, {}
 
     def fetch_flow_collection_start(self, token_class):
         # The scanner reads ahead over every open '[' or '{' (each may start a key), in time
