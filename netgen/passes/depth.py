@@ -10,34 +10,29 @@ from netgen.spec.model import Spec
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
-    plain = _longest(graph, lambda node: node.kind in WEIGHTED)
-    pooled = _longest(graph, lambda node: node.kind in WEIGHTED or node.kind in POOLING)
-    graph.depth, graph.depth_with_pooling = plain[graph.output], pooled[graph.output]
+    longest = _longest(graph, list(graph.trunk()), within=None)
+    graph.depth, graph.depth_with_pooling = longest[graph.output]
     rows: dict[str, list[Node]] = {}
     for node in graph.nodes():
         rows.setdefault(node.row, []).append(node)
-    graph.row_depth = {
-        row: (
-            _longest_within(graph, nodes, lambda node: node.kind in WEIGHTED),
-            _longest_within(graph, nodes, lambda node: node.kind in WEIGHTED or node.kind in POOLING),
-        )
-        for row, nodes in rows.items()
-    }
+    graph.row_depth = {}
+    for row, nodes in rows.items():
+        within = _longest(graph, nodes, within={node.name for node in nodes})
+        graph.row_depth[row] = (max(plain for plain, _ in within.values()), max(pooled for _, pooled in within.values()))
     return []
 
 
-def _longest(graph: Graph, counts) -> dict[str, int]:
-    best: dict[str, int] = {}
-    for node in graph.trunk():
-        before = max((best[source] for source in graph.inputs(node.name) if source in best), default=0)
-        best[node.name] = before + (1 if counts(node) else 0)
+def _longest(graph: Graph, nodes: list[Node], within: set[str] | None) -> dict[str, tuple[int, int]]:
+    """Each node's longest path from the input (or from the first of `within`), counting layers with
+    weights, and counting pooling layers too; `nodes` in topological order."""
+    best: dict[str, tuple[int, int]] = {}
+    for node in nodes:
+        plain = pooled = 0
+        for source in graph.inputs(node.name):
+            if within is None or source in within:
+                before = best.get(source)
+                if before is not None:
+                    plain, pooled = max(plain, before[0]), max(pooled, before[1])
+        weighted = node.kind in WEIGHTED
+        best[node.name] = (plain + weighted, pooled + (weighted or node.kind in POOLING))
     return best
-
-
-def _longest_within(graph: Graph, nodes: list[Node], counts) -> int:
-    members = {node.name for node in nodes}
-    best: dict[str, int] = {}
-    for node in nodes:  # already in topological order
-        before = max((best[source] for source in graph.inputs(node.name) if source in members), default=0)
-        best[node.name] = before + (1 if counts(node) else 0)
-    return max(best.values(), default=0)
