@@ -1,6 +1,6 @@
 """How `netgen check` and `netgen build` grow with the network: wall time (median of
 interleaved repeats) and peak memory of whole processes on synthetic specs of N Inception
-modules (benchmarks/synthetic.py), and the growth exponent fitted over the sizes from 100 up.
+modules (benchmarks/synthetic.py), and the growth exponent fitted over the sizes where growth shows.
 
     python benchmarks/scaling.py                       # 10, 100, 1000 and 10000 modules, 3 repeats
     python benchmarks/scaling.py 10 100 --repeats 5 --no-build
@@ -49,14 +49,16 @@ def measure(sizes: list[int], repeats: int, commands: list[str]) -> dict[tuple[s
     return {key: (statistics.median(values), peaks[key]) for key, values in walls.items()}
 
 
-def growth_exponent(sizes: list[int], seconds: dict[int, float]) -> float | None:
-    """The exponent over the sizes from 100 up. Each process also pays a fixed start-up (imports);
-    subtracting the smallest size's time leaves the part that grows with the network."""
-    fitted = [size for size in sizes if size >= 100]
+def growth_exponent(sizes: list[int], seconds: dict[int, float]) -> tuple[float, list[int]] | None:
+    """The exponent of the part of the time that grows with the network, and the sizes it is fitted
+    over. Each process also pays a fixed start-up (imports), about the smallest size's time; only
+    sizes whose growth above it is at least a quarter of it are fitted, as below that the
+    difference is the machine's noise, not the network's."""
+    base = seconds[min(sizes)]
+    fitted = [size for size in sizes if seconds[size] - base >= 0.25 * base]
     if len(fitted) < 2:
         return None
-    base = seconds[min(sizes)]
-    return fitted_exponent(fitted, [max(seconds[size] - base, 1e-3) for size in fitted])
+    return fitted_exponent(fitted, [seconds[size] - base for size in fitted]), fitted
 
 
 TARGET_EXPONENT = 1.1
@@ -76,10 +78,11 @@ def run(sizes: list[int], repeats: int = 3, commands: tuple[str, ...] = ("check"
         print(f"{size:>8}{cells}")
     exponents = {}
     for command in commands:
-        exponent = growth_exponent(sizes, {size: results[command, size][0] for size in sizes})
-        if exponent is not None:
-            exponents[command] = exponent
-            print(f"{command}: growth exponent over 100..{max(sizes)} modules (start-up removed): {exponent:.2f}")
+        fit = growth_exponent(sizes, {size: results[command, size][0] for size in sizes})
+        if fit is not None:
+            exponents[command], fitted = fit
+            shown = ", ".join(f"{size:,}" for size in fitted)
+            print(f"{command}: growth exponent over {shown} modules (start-up removed): {exponents[command]:.2f}")
     return {"results": results, "exponents": exponents}
 
 

@@ -61,7 +61,8 @@ def _fold_batch_norms(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray
         kernel = weights[conv.input[1]].astype(np.float64)
         bias = weights[conv.input[2]].astype(np.float64) if len(conv.input) > 2 else np.zeros(len(factor))
         weights[conv.input[1]] = (kernel * factor.reshape(-1, 1, 1, 1)).astype(np.float32)
-        bias_name = conv.input[2] if len(conv.input) > 2 else f"{conv.input[1]}.folded_bias"
+        # A convolution without a bias gains one, named as the folded PyTorch convolution names it.
+        bias_name = conv.input[2] if len(conv.input) > 2 else _fresh(conv.input[1].removesuffix(".weight") + ".bias", weights)
         weights[bias_name] = ((bias - mean) * factor + shift).astype(np.float32)
         del conv.input[2:]
         conv.input.append(bias_name)

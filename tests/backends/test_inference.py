@@ -132,3 +132,20 @@ def test_build_optimize_writes_both_and_loads_a_plain_checkpoint(tmp_path):
     with torch.no_grad():
         expected = fast(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(outputs(model, x)["logits"], expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec_path", sorted(SPECS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_spec_has_an_inference_build_equal_to_its_plain_one(spec_path, tmp_path):
+    spec, graph = compile_file(str(spec_path))
+    layout = make_layout(spec, graph)
+    _, module = import_source(render_pytorch(spec, graph, layout, optimize=True), tmp_path, "optimized")
+    network = getattr(module, layout.network_class)()
+    weights = random_weights(layout, seed=5)
+    network.load_state_dict({key: torch.from_numpy(value) for key, value in weights.items()})
+    x = torch.randn(1, *spec.input, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        expected = network.eval()(x)
+        got = module.from_plain(network.state_dict())(x)
+    assert module.FUSED_1X1  # every Inception network has reductions to fuse
+    torch.testing.assert_close(got, expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
