@@ -46,19 +46,20 @@ def optimized_googlenet_bn(weights: dict[str, torch.Tensor]) -> nn.Module:
     name = "netgen_bench_googlenet_bn_optimized"
     module = sys.modules.get(name)
     if module is None:
-        folder = Path(tempfile.mkdtemp(prefix="netgen-bench-"))
-        command = [
-            sys.executable,
-            "-m",
-            "netgen",
-            "build",
-            "specs/googlenet-bn.yaml",
-            "--optimize",
-            "--out",
-            str(folder),
-        ]
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-        module = import_by_path(folder / "googlenet_bn.py", name)
+        # The built file is only needed until it is imported.
+        with tempfile.TemporaryDirectory(prefix="netgen-bench-") as folder:
+            command = [
+                sys.executable,
+                "-m",
+                "netgen",
+                "build",
+                "specs/googlenet-bn.yaml",
+                "--optimize",
+                "--out",
+                folder,
+            ]
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+            module = import_by_path(Path(folder) / "googlenet_bn.py", name)
     return module.from_plain(weights)
 
 

@@ -30,7 +30,7 @@ def compile_file(
 def without_cycle_collection() -> Iterator[None]:
     """Python's cycle collector runs every few hundred allocations and rescans every object still
     alive; the compiler builds many long-lived objects and almost no cycles, so at 10,000 modules
-    the collector took half of `check`. It is paused while the compiler runs."""
+    the collector took about a third of `check`. It is paused while the compiler runs."""
     if not gc.isenabled():
         yield
         return
