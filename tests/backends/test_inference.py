@@ -149,3 +149,41 @@ def test_every_shipped_spec_has_an_inference_build_equal_to_its_plain_one(spec_p
         got = module.from_plain(network.state_dict())(x)
     assert module.FUSED_1X1  # every Inception network has reductions to fuse
     torch.testing.assert_close(got, expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
+
+
+CHAINED_NORMS = """\
+name: ChainedNorms
+input: [3, 12, 12]
+num_classes: 5
+layers:
+  conv1: {conv: {out: 8, kernel: 3, pad: 1, bn: true, bias: false}}
+  bn1: {batchnorm: }
+  relu1: {relu: }
+  conv2: {conv: {out: 8, kernel: 1, bare: true}}
+  bn2a: {batchnorm: }
+  bn2b: {batchnorm: }
+  conv3: {conv: {out: 8, kernel: 3, pad: 1, bn: true, act: relu}}
+  bn3: {batchnorm: }
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
+
+def test_a_convolution_followed_by_several_batch_norms_folds_every_one(write_spec, tmp_path):
+    # Each fold must start from the convolution as the previous fold left it; a table of modules
+    # made once undid the first fold with the second.
+    spec, graph = compile_file(str(write_spec(CHAINED_NORMS)))
+    layout = make_layout(spec, graph)
+    _, module = import_source(render_pytorch(spec, graph, layout, optimize=True), tmp_path, "chained")
+    network = getattr(module, layout.network_class)()
+    weights = random_weights(layout, seed=7)
+    network.load_state_dict({key: torch.from_numpy(value) for key, value in weights.items()})
+    x = torch.randn(2, *spec.input, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        expected = network.eval()(x)
+        fast = module.from_plain(network.state_dict())
+        got = fast(x)
+    torch.testing.assert_close(got, expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
+    # conv3's ReLU stands between its own batch norm and bn3, which stays.
+    assert Counter(type(sub).__name__ for sub in fast.modules())["BatchNorm2d"] == 1
