@@ -6,8 +6,9 @@ from collections import Counter
 from typing import Any
 
 from netgen.ir.graph import Graph, Node
-from netgen.ir.ops import POOLING, WEIGHTED, OpKind
+from netgen.ir.ops import POOLING, WEIGHTED
 from netgen.ir.scopes import Scope, scope_tree
+from netgen.ops import OPS
 from netgen.passes.macs import CONVENTION
 from netgen.spec.model import BlockCall, Spec
 
@@ -20,7 +21,7 @@ def as_chw(shape: tuple[int, ...]) -> list[int]:
 def building_blocks(graph: Graph, nodes=None) -> int:
     """Layers the paper would count as building blocks: every primitive op except concat and the input."""
     nodes = graph.trunk() if nodes is None else nodes
-    return sum(1 for node in nodes if node.kind not in (OpKind.INPUT, OpKind.CONCAT))
+    return sum(1 for node in nodes if node.kind in OPS and OPS[node.kind].building_block)
 
 
 def summarize(spec: Spec, graph: Graph, depth: int = 1) -> dict[str, Any]:
@@ -116,12 +117,12 @@ def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) 
 
 
 def _patch(node: Node) -> str | None:
-    attrs = node.attrs
-    if node.kind in (OpKind.CONV, OpKind.MAXPOOL, OpKind.AVGPOOL):
-        (kh, kw), (sh, sw) = attrs.kernel, attrs.stride
-        stride = str(sh) if sh == sw else f"{sh}x{sw}"
-        return f"{kh}x{kw}/{stride}"
-    return None
+    patch = OPS[node.kind].patch(node.attrs) if node.kind in OPS else None
+    if patch is None:
+        return None
+    (kh, kw), (sh, sw) = patch
+    stride = str(sh) if sh == sw else f"{sh}x{sw}"
+    return f"{kh}x{kw}/{stride}"
 
 
 def render_table(summary: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
 from netgen.ir.scopes import Scope, scope_tree
+from netgen.ops import OPS
 from netgen.spec.model import Spec
 from netgen.summary import as_chw, kilo, mega
 
@@ -80,7 +81,8 @@ def _layer_diagram(spec: Spec, graph: Graph) -> Diagram:
     for node in graph.nodes():
         if node.kind is not OpKind.INPUT:
             short = node.name.rpartition(".")[2]
-            nodes.append(DiagramNode(node.name, f"{short}: {node.kind.value}", as_chw(node.shape), node.weights + node.biases, node.macs, node.head is not None))
+            title = f"{short}: {OPS[node.kind].title}"
+            nodes.append(DiagramNode(node.name, title, as_chw(node.shape), node.weights + node.biases, node.macs, node.head is not None))
     edges = tuple(
         Edge(source, node.name, node.head is not None) for node in graph.nodes() for source in graph.inputs(node.name)
     )

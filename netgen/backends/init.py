@@ -42,10 +42,8 @@ def _initial(
     shape = slot.shape
     if slot.role == "num_batches_tracked":
         return np.zeros(shape, dtype=np.int64)
-    if slot.role in ("bn_weight", "running_var"):
-        return np.ones(shape, dtype=np.float32)
-    if slot.role in ("bn_bias", "running_mean"):
-        return np.zeros(shape, dtype=np.float32)
+    if slot.fill is not None:  # a tensor its op starts at one value (batch norm's scale: 1)
+        return np.full(shape, slot.fill, dtype=np.float32)
     if slot.role == "weight":
         return _weight(init, shape, fan_in, rng).astype(np.float32)
     if slot.role == "bias":

@@ -17,6 +17,8 @@ Rules (they follow torchvision's googlenet.py, so its state_dict keys come out t
   attribute named like the group (timm's `features.4`);
 - a `bare: true` conv is a plain `nn.Conv2d` (`<name>.weight`, `<name>.bias`).
 
+Each op declares the tensors it keeps at its module's path (netgen.ops: `slots`).
+
 Inside a block, attributes are keyed by their path relative to the block's use, as the IR
 names nodes (`branch3x3.branch3x3_1`, `split.branch3x3_2a`).
 """
@@ -37,17 +39,11 @@ from netgen.ir.names import (
     Namespace,
     class_name,
 )
-from netgen.ir.ops import OpKind
+from netgen.ops import OPS
+from netgen.ops.base import Slot
 from netgen.spec.model import Block, BlockCall, Branch, Layer, MergeCall, OpCall, Spec
 
 MODULE_RESERVED = MODULE_ATTRIBUTES | GENERATED_NAMES
-
-
-@dataclass
-class Slot:
-    key: str  # state_dict key
-    shape: tuple[int, ...]
-    role: str  # weight, bias, bn_weight, bn_bias, running_mean, running_var, num_batches_tracked
 
 
 @dataclass
@@ -266,32 +262,4 @@ def _join(prefix: str, name: str) -> str:
 
 def _slots(graph: Graph, name: str, path: str) -> list[Slot]:
     node = graph[name]
-    attrs = node.attrs
-    if node.kind is OpKind.CONV:
-        in_channels = graph[graph.inputs(name)[0]].shape[0]
-        conv = path if attrs.bare else f"{path}.conv"
-        out = [Slot(f"{conv}.weight", (attrs.out, in_channels // attrs.groups, *attrs.kernel), "weight")]
-        if attrs.bias:
-            out.append(Slot(f"{conv}.bias", (attrs.out,), "bias"))
-        if attrs.bn_eps is not None:
-            out += _bn_slots(f"{path}.bn", attrs.out)
-        return out
-    if node.kind is OpKind.LINEAR:
-        in_features = graph[graph.inputs(name)[0]].shape[0]
-        out = [Slot(f"{path}.weight", (attrs.out, in_features), "weight")]
-        if attrs.bias:
-            out.append(Slot(f"{path}.bias", (attrs.out,), "bias"))
-        return out
-    if node.kind is OpKind.BATCHNORM:
-        return _bn_slots(path, graph[graph.inputs(name)[0]].shape[0])
-    return []
-
-
-def _bn_slots(path: str, channels: int) -> list[Slot]:
-    return [
-        Slot(f"{path}.weight", (channels,), "bn_weight"),
-        Slot(f"{path}.bias", (channels,), "bn_bias"),
-        Slot(f"{path}.running_mean", (channels,), "running_mean"),
-        Slot(f"{path}.running_var", (channels,), "running_var"),
-        Slot(f"{path}.num_batches_tracked", (), "num_batches_tracked"),
-    ]
+    return OPS[node.kind].slots(node.attrs, graph[graph.inputs(name)[0]].shape, path)

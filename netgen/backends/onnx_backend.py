@@ -32,6 +32,8 @@ from netgen.backends.render import render
 from netgen.diagnostics import Diagnostic, SpecError, error
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind
+from netgen.ops import OPS
+from netgen.ops.base import ARGS, Arg, BackendGuard, OnnxContext, Step, Tensor, Weight
 from netgen.passes.shapes import fmt
 from netgen.printable import escape
 from netgen.spec.model import Spec
@@ -266,8 +268,10 @@ def _attr(name: str, value) -> str:
     return f"{name} = {int(value)!r}"
 
 
-def _tensor_attr(name: str, shape: tuple[int, ...], values: list[float]) -> str:
-    return f"{name} = {_tensor_type(shape)} {{" + ", ".join(repr(float(v)) for v in values) + "}"
+def _tensor_attr(name: str, tensor: Tensor) -> str:
+    if tensor.dtype == "int64":
+        return f"{name} = int64[{', '.join(map(str, tensor.shape))}] {{" + ", ".join(repr(int(v)) for v in tensor.values) + "}"
+    return f"{name} = {_tensor_type(tensor.shape)} {{" + ", ".join(repr(float(v)) for v in tensor.values) + "}"
 
 
 # -- the graph and its functions ---------------------------------------------------------------
@@ -292,6 +296,7 @@ def _export(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool, op
         path=None,
         local=lambda name: renamed.get(name, name),
         weight=lambda node, slot: slot.key,
+        opset=opset,
     )
     entry = INPUT
     nodes: list[OnnxNode] = []
@@ -311,8 +316,8 @@ def _transform_input(spec: Spec) -> list[OnnxNode]:
     shape = (1, 3, 1, 1)
     names = {part: quote(f"{INPUT}.{part}") for part in ("scale", "shift", "scaled", "transformed")}
     return [
-        OnnxNode(names["scale"], (names["scale"],), "Constant", (_tensor_attr("value", shape, scale),), ()),
-        OnnxNode(names["shift"], (names["shift"],), "Constant", (_tensor_attr("value", shape, shift),), ()),
+        OnnxNode(names["scale"], (names["scale"],), "Constant", (_tensor_attr("value", Tensor(shape, tuple(scale))),), ()),
+        OnnxNode(names["shift"], (names["shift"],), "Constant", (_tensor_attr("value", Tensor(shape, tuple(shift))),), ()),
         OnnxNode(names["scaled"], (names["scaled"],), "Mul", (), (quote(INPUT), names["scale"])),
         OnnxNode(names["transformed"], (names["transformed"],), "Add", (), (names["scaled"], names["shift"])),
     ]
@@ -359,6 +364,7 @@ class _Functions:
             path=instance.path,
             local=lambda name: rel(name) or _merge_label(graph[name]),
             weight=lambda node, slot: _formal_weight(instance, node, slot),
+            opset=self.opset,
         )
         body = scope.emit(nodes, entry_node=instance.entry, entry_value=x, exits=[(instance.exit, y)])
         _ensure_distinct(body, what=f"block {instance.block}")
@@ -389,6 +395,7 @@ class _Scope:
     path: str | None  # the instance whose function this is; None for the main graph
     local: Callable[[str], str]  # IR node -> its value's name here
     weight: Callable[[Node, Slot], str]  # a weight's name here
+    opset: int = OPSET
     values: dict[str, str] = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)  # IR node -> value, for the nodes this scope writes
     calls: dict[str, Instance] = field(default_factory=dict)  # exit node -> the instance called for it
@@ -424,7 +431,7 @@ class _Scope:
                 if node.name == instance.exit:
                     out.append(self._call(node, instance))
                 continue
-            if node.kind is OpKind.DROPOUT:
+            if OPS[node.kind].onnx_skip:
                 continue
             out += self._lower(node)
         for exit_value, source in copies:
@@ -436,7 +443,7 @@ class _Scope:
     def _source(self, name: str) -> str:
         """The IR node whose value `name` stands for: dropout passes its input through. The scope's
         entry and the blocks it calls are where the search stops: what lies before is out of sight."""
-        while name != self.entry and name not in self.calls and self.graph[name].kind is OpKind.DROPOUT:
+        while name != self.entry and name not in self.calls and _skipped(self.graph[name]):
             name = self.graph.inputs(name)[0]
         return name
 
@@ -470,124 +477,57 @@ class _Scope:
         return OnnxNode(quote(label), (quote(self._output(node)),), f"{BLOCK_DOMAIN}.{name}", (), inputs)
 
     def _lower(self, node: Node) -> list[OnnxNode]:
-        """The ONNX ops of one IR node; the last writes the node's value, earlier ones `<name>.<op>`."""
-        inputs = [quote(self.value(source)) for source in self.graph.inputs(node.name)]
+        """The ONNX nodes an IR node's op declares; the last writes the node's value, earlier ones `<name>.<step>`."""
+        graph = self.graph
+        sources = graph.inputs(node.name)
+        inputs = [quote(self.value(source)) for source in sources]
         slots = {slot.role: quote(self.weight(node, slot)) for slot in _used_slots(self.layout, node)}
-        steps = _ops(self.graph, node, inputs, slots)
+        op = OPS[node.kind]
+        if op.onnx is None:
+            raise AssertionError(f"no ONNX lowering for {node.kind}")
+        shapes = tuple(graph[source].shape for source in sources)
+        try:
+            steps = op.onnx(OnnxContext(node.name, node.attrs, shapes, frozenset(slots), self.opset))
+        except BackendGuard as exc:
+            raise OnnxBackendError(str(exc)) from None
         local = self.local(node.name)
         out_value = self._output(node)
-        lowered = []
-        previous = None
-        for index, (suffix, op, attrs, step_inputs) in enumerate(steps):
+        values: dict[str, str] = {}  # step -> its value
+        lowered: list[OnnxNode] = []
+        for index, step in enumerate(steps):
             last = index == len(steps) - 1
-            label = local if len(steps) == 1 else f"{local}.{suffix}"
-            value = out_value if last else f"{local}.{suffix}"
-            if previous is not None:
-                step_inputs = [previous, *step_inputs]
-            lowered.append(OnnxNode(quote(label), (quote(value),), op, tuple(attrs), tuple(step_inputs)))
-            previous = quote(value)
+            label = local if len(steps) == 1 else f"{local}.{step.name}"
+            value = quote(out_value if last else f"{local}.{step.name}")
+            references = {"previous": lowered[-1].outputs[0] if lowered else None}
+            step_inputs = [name for ref in step.inputs for name in _names(ref, inputs, slots, values, references)]
+            attrs = tuple(_tensor_attr(name, v) if isinstance(v, Tensor) else _attr(name, v) for name, v in step.attrs)
+            lowered.append(OnnxNode(quote(label), (value,), step.op, attrs, tuple(step_inputs)))
+            values[step.name] = value
         return lowered
 
 
-def _ops(
-    graph: Graph, node: Node, inputs: list[str], slots: dict[str, str]
-) -> list[tuple[str, str, list[str], list[str]]]:
-    """(suffix, op, attributes, inputs) for each ONNX op; after the first, the previous op's output
-    is prepended to the inputs."""
-    kind, attrs = node.kind, node.attrs
-    if kind is OpKind.CONV:
-        conv_attrs = [
-            _attr("kernel_shape", attrs.kernel),
-            _attr("strides", attrs.stride),
-            _attr("pads", (*attrs.pad, *attrs.pad)),
-        ]
-        if attrs.groups != 1:
-            conv_attrs.append(_attr("group", attrs.groups))
-        steps = [("conv", "Conv", conv_attrs, _weight_and_bias(inputs, slots))]
-        if attrs.bn_eps is not None:
-            steps.append(("bn", "BatchNormalization", [_attr("epsilon", attrs.bn_eps)], _bn_inputs(slots)))
-        if attrs.relu:
-            steps.append(("relu", "Relu", [], []))
-        return steps
-    if kind is OpKind.LINEAR:
-        steps = [("gemm", "Gemm", [_attr("transB", 1)], _weight_and_bias(inputs, slots))]
-        if attrs.relu:
-            steps.append(("relu", "Relu", [], []))
-        return steps
-    if kind is OpKind.MAXPOOL:
-        return [("maxpool", "MaxPool", _pool_attrs(attrs), inputs)]
-    if kind is OpKind.AVGPOOL:
-        # Set explicitly: ONNX's default (0) is the opposite of PyTorch's (True).
-        pool_attrs = [*_pool_attrs(attrs), _attr("count_include_pad", attrs.count_include_pad)]
-        return [("avgpool", "AveragePool", pool_attrs, inputs)]
-    if kind is OpKind.ADAPTIVE_AVGPOOL:
-        return [_adaptive_avgpool(graph, node, inputs)]
-    if kind is OpKind.LRN:
-        if attrs.size % 2 == 0:  # the export pass refuses such a spec
-            raise OnnxBackendError(f"{node.name}: an even LRN size {attrs.size}")
-        lrn_attrs = [
-            _attr("size", attrs.size),
-            _attr("alpha", float(attrs.alpha)),
-            _attr("beta", float(attrs.beta)),
-            _attr("bias", float(attrs.k)),
-        ]
-        return [("lrn", "LRN", lrn_attrs, inputs)]
-    if kind is OpKind.BATCHNORM:
-        return [("bn", "BatchNormalization", [_attr("epsilon", float(attrs.eps))], [*inputs, *_bn_inputs(slots)])]
-    if kind is OpKind.RELU:
-        return [("relu", "Relu", [], inputs)]
-    if kind is OpKind.FLATTEN:
-        return [("flatten", "Flatten", [_attr("axis", 1)], inputs)]
-    if kind is OpKind.SOFTMAX:
-        return [("softmax", "Softmax", [_attr("axis", 1)], inputs)]
-    if kind is OpKind.CONCAT:
-        return [("concat", "Concat", [_attr("axis", 1)], inputs)]
-    if kind is OpKind.ADD and attrs.scale is not None and attrs.scale != 1.0:
-        # A residual: input + scale * body, the scale a constant of its own.
-        block_input, body = inputs
-        return [
-            ("scale", "Constant", [_tensor_attr("value", (1,), [attrs.scale])], []),
-            ("scaled", "Mul", [], [body]),
-            ("add", "Add", [], [block_input]),
-        ]
-    if kind is OpKind.ADD:
-        return [("add", "Add" if len(inputs) == 2 else "Sum", [], inputs)]
-    raise AssertionError(f"no ONNX lowering for {kind}")
-
-
-def _pool_attrs(attrs) -> list[str]:
-    return [
-        _attr("kernel_shape", attrs.kernel),
-        _attr("strides", attrs.stride),
-        _attr("pads", (*attrs.pad, *attrs.pad)),
-        _attr("ceil_mode", attrs.ceil),
-    ]
-
-
-def _weight_and_bias(inputs: list[str], slots: dict[str, str]) -> list[str]:
-    return [*inputs, slots["weight"], *([slots["bias"]] if "bias" in slots else [])]
-
-
-def _bn_inputs(slots: dict[str, str]) -> list[str]:
-    return [slots["bn_weight"], slots["bn_bias"], slots["running_mean"], slots["running_var"]]
-
-
-def _adaptive_avgpool(graph: Graph, node: Node, inputs: list[str]):
-    if node.attrs.out == (1, 1):
-        return ("avgpool", "GlobalAveragePool", [], inputs)
-    _, height, width = graph[graph.inputs(node.name)[0]].shape
-    out_h, out_w = node.attrs.out
-    if height % out_h or width % out_w:  # the export pass refuses such a spec
-        raise OnnxBackendError(f"{node.name}: adaptive pooling {height}x{width} to {out_h}x{out_w} has unequal windows")
-    # Equal windows: a plain average pool with kernel = stride = input / output.
-    kernel = (height // out_h, width // out_w)
-    pool_attrs = [_attr("kernel_shape", kernel), _attr("strides", kernel)]
-    return ("avgpool", "AveragePool", pool_attrs, inputs)
+def _names(ref, inputs: list[str], slots: dict[str, str], values: dict[str, str], references: dict) -> list[str]:
+    """The value names a lowering's input reference stands for."""
+    if ref == ARGS:
+        return inputs
+    if isinstance(ref, Arg):
+        return [inputs[ref.index]]
+    if isinstance(ref, Weight):
+        return [slots[ref.role]]
+    if isinstance(ref, Step):
+        return [values[ref.name]]
+    return [references["previous"]]
 
 
 def _merge_label(node: Node) -> str:
     """A block's concat/add node carries the instance's own name; inside the function it is `concat`/`add`."""
     return node.kind.value
+
+
+def _skipped(node: Node) -> bool:
+    """Left out of the inference graph (dropout): its value is its input's."""
+    op = OPS.get(node.kind)
+    return op is not None and op.onnx_skip
 
 
 def _relative_to(path: str) -> Callable[[str], str]:

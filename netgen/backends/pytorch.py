@@ -23,7 +23,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from netgen.backends.layout import Layout
 from netgen.backends.render import render
@@ -32,6 +32,8 @@ from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph
 from netgen.ir.names import GENERATED_NAMES, MODULE_NAMES, sanitize
 from netgen.ir.ops import OpKind, kind_for_op
+from netgen.ops import OPS
+from netgen.ops.base import Call
 from netgen.passes.expand import scale
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec
 from netgen.summary import summarize
@@ -51,6 +53,7 @@ class GeneratedCodeError(RuntimeError):
 class Channels:
     """A channel (or feature) count as generated code computes it: a constant plus multiples of names."""
 
+    form: ClassVar[str] = "channels"  # how a call's argument is written (templates/pytorch/macros.j2)
     terms: tuple[tuple[str, int], ...] = ()
     const: int = 0
 
@@ -107,15 +110,25 @@ class Constant:
 
 @dataclass(frozen=True)
 class OpModule:
-    """A torch.nn module for one primitive op; `attrs` are the IR's, channel counts are `Channels`."""
+    """A torch.nn module for one primitive op; `attrs` are the IR's, channel counts are `Channels`.
+    `call` is its constructor and `after` what forward() applies to its output, as the op declares
+    them (netgen.ops)."""
 
     kind: str
     attrs: Any
     in_channels: Channels
     out: Channels
     conv_options: tuple[tuple[str, object], ...] = ()  # BasicConv2d arguments that differ from its defaults
-    flat: bool = False  # batch norm over (N, F) features
+    flat: bool = False  # over (N, F) features: nn.BatchNorm1d
     form: str = "op"
+    call: Call | None = None
+    after: Call | None = None
+
+    @staticmethod
+    def of(kind: str, attrs: Any, in_channels: Channels, out: Channels, conv_options=(), flat: bool = False) -> OpModule:
+        op = OPS[kind]
+        module = OpModule(kind, attrs, in_channels, out, conv_options, flat)
+        return replace(module, call=op.torch(module), after=op.torch_after(attrs))
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,7 @@ class Step:
     action: str  # call, head (a call made in training only), concat, add, residual, relu, act, var
     inputs: tuple[str, ...]
     module: ModuleRef | None = None
-    relu: bool = False  # a linear layer with act: relu
+    after: Call | None = None  # applied to the module's output (a linear layer's act: relu)
     shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
     extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it
 
@@ -223,8 +236,8 @@ class _Planned:
         return "block" if isinstance(self.layer.call, BlockCall) else kind_for_op(self.layer.call.op).value
 
     @property
-    def relu(self) -> bool:
-        return _linear_relu(self.module)
+    def after(self) -> Call | None:
+        return _after(self.module)
 
 
 class _Locals:
@@ -377,22 +390,23 @@ class _Planner:
             if inner.takes_num_classes:
                 args.append(values["num_classes"])
             return BlockModule(inner.cls, (in_channels, *args)), inner.out.substitute(values)
-        kind = kind_for_op(call.op)
-        if kind is OpKind.CONCAT:
+        node = self.graph[_join(scope.paths[0], rel)]
+        op = OPS[node.kind]
+        if op.combines == "sum":
             return None, sum(inputs[1:], in_channels)
-        if kind is OpKind.ADD:
+        if op.combines:
             return None, in_channels
-        attrs = self.graph[_join(scope.paths[0], rel)].attrs  # the same at every path, but for `out`
+        attrs = node.attrs  # the same at every path, but for `out`
         out, flat, options = in_channels, False, ()
-        if kind is OpKind.CONV:
-            out, options = self.channels(scope, call.args.out, scaled=True), self.conv_options(attrs)
-        elif kind is OpKind.LINEAR:
-            out = self.channels(scope, call.args.out, scaled=False)
-        elif kind is OpKind.FLATTEN:
+        if op.channels in ("out", "out_unscaled"):
+            out = self.channels(scope, call.args.out, scaled=op.channels == "out")
+        elif op.channels == "flattened":
             out = in_channels * self.uniform(scope, layer, rel, "flattens", _spatial_size)
-        elif kind is OpKind.BATCHNORM:
+        if node.kind is OpKind.CONV:
+            options = self.conv_options(attrs)
+        if op.by_rank:
             flat = self.uniform(scope, layer, rel, "normalises", len) == 1
-        return OpModule(kind.value, attrs, in_channels, out, options, flat), out
+        return OpModule.of(node.kind.value, attrs, in_channels, out, options, flat), out
 
     def uniform(self, scope: _Scope, layer: Layer, rel: str, verb: str, measure):
         """A fact about a layer's input shape that its class fixes, so every use of the block must share it."""
@@ -428,7 +442,7 @@ class _Planner:
             if item.module is None:
                 steps.append(Step(target, item.op, inputs))
             else:
-                steps.append(Step(target, "call", inputs, ref, item.relu))
+                steps.append(Step(target, "call", inputs, ref, item.after))
             var_of[index] = target
         return steps, var_of
 
@@ -517,7 +531,7 @@ class _Planner:
             for head, source, module in heads:
                 if source == index:
                     ref = ModuleRef(layout.top[head.name])
-                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _linear_relu(module)))
+                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _after(module)))
 
         layers = _grouped([(ref, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None])
         head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
@@ -589,7 +603,7 @@ class _Planner:
                 "OrderedDict": any(isinstance(module, Sequential) and module.names is not None for module in modules),
                 "NamedTuple": bool(network["heads"]),
                 # training_loss() uses F.cross_entropy
-                "F": any(_linear_relu(op) for op in ops)
+                "F": any(_uses_functional(op) for op in ops)
                 or bool(relu and (relu.varies or relu.value))
                 or any(step.action in ("relu", "act") for block in blocks for step in block.steps)
                 or bool(network["heads"]),
@@ -675,7 +689,7 @@ class _BlockWriter:
                 module, out = self.planner.plan_layer(self.scope, layer, rel, [sources[0][1]])
                 attr = self.names.attrs[rel]
                 self.attrs.append((attr, module))
-                self.steps.append(Step(target, "call", (sources[0][0],), ModuleRef(attr), _linear_relu(module)))
+                self.steps.append(Step(target, "call", (sources[0][0],), ModuleRef(attr), _after(module)))
             local[layer.name] = previous = (target, out)
         return previous
 
@@ -772,12 +786,17 @@ def _grouped(modules: list[tuple[ModuleRef, Module]]) -> list[tuple[str, Module]
 
 def _is_chain(planned: list[_Planned]) -> bool:
     """Layers an nn.Sequential can run by itself: each takes the previous one's output, no extra step."""
-    return all(item.layer.inputs is None and item.module is not None and not item.relu for item in planned)
+    return all(item.layer.inputs is None and item.module is not None and item.after is None for item in planned)
 
 
-def _linear_relu(module: Module | None) -> bool:
-    """A linear layer's ReLU, applied in forward(): the layer itself is a bare nn.Linear."""
-    return isinstance(module, OpModule) and module.kind == "linear" and module.attrs.relu
+def _after(module: Module | None) -> Call | None:
+    """What forward() applies to a module's output (a linear layer's ReLU: the layer itself is a bare nn.Linear)."""
+    return module.after if isinstance(module, OpModule) else None
+
+
+def _uses_functional(module: OpModule) -> bool:
+    """Whether the module's constructor or what forward() applies after it calls torch.nn.functional."""
+    return any(call is not None and call.fn.startswith("F.") for call in (module.call, module.after))
 
 
 def _walk_modules(modules):

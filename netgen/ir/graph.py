@@ -36,6 +36,12 @@ class Node:
     biases: int = 0
     macs: int = 0
 
+    def where(self, arg: str | None) -> Span:
+        """The spec argument's place when the node's call has one, else the node's."""
+        if arg is not None and self.call is not None and hasattr(self.call, "where"):
+            return self.call.where(arg)
+        return self.span
+
 
 @dataclass(frozen=True)
 class Instance:

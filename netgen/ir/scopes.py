@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netgen.ir.graph import Graph, Node
-from netgen.ir.ops import OpKind
+from netgen.ops import OPS
 from netgen.spec.model import BlockCall, Spec
 
 
@@ -67,7 +67,7 @@ def _leaf(node: Node, parent: str) -> Scope:
 def _kind(graph: Graph, path: str, nodes: list[Node]) -> str:
     if path in graph.instances:
         return graph.instances[path].block
-    merge = next((node for node in nodes if node.name == path and node.kind in (OpKind.CONCAT, OpKind.ADD)), None)
+    merge = next((node for node in nodes if node.name == path and node.kind in OPS and OPS[node.kind].combines), None)
     if merge is not None:
         return merge.kind.value
     return "branch"

@@ -10,19 +10,23 @@ passed on keeps the value it was given. Linear widths and `num_classes` are not 
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir import ops
 from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
+from netgen.ops import SPEC_OPS
+from netgen.spec.fields import MAX_CHANNELS
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
 from netgen.spec.parse import ACTIVATIONS, show, suggestion
-from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs
 
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
 MAX_NESTING = 16
+KINDS = {kind.value: kind for kind in OpKind}
 
 
 def scale(channels: int, width: float) -> int:
@@ -40,7 +44,7 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
             if node.kind is OpKind.BLOCK:
                 expander.inline(node, layers[node.name] if node.head is None else _head_layer(spec, node.name), top_env)
             else:
-                node.attrs = expander.resolve(node.call, top_env, (), label=node.name)
+                node.kind, node.attrs = expander.resolve(node.call, top_env, (), label=node.name)
         except SpecError as exc:
             # A mistake inside a block definition shows in every use of it; report it once.
             expander.problems.extend(d for d in exc.diagnostics if d not in expander.problems)
@@ -127,11 +131,11 @@ class _Expander:
             self.add_node(merge, exits)
             self.graph.exits[name] = name
             return name
-        attrs = self.resolve(call, env, stack, block, label=name if block is None else None)
+        kind, attrs = self.resolve(call, env, stack, block, label=name if block is None else None)
         self.add_node(
             Node(
                 name,
-                kind_for_op(call.op),
+                kind,
                 attrs,
                 layer.span,
                 origin.row,
@@ -409,61 +413,24 @@ class _Expander:
         )
 
     def resolve(self, call: OpCall, env, stack, block: Block | None = None, label: str | None = None):
-        args = call.args
+        """The IR kind and attributes of a primitive op, by its declaration's `resolve`."""
         where = label or (f"block {block.name!r}" if block else call.op)
-        op = kind_for_op(call.op)
-        if call.op == "global_avgpool":
-            return ops.AdaptiveAvgPool((1, 1))
-        if op is OpKind.CONV:
-            kernel = _pair(args.kernel)
-            bn = args.bn
-            if bn is True:
-                bn = BatchNormArgs()
-            if args.bare and (bn or args.act != "none"):
-                raise SpecError(
-                    error(
-                        "bad-value",
-                        f"{where}: a bare conv is a lone nn.Conv2d, without batch norm or an activation; "
-                        f"give it bn: false and act: none (it has {'bn' if bn else ''}{' and ' if bn and args.act != 'none' else ''}"
-                        f"{'act: ' + args.act if args.act != 'none' else ''})",
-                        call.where("bare"),
-                    )
-                )
-            return ops.Conv(
-                bare=args.bare,
-                out=self.channels(args.out, call.where("out"), env, where),
-                kernel=kernel,
-                stride=_pair(args.stride),
-                pad=_padding(args.pad, kernel, call, where),
-                groups=args.groups,
-                bias=args.bias,
-                bn_eps=bn.eps if bn else None,
-                bn_momentum=bn.momentum if bn else 0.1,
-                relu=args.act == "relu",
-            )
-        if op in (OpKind.MAXPOOL, OpKind.AVGPOOL):
-            kernel = _pair(args.kernel)
-            return ops.Pool(
-                kernel=kernel,
-                stride=_pair(args.stride) if args.stride is not None else kernel,
-                pad=_padding(args.pad, kernel, call, where),
-                ceil=args.ceil,
-                count_include_pad=getattr(args, "count_include_pad", True),
-            )
-        if op is OpKind.ADAPTIVE_AVGPOOL:
-            return ops.AdaptiveAvgPool(_pair(args.out))
-        if op is OpKind.LRN:
-            return ops.LRN(args.size, args.alpha, args.beta, args.k)
-        if op is OpKind.BATCHNORM:
-            return ops.BatchNorm(args.eps, args.momentum)
-        if op is OpKind.DROPOUT:
-            return ops.Dropout(args.p)
-        if op is OpKind.LINEAR:
-            out = self.channels(args.out, call.where("out"), env, where, scaled=False)
-            return ops.Linear(out=out, bias=args.bias, relu=args.act == "relu")
-        if op in (OpKind.CONCAT, OpKind.ADD):
-            return ops.Merge()
-        return ops.NoAttrs()
+        kind, attrs = SPEC_OPS[call.op].resolve(call.args, _Arguments(self, call, env, where))
+        return KINDS[kind], attrs
+
+
+class _Arguments:
+    """What an op's `resolve` reads of its call: channel counts (block parameters looked up,
+    numbers scaled by the width), and where to report a problem with an argument."""
+
+    def __init__(self, expander: _Expander, call: OpCall, env, where: str):
+        self.expander, self.call, self.env, self.where = expander, call, env, where
+
+    def channels(self, value, arg: str, scaled: bool = True) -> int:
+        return self.expander.channels(value, self.call.where(arg), self.env, self.where, scaled)
+
+    def fail(self, code: str, message: str, arg: str) -> NoReturn:
+        raise SpecError(error(code, f"{self.where}: {message}", self.call.where(arg)))
 
 
 def _type_of_value(value: Value) -> str:
@@ -473,27 +440,6 @@ def _type_of_value(value: Value) -> str:
     if isinstance(value, int):
         return "channels"
     return "float" if isinstance(value, float) else "activation"
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (value[0], value[1])
-
-
-def _padding(pad, kernel: tuple[int, int], call: OpCall, where: str | None = None) -> tuple[int, int]:
-    if pad == "valid":
-        return (0, 0)
-    if pad == "same":
-        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
-            raise SpecError(
-                error(
-                    "bad-value",
-                    f"{where or call.op}: pad 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}; "
-                    "use an odd kernel or give the padding as numbers",
-                    call.where("pad"),
-                )
-            )
-        return ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
-    return _pair(pad)
 
 
 def _join(prefix: str, name: str) -> str:

@@ -4,8 +4,8 @@ accepts always builds. The backends keep their own assertions, as guards against
 from __future__ import annotations
 
 from netgen.diagnostics import Diagnostic, error
-from netgen.ir.graph import Graph, Node
-from netgen.ir.ops import OpKind
+from netgen.ir.graph import Graph
+from netgen.ops import OPS
 from netgen.spec.model import Spec
 
 
@@ -20,30 +20,11 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
             )
         )
     for node in graph.trunk():  # the ONNX model is the inference graph: heads are PyTorch's alone
-        if node.kind is OpKind.LRN and node.attrs.size % 2 == 0:
-            problems.append(
-                error(
-                    "onnx-unsupported",
-                    f"{node.name}: ONNX Runtime runs only odd LRN sizes (and ONNX centres an even window one channel "
-                    f"off from PyTorch), got {node.attrs.size}; use an odd size",
-                    where(node, "size"),
-                )
-            )
-        elif node.kind is OpKind.ADAPTIVE_AVGPOOL and node.attrs.out != (1, 1):
-            _, height, width = graph[graph.inputs(node.name)[0]].shape
-            out_h, out_w = node.attrs.out
-            if height % out_h or width % out_w:
-                problems.append(
-                    error(
-                        "onnx-unsupported",
-                        f"{node.name}: adaptive average pooling from {height}x{width} to {out_h}x{out_w} has windows "
-                        "of different sizes, which ONNX cannot express; make the input a multiple of the output",
-                        where(node, "out"),
-                    )
-                )
+        op = OPS.get(node.kind)
+        if op is None or op.onnx_rule is None:
+            continue
+        problem = op.onnx_rule(node.attrs, graph[graph.inputs(node.name)[0]].shape)
+        if problem is not None:
+            problems.append(error("onnx-unsupported", f"{node.name}: {problem}", node.where(op.onnx_rule_arg)))
     return problems
 
-
-def where(node: Node, arg: str):
-    """The argument's place in the spec when the node's call has one, else the node's."""
-    return node.call.where(arg) if node.call is not None and hasattr(node.call, "where") else node.span

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from netgen.diagnostics import Diagnostic
 from netgen.ir.graph import Graph
-from netgen.ir.ops import OpKind
+from netgen.ops import OPS
 from netgen.spec.model import Spec
 
 CONVENTION = "multiply-adds of conv and linear layers, one multiply-add counted once"
@@ -14,10 +12,6 @@ CONVENTION = "multiply-adds of conv and linear layers, one multiply-add counted 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     for node in graph.nodes():
-        node.macs = 0
-        if node.kind is OpKind.CONV:
-            (in_channels, *_), (kh, kw) = graph[graph.inputs(node.name)[0]].shape, node.attrs.kernel
-            node.macs = math.prod(node.shape) * (in_channels // node.attrs.groups) * kh * kw
-        elif node.kind is OpKind.LINEAR:
-            node.macs = node.weights
+        op = OPS.get(node.kind)
+        node.macs = 0 if op is None else op.macs(node.attrs, graph[graph.inputs(node.name)[0]].shape, node.shape)
     return []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from netgen.diagnostics import Diagnostic, error
 from netgen.ir.graph import Graph
-from netgen.ir.ops import OpKind
+from netgen.ops import OPS
 from netgen.spec.model import Spec
 
 # Anything above this is a typo, not a network; refused before a backend allocates a tensor.
@@ -21,22 +21,11 @@ FLOAT32_BYTES = 4
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     for node in graph.nodes():
-        inputs = graph.inputs(node.name)
-        in_shape = graph[inputs[0]].shape if inputs else None
-        node.weights, node.biases = 0, 0
-        attrs = node.attrs
-        if node.kind is OpKind.CONV:
-            kh, kw = attrs.kernel
-            node.weights = attrs.out * (in_shape[0] // attrs.groups) * kh * kw
-            node.biases = attrs.out if attrs.bias else 0
-            if attrs.bn_eps is not None:
-                node.weights += attrs.out
-                node.biases += attrs.out
-        elif node.kind is OpKind.LINEAR:
-            node.weights = in_shape[0] * attrs.out
-            node.biases = attrs.out if attrs.bias else 0
-        elif node.kind is OpKind.BATCHNORM:
-            node.weights = node.biases = in_shape[0]
+        op = OPS.get(node.kind)
+        if op is None:  # the input
+            node.weights, node.biases = 0, 0
+            continue
+        node.weights, node.biases = op.params(node.attrs, graph[graph.inputs(node.name)[0]].shape)
     total = sum(node.weights + node.biases for node in graph.nodes())
     if total > MAX_PARAMS:
         biggest = max(graph.nodes(), key=lambda node: node.weights + node.biases)
@@ -71,8 +60,5 @@ def _onnx_size(graph: Graph) -> list[Diagnostic]:
 
 def _running_statistics(graph: Graph, node) -> int:
     """Batch norm's running mean and variance: buffers, not parameters, but stored in the model."""
-    if node.kind is OpKind.CONV and node.attrs.bn_eps is not None:
-        return 2 * node.attrs.out
-    if node.kind is OpKind.BATCHNORM:
-        return 2 * graph[graph.inputs(node.name)[0]].shape[0]
-    return 0
+    op = OPS.get(node.kind)
+    return 0 if op is None else op.buffers(node.attrs, graph[graph.inputs(node.name)[0]].shape)

@@ -7,13 +7,17 @@ known gets a diagnostic and `None`; nodes after it are skipped rather than repor
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import replace
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Node, Shape
-from netgen.ir.ops import SHAPE_PRESERVING, OpKind
+from netgen.ir.ops import OpKind
+from netgen.ops import OPS
+from netgen.ops.base import ShapeContext
+from netgen.ops.window import window
+
+__all__ = ["run", "infer", "fmt", "window"]
 from netgen.spec.model import Spec
 
 
@@ -51,84 +55,20 @@ def _hwc_note(spec: Spec) -> Diagnostic:
     )
 
 
-def window(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
-    """Output extent of a sliding window, as PyTorch computes it."""
-    span = size + 2 * pad - kernel
-    out = (math.ceil(span / stride) if ceil else span // stride) + 1
-    if ceil and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
-
-
 def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = None) -> Shape:
-    kind, attrs = node.kind, node.attrs
-    if kind in (OpKind.CONCAT, OpKind.ADD):
+    op = OPS[node.kind]
+    if op.combines:
         return _merge(graph, node, shapes, spec)
     (shape,) = shapes
-    if kind is OpKind.LRN and len(shape) != 3:
-        # Local response normalisation runs across neighbouring channels of a feature map.
-        message = f"{node.name}: lrn needs a C x H x W input but gets {fmt(shape)}; put it before the flatten"
+    if op.needs == "map" and len(shape) != 3:
+        message = f"{node.name}: {node.kind.value} needs a C x H x W input but gets {fmt(shape)}{op.needs_hint}"
         raise SpecError(error("needs-map", message, node.span))
-    if kind in SHAPE_PRESERVING:
+    if op.needs == "flat" and len(shape) != 1:
+        message = f"{node.name}: {node.kind.value} needs a flat input but gets {fmt(shape)}{op.needs_hint}"
+        raise SpecError(error("needs-flat", message, node.span))
+    if op.keeps_shape:
         return shape
-    if kind is OpKind.FLATTEN:
-        return (math.prod(shape),)
-    if kind is OpKind.LINEAR:
-        if len(shape) != 1:
-            raise SpecError(
-                error("needs-flat", f"{node.name}: linear needs a flat input but gets {fmt(shape)}; add a flatten layer before it", node.span)
-            )
-        return (attrs.out,)
-    if len(shape) != 3:
-        raise SpecError(error("needs-map", f"{node.name}: {kind.value} needs a C x H x W input but gets {fmt(shape)}", node.span))
-    channels, height, width = shape
-    if kind is OpKind.ADAPTIVE_AVGPOOL:
-        return (channels, *attrs.out)
-    if kind is OpKind.CONV:
-        if channels % attrs.groups or attrs.out % attrs.groups:
-            raise SpecError(
-                error(
-                    "bad-groups",
-                    f"{node.name}: groups {attrs.groups} must divide both the input channels ({channels}) and 'out' ({attrs.out})",
-                    node.call.where("groups") if node.call else node.span,
-                )
-            )
-        return (attrs.out, *_spatial(node, height, width, ceil=False))
-    if kind in (OpKind.MAXPOOL, OpKind.AVGPOOL):
-        for k, p in zip(attrs.kernel, attrs.pad, strict=True):
-            if 2 * p > k:
-                raise SpecError(
-                    error(
-                        "pool-pad",
-                        f"{node.name}: pooling pad {p} is more than half the kernel {k}; at most {k // 2}",
-                        node.call.where("pad") if node.call else node.span,
-                    )
-                )
-        return (channels, *_spatial(node, height, width, ceil=attrs.ceil))
-    raise AssertionError(f"no shape rule for {kind}")
-
-
-def _spatial(node: Node, height: int, width: int, ceil: bool) -> tuple[int, int]:
-    attrs = node.attrs
-    (kh, kw), (ph, pw) = attrs.kernel, attrs.pad
-    if height + 2 * ph < kh or width + 2 * pw < kw:
-        padded = f" (padded: {height + 2 * ph}x{width + 2 * pw})" if ph or pw else ""
-        fits = f"a kernel of at most {height + 2 * ph}x{width + 2 * pw} fits"
-        # The padding that would make this kernel fit, when it stays within half the kernel.
-        need = (max(ph, -(-(kh - height) // 2)), max(pw, -(-(kw - width) // 2)))
-        if need[0] <= kh // 2 and need[1] <= kw // 2:
-            fits += f", or pad {need[0]}" if need[0] == need[1] else f", or pad [{need[0]}, {need[1]}]"
-        raise SpecError(
-            error(
-                "kernel-too-large",
-                f"{node.name}: a {kh}x{kw} kernel is larger than its {height}x{width} input{padded}; {fits}",
-                node.span,
-            )
-        )
-    return (
-        window(height, kh, attrs.stride[0], ph, ceil),
-        window(width, kw, attrs.stride[1], pw, ceil),
-    )
+    return op.shape(ShapeContext(node.name, node.attrs, shapes, node.span, node.where))
 
 
 def fmt(shape: Shape) -> str:
@@ -147,7 +87,7 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
         agreeing = sizes.index(common)
         odd = next(i for i, size in enumerate(sizes) if size != common)
         raise SpecError(_misaligned(graph, node, sources[odd], sizes[odd], labels[odd], labels[agreeing], common))
-    if node.kind is OpKind.ADD:
+    if OPS[node.kind].combines == "equal":
         channels = {shape[0] for shape in shapes}
         if len(channels) != 1 and getattr(node.attrs, "scale", None) is not None:
             (given, _, _), (made, _, _) = shapes
@@ -214,17 +154,17 @@ def _culprit(graph: Graph, merge: Node, branch_exit: str):
             break
         name = inputs[0]
     for node in reversed(chain):
-        if node.kind not in (OpKind.CONV, OpKind.MAXPOOL, OpKind.AVGPOOL):
+        patch = OPS[node.kind].patch(node.attrs) if node.kind in OPS else None
+        if patch is None:
             continue
         before = graph[graph.inputs(node.name)[0]].shape
         if node.shape is None or before is None or node.shape[1:] == before[1:]:
             continue
-        attrs = node.attrs
-        if attrs.stride == (1, 1):
-            kh, kw = attrs.kernel
+        (kh, kw), stride = patch
+        if stride == (1, 1):
             if kh % 2 and kw % 2:
                 need = (kh - 1) // 2 if kh == kw else f"[{(kh - 1) // 2}, {(kw - 1) // 2}]"
                 return node, f"a {kh}x{kw} kernel at stride 1 needs pad {need}"
             return node, f"a {kh}x{kw} kernel cannot keep the size at stride 1; use an odd kernel"
-        return node, f"its {attrs.stride[0]}x{attrs.stride[1]} stride changes the size"
+        return node, f"its {stride[0]}x{stride[1]} stride changes the size"
     return None, ""

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
+from netgen.ops import ACTIVATION_NAMES, SPEC_OPS
 from netgen.spec.files import read_regular
 from netgen.spec.model import (
     PARAM_TYPES,
@@ -45,8 +46,8 @@ from netgen.spec.schema import (
 from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
 # Ops that read several layers; every other op and every block reads exactly one.
-MERGE_OPS = ("concat", "add")
-ACTIVATIONS = ("relu", "none")
+MERGE_OPS = tuple(name for name, op in SPEC_OPS.items() if op.several_inputs)
+ACTIVATIONS = ACTIVATION_NAMES  # what `act:` and an `activation` block parameter take
 # A top-level layer written {sequential: {...}} is a group: its layers are numbered items of one nn.Sequential.
 GROUP_KEY = "sequential"
 

@@ -1,4 +1,5 @@
 """The shape of a spec's data: one declaration per kind of mapping in a spec, checked by pydantic.
+Each op's arguments are declared with the op (netgen.ops); this module composes them into layers.
 
 `parse` walks the document and validates each mapping with its declaration, mapping pydantic's
 errors back to the mapping's spans; `netgen.spec.document` composes the same declarations into the
@@ -14,163 +15,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
 from typing_extensions import TypeAliasType
 
-# Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
-MAX_CHANNELS = 1_000_000
-MAX_KERNEL = 1024
-MAX_SPATIAL = 65_536
+from netgen.ops import SPEC_OPS
+from netgen.ops.activation import ActivationName as Activation
+from netgen.ops.base import NoArgs
+from netgen.ops.conv import ConvArgs
+from netgen.ops.norm import BatchNormArgs
+from netgen.spec.fields import (
+    FLOAT32_MAX,
+    FLOAT32_TINY,
+    MAX_CHANNELS,
+    MAX_KERNEL,
+    MAX_SPATIAL,
+    Finite,
+    Flag,
+    Float32,
+    Number32,
+    Positive32,
+    Strict,
+    Symbol,
+    walked,
+)
 
-Symbol = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-_Count = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS)]
-_Extent = Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL)]
-_PadExtent = Annotated[StrictInt, Field(ge=0, le=MAX_KERNEL)]
+__all__ = [
+    "FLOAT32_MAX", "FLOAT32_TINY", "MAX_CHANNELS", "MAX_KERNEL", "MAX_SPATIAL", "BatchNormArgs", "ConvArgs", "NoArgs",
+]  # fmt: skip
 
-Channels = Annotated[
-    _Count | Symbol,
-    Field(description=f"a channel count (1 to {MAX_CHANNELS}) or a block parameter name"),
-]
-Size2 = Annotated[
-    _Extent | Annotated[list[_Extent], Field(min_length=2, max_length=2)],
-    Field(description=f"an integer from 1 to {MAX_KERNEL} or a pair [h, w] of them"),
-]
-Pad = Annotated[
-    _PadExtent | Annotated[list[_PadExtent], Field(min_length=2, max_length=2)] | Literal["same", "valid"],
-    Field(description="an integer >= 0, a pair [h, w], 'same' or 'valid'"),
-]
-Activation = Annotated[Literal["relu", "none"], Field(description="'relu' or 'none'")]
-Flag = Annotated[StrictBool, Field(description="true or false")]
-# YAML reads .inf and .nan as floats; no argument of a layer means anything with them.
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Probability = Annotated[Finite, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
-
-# float32's range: the ONNX model keeps attributes such as epsilon in float32, and the weights that
-# init constants start are float32 in both backends; beyond it a value becomes inf or 0.
-FLOAT32_MAX = 3.4028234663852886e38
-FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
-
-
-def _fits_float32(value: float) -> float:
-    if value != 0 and not FLOAT32_TINY <= abs(value) <= FLOAT32_MAX:
-        raise ValueError("outside float32's range")
-    return value
-
-
-Float32 = Annotated[Finite, AfterValidator(_fits_float32)]
-Positive32 = Annotated[Float32, Field(gt=0.0, description="a number > 0 that float32 holds (1.2e-38 to 3.4e38)")]
-Number32 = Annotated[Float32, Field(description="a number that float32 holds: 0, or 1.2e-38 to 3.4e38 either side of 0")]
-Groups = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer that divides both channel counts")]
-
-
-class Strict(BaseModel):
-    # Each declaration builds its validator when first used: `check` of one spec uses a few of them.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
-
-
-def walked(declared: Any, container: type | None = None) -> PlainValidator:
-    """A part of the document `parse` walks itself, each of its nodes validated by its own
-    declaration so that every diagnostic is located at its node. Here at most its kind is checked
-    (`container`); `declared` is the type the JSON Schema shows (`netgen.spec.document`)."""
-
-    def kind_only(value: Any) -> Any:
-        if container is not None and not isinstance(value, container):
-            raise ValueError(f"expected a {container.__name__}")
-        return value
-
-    return PlainValidator(kind_only, json_schema_input_type=declared)
-
-
-class BatchNormArgs(Strict):
-    """Batch normalisation (PyTorch's BatchNorm2d arguments)."""
-
-    eps: Annotated[Positive32, Field(title="added to the variance, for numerical stability")] = 1e-5
-    momentum: Annotated[Finite, Field(ge=0.0, le=1.0, title="weight of each batch in the running statistics", description="a number from 0 to 1")] = 0.1
-
-
-class ConvArgs(Strict):
-    """A 2-D convolution, optionally followed by batch norm and a ReLU (a BasicConv2d unit)."""
-
-    out: Annotated[Channels, Field(title="output channels")]
-    kernel: Annotated[Size2, Field(title="kernel size")]
-    stride: Annotated[Size2, Field(title="stride")] = 1
-    pad: Annotated[Pad, Field(title="zero padding on each side; 'same' keeps the size at stride 1")] = 0
-    groups: Annotated[Groups, Field(title="grouped convolution: input and output channels split into this many groups")] = 1
-    bias: Annotated[Flag, Field(title="whether the convolution adds a bias")] = True
-    bn: Annotated[StrictBool | BatchNormArgs, Field(title="batch norm after the convolution", description="true, false or {eps: ..., momentum: ...}")] = False
-    act: Annotated[Activation, Field(title="the activation after it")] = "none"
-    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit.
-    bare: Annotated[Flag, Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; no bn, no act")] = False
-
-
-class PoolArgs(Strict):
-    """Max pooling over a window."""
-
-    kernel: Annotated[Size2, Field(title="window size")]
-    stride: Annotated[Size2 | None, Field(title="stride", description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)")] = None
-    pad: Annotated[Pad, Field(title="padding on each side")] = 0
-    ceil: Annotated[Flag, Field(title="round the output size up (Caffe's rounding) instead of down")] = False
-
-
-class AvgPoolArgs(PoolArgs):
-    """Average pooling over a window."""
-
-    count_include_pad: Annotated[Flag, Field(title="whether padded zeros count in the average")] = True
-
-
-class AdaptiveAvgPoolArgs(Strict):
-    """Average pooling to a fixed output size, whatever the input size."""
-
-    out: Annotated[Size2, Field(title="output size")]
-
-
-class NoArgs(Strict):
-    """An op without arguments: write it with nothing after the colon (`flatten:`)."""
-
-
-class LRNArgs(Strict):
-    """Local response normalisation across channels (AlexNet's, GoogLeNet's)."""
-
-    size: Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL, title="how many neighbouring channels", description=f"an integer from 1 to {MAX_KERNEL}")]
-    # ONNX Runtime refuses alpha or beta <= 0; k <= 0 divides by zero where a window is all zeros.
-    alpha: Annotated[Positive32, Field(title="scale")] = 1e-4
-    beta: Annotated[Positive32, Field(title="exponent")] = 0.75
-    k: Annotated[Positive32, Field(title="additive constant")] = 1.0
-
-
-class DropoutArgs(Strict):
-    """Dropout, in training only."""
-
-    p: Annotated[Probability, Field(title="the share of values zeroed")]
-
-
-class LinearArgs(Strict):
-    """A fully connected layer; it needs a flatten before it."""
-
-    out: Annotated[Channels, Field(title="output features (not scaled by width)")]
-    bias: Annotated[Flag, Field(title="whether it adds a bias")] = True
-    act: Annotated[Activation, Field(title="the activation after it")] = "none"
-
-
-OP_ARGS: dict[str, type[Strict]] = {
-    "conv": ConvArgs,
-    "maxpool": PoolArgs,
-    "avgpool": AvgPoolArgs,
-    "adaptive_avgpool": AdaptiveAvgPoolArgs,
-    "global_avgpool": NoArgs,
-    "lrn": LRNArgs,
-    "batchnorm": BatchNormArgs,
-    "relu": NoArgs,
-    "dropout": DropoutArgs,
-    "flatten": NoArgs,
-    "linear": LinearArgs,
-    "softmax": NoArgs,
-    "concat": NoArgs,
-    "add": NoArgs,
-}
+# Each op's arguments, declared with the op in netgen.ops: the spec's layers are checked against them.
+OP_ARGS: dict[str, type[Strict]] = {name: op.args for name, op in SPEC_OPS.items()}
 
 # Ops whose arguments may be given defaults in the spec's `defaults:` section.
-DEFAULTABLE = ("conv", "linear", "maxpool", "avgpool", "batchnorm", "lrn")
+DEFAULTABLE = tuple(name for name, op in SPEC_OPS.items() if op.defaultable)
 
 
 class InitArgs(Strict):

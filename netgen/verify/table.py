@@ -36,7 +36,8 @@ from typing import Any
 
 from netgen.diagnostics import Diagnostic, Severity, Span, SpecError, error
 from netgen.ir.graph import Graph, Node
-from netgen.ir.ops import POOLING, WEIGHTED, OpKind
+from netgen.ir.ops import WEIGHTED, OpKind
+from netgen.ops import OPS, SPEC_OPS
 from netgen.spec.model import BlockCall, Deviation, Layer, Spec
 from netgen.spec.parse import suggestion
 from netgen.summary import as_chw, building_blocks
@@ -61,16 +62,6 @@ TOTAL = "total"  # the row id deviations use for whole-network claims
 EVERY = "*"
 LAYER = "layer"  # the cell of a row that no spec layer describes
 
-_TYPE_OF_OP = {
-    "conv": "convolution",
-    "maxpool": "max pool",
-    "avgpool": "avg pool",
-    "adaptive_avgpool": "avg pool",
-    "global_avgpool": "avg pool",
-    "linear": "linear",
-    "dropout": "dropout",
-    "softmax": "softmax",
-}
 _BASE_UNITS = {"params": "weights", "ops": "multiply-adds"}
 
 
@@ -291,7 +282,8 @@ class _Verifier:
         if layer.name in self.graph.exits or layer.name not in self.graph:
             return _Seen(None, "", layer.span)
         node = self.graph[layer.name]
-        if node.kind not in (OpKind.CONV, *POOLING):
+        patch = OPS[node.kind].patch(node.attrs) if node.kind in OPS else None
+        if patch is None and node.kind is not OpKind.ADAPTIVE_AVGPOOL:
             return _Seen(None, "", layer.span)
         (_, in_h, in_w), (_, out_h, out_w) = self.graph[self.inputs[node.name][0]].shape, node.shape
         if node.kind is OpKind.ADAPTIVE_AVGPOOL:
@@ -299,7 +291,7 @@ class _Verifier:
                 return _Seen(("adaptive",), "adaptive", layer.span)
             kernel = stride = (in_h // out_h, in_w // out_w)
         else:
-            kernel, stride = node.attrs.kernel, node.attrs.stride
+            kernel, stride = patch
         text = f"{kernel[0]}x{kernel[1]}/" + (str(stride[0]) if stride[0] == stride[1] else f"{stride[0]}x{stride[1]}")
         return _Seen((kernel, stride, (out_h, out_w)), text, layer.span)
 
@@ -410,7 +402,7 @@ def _agrees(column: str, printed: Any, computed: Any) -> bool:
 def _type_of(layer: Layer, graph: Graph) -> _Seen:
     if isinstance(layer.call, BlockCall):
         return _Seen(("block", layer.call.block.lower(), None), f"{layer.call.block} ({layer.name})", layer.span)
-    kind = _TYPE_OF_OP.get(layer.call.op, layer.call.op)
+    kind = SPEC_OPS[layer.call.op].paper or layer.call.op  # the words a paper prints for it
     rate = graph[layer.name].attrs.p if layer.call.op == "dropout" else None
     text = kind if rate is None else f"{kind} ({rate * 100:g}%)"
     return _Seen(("op", kind, rate), text, layer.span)
