@@ -39,9 +39,10 @@ from netgen.ir.names import (
     Namespace,
     class_name,
 )
-from netgen.ops import OPS
+from netgen.ops import OPS, SPEC_OPS
 from netgen.ops.base import Slot
 from netgen.spec.model import Block, BlockCall, Branch, Layer, MergeCall, OpCall, Spec
+from netgen.spec.parse import MERGE_OPS
 
 MODULE_RESERVED = MODULE_ATTRIBUTES | GENERATED_NAMES
 
@@ -55,6 +56,8 @@ class BlockNames:
     attrs: dict[str, str]  # path in the block of a branch or layer with an attribute of its own -> attribute
     branch_items: dict[tuple[str, str], str] = field(default_factory=dict)  # (branch path, layer) -> attribute in a named Sequential
     stored: dict[str, str] = field(default_factory=dict)  # parameter forward() reads (a residual's scale, act) -> attribute
+    split: str = ""  # the attribute holding a `split:` block's part sizes, when they name parameters
+    drop_path: str = ""  # the attribute holding a residual's DropPath
 
 
 @dataclass
@@ -120,7 +123,7 @@ def _make_layout(spec: Spec, graph: Graph) -> Layout:
     modules: dict[str, str] = {}
     placer = _Placer(spec, blocks, modules)
     for layer in [*spec.layers, *(head.layer for head in spec.heads)]:
-        placer.layer(layer, layer.name, top[layer.name])
+        placer.layer(layer, layer.name, top[layer.name], item=layer.container is not None)
     slots = {name: _slots(graph, name, path) for name, path in modules.items()}
     return Layout(
         network_class, outputs_class, output_fields, top, blocks, modules, {name: s for name, s in slots.items() if s}, groups
@@ -182,7 +185,7 @@ class _BlockNamer:
 
 
 def _has_module(layer: Layer) -> bool:
-    return not (isinstance(layer.call, OpCall) and layer.call.op in ("concat", "add"))
+    return not (isinstance(layer.call, OpCall) and layer.call.op in MERGE_OPS)
 
 
 def _is_flat(block: Block, branch: Branch) -> bool:
@@ -200,6 +203,13 @@ def _block_names(block: Block, cls: str, params_reserved: set[str]) -> BlockName
             span = block.param_spans[block.params.index(value)]
             names.stored[value] = namer.attrs.add(value, span, "block parameter")
             namer.owners[names.stored[value]] = f"parameter {value}"
+    # Attributes of the block's own, named as timm names them, kept apart from its layers'.
+    if block.split is not None:
+        names.split = namer.attrs.add("split_sizes", block.split.span, "split")
+        namer.owners[names.split] = "split"
+    if residual is not None and residual.drop_path:
+        names.drop_path = namer.attrs.add("drop_path", residual.span, "residual")
+        namer.owners[names.drop_path] = "drop_path"
     if block.combine == "seq":
         namer.sequence(block.branches[0].layers, "")
     else:
@@ -213,15 +223,27 @@ class _Placer:
     def __init__(self, spec: Spec, blocks: dict[str, BlockNames], modules: dict[str, str]):
         self.spec, self.blocks, self.modules = spec, blocks, modules
 
-    def layer(self, layer: Layer, node: str, path: str) -> None:
+    def layer(self, layer: Layer, node: str, path: str, item: bool = False) -> None:
+        """`item`: the layer is an item of an nn.Sequential (a list branch, a named branch that is not
+        flat, a `sequential:` group), as its copies are when it repeats."""
         if layer.times == 1:
-            self.one(layer, node, path)
+            self.one(layer, node, path, item)
             return
         for copy in range(layer.times):
-            self.one(layer, f"{node}.{copy}", f"{path}.{copy}")
+            self.one(layer, f"{node}.{copy}", f"{path}.{copy}", item=True)
 
-    def one(self, layer: Layer, node: str, path: str) -> None:
+    def one(self, layer: Layer, node: str, path: str, item: bool = False) -> None:
         if not isinstance(layer.call, BlockCall):
+            if item and OPS[SPEC_OPS[layer.call.op].ir_kind].parameter:
+                raise SpecError(
+                    error(
+                        "misplaced-parameter",
+                        f"{node}: a {layer.call.op} is an nn.Parameter of the module that holds it, which an "
+                        "nn.Sequential cannot hold; write it in a block's 'layers', in a mapping branch of a "
+                        "block with 'flat: true', or at the network's top level, outside 'sequential:' and 'times:'",
+                        layer.span,
+                    )
+                )
             if _has_module(layer):  # a concat or add of earlier layers is computed in forward()
                 self.modules[node] = path
             return
@@ -253,7 +275,7 @@ class _Placer:
                     layer_path = branch_path if len(branch.layers) == 1 else f"{branch_path}.{index}"
                 else:
                     layer_path = f"{branch_path}.{names.branch_items[(rel, layer.name)]}"
-                self.layer(layer, f"{inner}.{layer.name}", layer_path)
+                self.layer(layer, f"{inner}.{layer.name}", layer_path, item=layer_path != branch_path)
 
 
 def _join(prefix: str, name: str) -> str:

@@ -257,6 +257,8 @@ def _tensor_type(shape) -> str:
 
 def _attr(name: str, value) -> str:
     """`name = literal`; every literal goes through repr() so a float stays a float."""
+    if isinstance(value, str):
+        return f"{name} = {quote(value)}"
     if isinstance(value, bool):
         value = int(value)
     if isinstance(value, (tuple, list)):
@@ -289,6 +291,9 @@ def _export(spec: Spec, graph: Graph, layout: Layout, inline_functions: bool, op
         outputs.append((graph.output, PROBS))
     taken = {node.name for node in trunk} | set(graph.instances) | {key for key, _, _ in weights}
     renamed = {name: _fresh(f"{name}_", taken) for _, name in outputs if name in taken}
+    # A parameter that is its module (layer scale's `gamma`) has its node's name: the value gives way.
+    keys = {key for key, _, _ in weights}
+    renamed |= {node.name: _fresh(f"{node.name}_", taken) for node in trunk if node.name in keys}
     scope = _Scope(
         graph,
         layout,

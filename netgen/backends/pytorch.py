@@ -21,9 +21,9 @@ import itertools
 import math
 import subprocess
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from netgen.backends.layout import Layout
 from netgen.backends.render import render
@@ -32,10 +32,15 @@ from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph
 from netgen.ir.names import GENERATED_NAMES, MODULE_NAMES, sanitize
 from netgen.ir.ops import OpKind, kind_for_op
-from netgen.ops import OPS
-from netgen.ops.base import Call
-from netgen.passes.expand import scale
+from netgen.ops import OPS, SPEC_OPS
+from netgen.ops.activation import ACTIVATIONS, NONE
+from netgen.ops.base import Call, Param, Select
+from netgen.ops.expr import IN, parse_expr
+from netgen.ops.expr import Expr as Channels  # a channel count as generated code computes it
+from netgen.ops.tensor import DropPath
+from netgen.passes.expand import WORDS, scale
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec
+from netgen.spec.parse import MERGE_OPS
 from netgen.summary import summarize
 
 LINE_LENGTH = 100
@@ -47,55 +52,6 @@ class GeneratedCodeError(RuntimeError):
 
 
 # -- what the templates see ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Channels:
-    """A channel (or feature) count as generated code computes it: a constant plus multiples of names."""
-
-    form: ClassVar[str] = "channels"  # how a call's argument is written (templates/pytorch/macros.j2)
-    terms: tuple[tuple[str, int], ...] = ()
-    const: int = 0
-
-    @staticmethod
-    def of(name: str) -> Channels:
-        return Channels(((name, 1),))
-
-    def __add__(self, other: Channels) -> Channels:
-        merged = dict(self.terms)
-        for name, coefficient in other.terms:
-            merged[name] = merged.get(name, 0) + coefficient
-        return Channels(tuple(merged.items()), self.const + other.const)
-
-    def __mul__(self, factor: int) -> Channels:
-        return Channels(tuple((name, k * factor) for name, k in self.terms), self.const * factor)
-
-    def substitute(self, values: dict[str, Channels]) -> Channels:
-        out = Channels(const=self.const)
-        for name, coefficient in self.terms:
-            out = out + values[name] * coefficient
-        return out
-
-    def value(self, env: dict[str, int]) -> int:
-        return self.const + sum(env[name] * k for name, k in self.terms)
-
-    def mentions(self, name: str) -> bool:
-        return any(term == name for term, _ in self.terms)
-
-    @property
-    def factor(self) -> int:
-        """A factor common to several parts, written once: (a + b) * 16 rather than a * 16 + b * 16."""
-        numbers = [k for _, k in self.terms] + ([self.const] if self.const else [])
-        return math.gcd(*numbers) if len(numbers) > 1 else 1
-
-    @property
-    def parts(self) -> list[tuple[str | None, int]]:
-        """(name, coefficient) after taking out `factor`; None names the constant."""
-        factor = self.factor
-        parts: list[tuple[str | None, int]] = [(name, k // factor) for name, k in self.terms]
-        if self.const or not parts:
-            parts.append((None, self.const // factor))
-        return parts
 
 
 @dataclass(frozen=True)
@@ -123,12 +79,14 @@ class OpModule:
     form: str = "op"
     call: Call | None = None
     after: Call | None = None
+    apply: Call | None = None  # an nn.Parameter attribute: how forward() applies it (layer scale)
 
     @staticmethod
     def of(kind: str, attrs: Any, in_channels: Channels, out: Channels, conv_options=(), flat: bool = False) -> OpModule:
         op = OPS[kind]
         module = OpModule(kind, attrs, in_channels, out, conv_options, flat)
-        return replace(module, call=op.torch(module), after=op.torch_after(attrs))
+        apply = op.torch_apply(module) if op.torch_apply is not None else None
+        return replace(module, call=op.torch(module), after=op.torch_after(attrs), apply=apply)
 
 
 @dataclass(frozen=True)
@@ -136,6 +94,16 @@ class BlockModule:
     cls: str
     args: tuple[Channels | Constant, ...]
     form: str = "block"
+    kwargs: tuple[tuple[str, str], ...] = ()  # name, code: the stochastic depth rates it is given
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of several modules, as a block parameter picks it: `nn.MaxPool2d(...) if pool == "max" else ...`."""
+
+    param: str
+    options: tuple[tuple[str, OpModule], ...]
+    form: str = "choice"
 
 
 @dataclass(frozen=True)
@@ -150,7 +118,7 @@ class Identity:
     form: str = "identity"
 
 
-Module = OpModule | BlockModule | Sequential | Identity
+Module = OpModule | BlockModule | Choice | Sequential | Identity
 
 
 @dataclass(frozen=True)
@@ -184,7 +152,11 @@ class BlockClass:
     steps: list[Step]
     out: Channels
     param_types: list[str] = field(default_factory=list)  # Python annotations, one per parameter
-    stored: list[tuple[str, str]] = field(default_factory=list)  # (attribute, parameter) forward() reads
+    stored: list[tuple[str, str]] = field(default_factory=list)  # (attribute, value's code) forward() reads
+    # stochastic depth: the IR's drop_path nodes inside, relative to a use, in the order their rates go;
+    # the constructor takes `drop_path` (its own residual's alone) or `drop_path_rates` (a list)
+    drops: list[str] = field(default_factory=list)
+    drop_param: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +193,8 @@ class _Scope:
     symbols: dict[str, str]  # spec name -> identifier in generated code
     # (node relative to a path, the channels generated code computes there, whether it is a block use)
     checks: list[tuple[str, Channels, bool]] = field(default_factory=list)
+    drops: list[str] = field(default_factory=list)  # drop_path nodes (relative) in the order their rates go
+    rates: str = "drop_path_rates"  # the list of rates a block use takes its own from
 
 
 @dataclass(frozen=True)
@@ -260,6 +234,7 @@ class _Planner:
     def __init__(self, spec: Spec, graph: Graph, layout: Layout):
         self.spec, self.graph, self.layout = spec, graph, layout
         self.outputs_class = layout.outputs_class or f"{layout.network_class}Outputs"
+        self.runtime_acts: set[str] = set()  # activations a constructor argument names, applied by activation()
         self.conv_features = self._conv_features()
         self.blocks: dict[str, BlockClass] = {}
         # Locals must not hide anything forward() reads: module-level names and classes.
@@ -276,8 +251,15 @@ class _Planner:
             "batch_norm": [attrs.bn_eps is not None for attrs in convs],
             "eps": [attrs.bn_eps for attrs in with_bn],
             "momentum": [attrs.bn_momentum for attrs in with_bn],
-            "relu": [attrs.relu for attrs in convs],
         }
+        # ReLU or none: a flag, as torchvision's BasicConv2d has it; other activations: by name.
+        acts = [attrs.act for attrs in convs]
+        if set(acts) <= {"relu", NONE}:
+            seen["relu"] = [act == "relu" for act in acts]
+        else:
+            seen["act"] = acts
+            if len(set(acts)) > 1:
+                self.runtime_acts |= set(acts) - {NONE}
         # The most common value (the first seen, on a tie) becomes the default.
         return {
             name: ConvFeature(name, Counter(values).most_common(1)[0][0], len(set(values)) > 1)
@@ -290,7 +272,7 @@ class _Planner:
         return [node.attrs for node in self.graph.nodes() if node.kind is OpKind.CONV and not node.attrs.bare]
 
     def conv_options(self, attrs) -> tuple[tuple[str, object], ...]:
-        values = {"bias": attrs.bias, "batch_norm": attrs.bn_eps is not None, "relu": attrs.relu}
+        values = {"bias": attrs.bias, "batch_norm": attrs.bn_eps is not None, "relu": attrs.act == "relu", "act": attrs.act}
         if attrs.bn_eps is not None:
             values.update(eps=attrs.bn_eps, momentum=attrs.bn_momentum)
         return tuple(
@@ -299,15 +281,17 @@ class _Planner:
             if feature.varies and name in values and values[name] != feature.value
         )
 
-    def basic_conv(self) -> dict[str, Any] | None:
-        convs = self._convs()
-        if not convs:
+    def basic_conv(self, ops: list[OpModule]) -> dict[str, Any] | None:
+        """BasicConv2d's features, and the arguments its calls give beside them."""
+        if not self._convs():
             return None
+        given = {name for op in ops if op.call is not None and op.call.fn == "BasicConv2d" for name, _ in op.call.kwargs}
+        act = self.conv_features.get("act")
+        shared = None if act is None or act.varies or act.value == NONE else ACTIVATIONS[act.value].function
         return {
             "features": self.conv_features,
-            "stride": any(attrs.stride != (1, 1) for attrs in convs),
-            "padding": any(attrs.pad != (0, 0) for attrs in convs),
-            "groups": any(attrs.groups != 1 for attrs in convs),
+            "act": shared,  # the one activation every unit applies, as a call
+            **{name: name in given for name in ("stride", "padding", "groups")},
         }
 
     # -- layers ----------------------------------------------------------------------------
@@ -370,7 +354,7 @@ class _Planner:
         kind = block.type_of(block.params[index])
         if kind == "channels":
             return self.channels(scope, value, scaled=True)
-        if isinstance(value, str) and not (kind == "activation" and value in ("relu", "none")):
+        if isinstance(value, str) and value not in WORDS.get(kind, ()):
             return Channels.of(scope.symbols[value])
         return Constant(float(value) if kind == "float" else value)
 
@@ -389,24 +373,65 @@ class _Planner:
             }
             if inner.takes_num_classes:
                 args.append(values["num_classes"])
-            return BlockModule(inner.cls, (in_channels, *args)), inner.out.substitute(values)
+            kwargs: tuple[tuple[str, str], ...] = ()
+            if inner.drops:  # its residuals' stochastic depth rates, in the order they run
+                first, rates = len(scope.drops), scope.rates
+                scope.drops += [f"{rel}.{drop}" for drop in inner.drops]
+                given = f"{rates}[{first}]" if inner.drop_param == "drop_path" else f"{rates}[{first}:{len(scope.drops)}]"
+                kwargs = ((inner.drop_param, given),)
+            return BlockModule(inner.cls, (in_channels, *args), kwargs=kwargs), inner.out.substitute(values)
         node = self.graph[_join(scope.paths[0], rel)]
         op = OPS[node.kind]
         if op.combines == "sum":
             return None, sum(inputs[1:], in_channels)
         if op.combines:
             return None, in_channels
-        attrs = node.attrs  # the same at every path, but for `out`
+        # The arguments as the class writes them: block parameters by name where the spec names them.
+        kind, attrs = SPEC_OPS[call.op].resolve(call.args, _Symbols(self, scope, in_channels))
+        self.check_arguments(scope, rel, kind, attrs)
         out, flat, options = in_channels, False, ()
         if op.channels in ("out", "out_unscaled"):
-            out = self.channels(scope, call.args.out, scaled=op.channels == "out")
+            out = attrs.out
         elif op.channels == "flattened":
             out = in_channels * self.uniform(scope, layer, rel, "flattens", _spatial_size)
         if node.kind is OpKind.CONV:
-            options = self.conv_options(attrs)
+            options = self.conv_options(node.attrs)  # bias, batch norm and activation: never parameters
         if op.by_rank:
             flat = self.uniform(scope, layer, rel, "normalises", len) == 1
-        return OpModule.of(node.kind.value, attrs, in_channels, out, options, flat), out
+        if isinstance(kind, Select):
+            options_by_word = tuple((word, OpModule.of(choice, attrs, in_channels, out, options, flat)) for word, choice in kind.kinds)
+            return Choice(kind.param.code, options_by_word), out
+        return OpModule.of(kind, attrs, in_channels, out, options, flat), out
+
+    def check_arguments(self, scope: _Scope, rel: str, kind, attrs) -> None:
+        """Where a block parameter gives an op's argument (a kernel, groups, the pool type), the class
+        computes it: at every use of the block it must be the IR's."""
+        if not any(_symbolic(getattr(attrs, field.name)) for field in fields(attrs) if field.name != "out") and not isinstance(kind, Select):
+            return
+        for path in scope.paths:
+            node = self.graph[_join(path, rel)]
+            env = self.scope_env(scope, path)
+            chosen = dict(kind.kinds)[env[kind.param.code]] if isinstance(kind, Select) else kind
+            computed = replace(attrs, **{field.name: _evaluate(getattr(attrs, field.name), env) for field in fields(attrs)})
+            if chosen != node.kind.value or computed != node.attrs:
+                raise GeneratedCodeError(f"{node.name}: the generated code would build {chosen} {computed}, the IR has {node.kind.value} {node.attrs}")
+
+    def check_drops(self, planned: list[str]) -> None:
+        """The generated code hands its residuals their stochastic depth rates in the IR's order."""
+        trunk = [node.name for node in self.graph.nodes() if node.kind is OpKind.DROP_PATH and node.head is None]
+        heads = [node.name for node in self.graph.nodes() if node.kind is OpKind.DROP_PATH and node.head is not None]
+        if planned != trunk + heads:
+            raise GeneratedCodeError(f"the generated code orders the stochastic depth rates {planned}, the IR {trunk + heads}")
+
+    def scope_env(self, scope: _Scope, path: str) -> dict[str, Any]:
+        """The values the generated code's names have at one use of a block (or at the top level)."""
+        env: dict[str, Any] = {"num_classes": self.spec.num_classes}
+        if path:
+            instance = self.graph.instances[path]
+            params = self.spec.blocks[instance.block].params
+            env["in_channels"] = self.graph[instance.entry].shape[0]
+            env.update({scope.symbols[param]: value for param, value in zip(params, instance.args, strict=True)})
+        return env
 
     def uniform(self, scope: _Scope, layer: Layer, rel: str, verb: str, measure):
         """A fact about a layer's input shape that its class fixes, so every use of the block must share it."""
@@ -442,7 +467,7 @@ class _Planner:
             if item.module is None:
                 steps.append(Step(target, item.op, inputs))
             else:
-                steps.append(Step(target, "call", inputs, ref, item.after))
+                steps.append(_call(target, inputs, ref, item.module))
             var_of[index] = target
         return steps, var_of
 
@@ -501,7 +526,7 @@ class _Planner:
 
     def network(self) -> dict[str, Any]:
         spec, graph, layout = self.spec, self.graph, self.layout
-        scope = _Scope("network", [""], {"num_classes": "num_classes"})
+        scope = _Scope("network", [""], {"num_classes": "num_classes"}, rates="rates")
         image = Channels(const=spec.input[0])
         planned = self.walk(scope, spec.layers, image, "", entry_names=("input",))
         index_of = {item.layer.name: index for index, item in enumerate(planned)}
@@ -512,6 +537,7 @@ class _Planner:
                 scope, head.layer, head.name, [planned[source].out if source is not None else image]
             )
             heads.append((head, source, module))
+        self.check_drops(scope.drops)
         self.verify(scope, lambda path: {"num_classes": spec.num_classes})
 
         refs = [self.top_ref(item.layer) for item in planned]
@@ -561,6 +587,8 @@ class _Planner:
             "outputs": outputs,
             "totals": summarize(spec, graph)["totals"],
             "classifiers": self.classifiers(),
+            # stochastic depth: how many residuals drop their body, and the rate of the last
+            "drop_path": {"count": len(scope.drops), "rate": spec.drop_path_rate} if scope.drops else None,
         }
 
     def top_ref(self, layer: Layer) -> ModuleRef:
@@ -592,22 +620,31 @@ class _Planner:
         modules += _walk_modules([module for block in blocks for _, module in block.attrs])
         ops = [module for module in modules if isinstance(module, OpModule)]
         relu = self.conv_features.get("relu")
+        basic_conv = self.basic_conv(ops)
+        # The activations constructor arguments may name, which activation() applies.
+        activations = [act for name, act in ACTIVATIONS.items() if name in self.runtime_acts]
+        steps = [*network["forward"], *(step for block in blocks for step in block.steps)]
+        calls = [call for op in ops for call in (op.call, op.after, op.apply) if call is not None]
+        calls += [step.after for step in steps if step.after is not None]
+        calls += [act.function for act in activations] + ([basic_conv["act"]] if basic_conv and basic_conv["act"] else [])
         return {
             "spec_file": Path(spec.path).name,
             "spec": spec,
             "network": network,
             "blocks": blocks,
-            "basic_conv": self.basic_conv(),
+            "basic_conv": basic_conv,
             "imports": {
                 "math": spec.init.weight == "xavier_uniform",
                 "OrderedDict": any(isinstance(module, Sequential) and module.names is not None for module in modules),
                 "NamedTuple": bool(network["heads"]),
                 # training_loss() uses F.cross_entropy
-                "F": any(_uses_functional(op) for op in ops)
+                "F": any(call.fn.startswith("F.") for call in calls)
                 or bool(relu and (relu.varies or relu.value))
                 or any(step.action in ("relu", "act") for block in blocks for step in block.steps)
                 or bool(network["heads"]),
             },
+            "activations": activations,
+            "helpers": sorted({helper for call in calls for helper in _helpers(call)}),
             "batch_norm": any(
                 op.kind == "batchnorm" or (op.kind == "conv" and op.attrs.bn_eps is not None) for op in ops
             ),
@@ -643,6 +680,7 @@ class _BlockWriter:
         self.locals = _Locals(planner.reserved)
         self.attrs: list[tuple[str, Module]] = []
         self.steps: list[Step] = []
+        self.stored: list[tuple[str, str]] = []  # attributes forward() reads besides the modules (split sizes)
 
     def write(self) -> BlockClass:
         block = self.block
@@ -653,7 +691,7 @@ class _BlockWriter:
             var, out = self.sequence(block.branches[0].layers, "", "x", self.entry, running)
         else:
             target = self.locals.fresh("out") if block.residual is not None else None
-            var, out = self.merge(block.combine, block.branches, "", "x", self.entry, target)
+            var, out = self.merge(block.combine, block.branches, "", "x", self.entry, target, block.split)
         if block.residual is not None:
             var = self.residual(var)
         if var is not None:
@@ -662,9 +700,14 @@ class _BlockWriter:
         takes_num_classes = _mentions([module for _, module in self.attrs], "num_classes")
         types = [_PYTHON_TYPES[block.type_of(param)] for param in block.params]
         stored = [(attr, self.names.params[block.params.index(param)]) for param, attr in self.names.stored.items()]
+        drops = self.scope.drops
+        drop_param = None if not drops else "drop_path" if drops == ["drop_path"] else "drop_path_rates"
+        if drop_param == "drop_path_rates":  # the rates of the residuals inside it, and of its own last
+            stored.insert(0, ("", f"drop_path_rates = drop_path_rates or [0.0] * {len(drops)}"))
         block_class = BlockClass(
-            block.name, self.names.cls, self.names.params, takes_num_classes, self.attrs, self.steps, out, types, stored
-        )
+            block.name, self.names.cls, self.names.params, takes_num_classes, self.attrs, self.steps, out, types,
+            stored + self.stored, drops, drop_param,
+        )  # fmt: skip
         planner.verify(self.scope, lambda path: planner.block_env(block_class, path), out)
         return block_class
 
@@ -682,30 +725,49 @@ class _BlockWriter:
             if isinstance(call, MergeCall):
                 _, out = self.merge(call.op, call.branches, rel, sources[0][0], sources[0][1], target)
                 self.scope.checks.append((rel, out, False))
-            elif isinstance(call, OpCall) and call.op in ("concat", "add"):
+            elif isinstance(call, OpCall) and call.op in MERGE_OPS:
                 module, out = self.planner.plan_layer(self.scope, layer, rel, [channels for _, channels in sources])
                 self.steps.append(Step(target, call.op, tuple(var for var, _ in sources)))
             else:
                 module, out = self.planner.plan_layer(self.scope, layer, rel, [sources[0][1]])
                 attr = self.names.attrs[rel]
                 self.attrs.append((attr, module))
-                self.steps.append(Step(target, "call", (sources[0][0],), ModuleRef(attr), _after(module)))
+                self.steps.append(_call(target, (sources[0][0],), ModuleRef(attr), module))
             local[layer.name] = previous = (target, out)
         return previous
 
-    def merge(self, op: str, branches, prefix: str, entry_var: str, entry: Channels, target: str | None):
-        """Branches from one input, concatenated or added; `target` None returns the result."""
+    def merge(self, op: str, branches, prefix: str, entry_var: str, entry: Channels, target: str | None, split=None):
+        """Branches from one input, concatenated, added or multiplied; `target` None returns the result.
+        With `split`, each branch reads its part of the input (torch.split along channels)."""
         variables, outs = [], []
-        for branch in branches:
+        entries = [(entry_var, entry)] * len(branches)
+        if split is not None:
+            entries = self.split(split, branches, entry_var, entry)
+        for branch, (part_var, part) in zip(branches, entries, strict=True):
             rel = _join(prefix, branch.name)
-            if self.block.flat and not branch.indexed:
-                var, out = self.sequence(branch.layers, rel, entry_var, entry, self.locals.fresh(branch.name))
+            if split is not None and not branch.layers:
+                var, out = part_var, part  # the part itself
+            elif self.block.flat and not branch.indexed:
+                var, out = self.sequence(branch.layers, rel, part_var, part, self.locals.fresh(branch.name))
             else:
-                var, out = self.branch(branch, rel, entry_var, entry)
+                var, out = self.branch(branch, rel, part_var, part)
             variables.append(var)
             outs.append(out)
         self.steps.append(Step(target, op, tuple(variables)))
         return target, (sum(outs[1:], outs[0]) if op == "concat" else outs[0])
+
+    def split(self, split, branches, entry_var: str, entry: Channels) -> list[tuple[str, Channels]]:
+        """`x_id, x_hw, ... = torch.split(x, sizes, dim=1)`: one variable per branch (an empty branch's
+        named like it), the sizes written in the block's parameters (stored when they name any)."""
+        symbols = _Symbols(self.planner, self.scope, entry)
+        sizes = [symbols.channels(part, "split") for part in split.parts]
+        code = "(" + ", ".join(size.code for size in sizes) + ")"
+        if any(size.constant is None for size in sizes):
+            self.stored.append((self.names.split, code))
+            code = f"self.{self.names.split}"
+        variables = [self.locals.fresh(branch.name if not branch.layers else f"x_{branch.name}") for branch in branches]
+        self.steps.append(Step(", ".join(variables), "split", (entry_var,), extra=code))
+        return list(zip(variables, sizes, strict=True))
 
     def branch(self, branch, rel: str, entry_var: str, entry: Channels) -> tuple[str, Channels]:
         """A branch with an attribute of its own: one layer, or an nn.Sequential of its layers."""
@@ -721,7 +783,7 @@ class _BlockWriter:
         if module is not None:
             self.attrs.append((attr, module))
         if module is not None and _is_chain(planned):
-            self.steps.append(Step(var, "call", (entry_var,), ModuleRef(attr)))
+            self.steps.append(_call(var, (entry_var,), ModuleRef(attr), module))
         else:
             branch_steps, var_of = planner.steps(planned, refs, entry_var, var, self.locals)
             self.steps += branch_steps
@@ -735,16 +797,84 @@ class _BlockWriter:
             scale = f"self.{self.names.stored[residual.scale]}"
         else:
             scale = None if residual.scale == 1.0 else repr(residual.scale)
-        self.steps.append(Step(body, "residual", (body, "x"), extra=scale))
-        if residual.act == "relu":
+        dropped = None
+        if residual.drop_path:
+            self.scope.drops.append("drop_path")
+            rate = "drop_path" if self.scope.drops == ["drop_path"] else f"drop_path_rates[{len(self.scope.drops) - 1}]"
+            self.attrs.append((self.names.drop_path, _drop_path_module(rate)))
+            dropped = ModuleRef(self.names.drop_path)
+        self.steps.append(Step(body, "residual", (body, "x"), dropped, extra=scale))
+        act = residual.act
+        if act == "relu":
             self.steps.append(Step(body, "relu", (body,)))
-        elif residual.act != "none":
-            self.steps.append(Step(body, "act", (body,), extra=f"self.{self.names.stored[residual.act]}"))
+        elif act in ACTIVATIONS:
+            self.steps.append(Step(body, "apply", (body,), after=ACTIVATIONS[act].function))
+        elif act != NONE:
+            stored = f"self.{self.names.stored[act]}"
+            index = self.block.params.index(act)
+            values = {instance.args[index] for instance in self.planner.graph.instances.values() if instance.block == self.block.name}
+            if values <= {"relu", NONE}:
+                self.steps.append(Step(body, "act", (body,), extra=stored))
+            else:  # chosen by name at run time, from the activations the uses name
+                self.planner.runtime_acts |= values - {NONE}
+                self.steps.append(Step(body, "activation", (body,), extra=stored))
         return body
 
 
 # Python annotations of block parameters in the generated constructor.
-_PYTHON_TYPES = {"channels": "int", "float": "float", "activation": "str"}
+_PYTHON_TYPES = {"channels": "int", "int": "int", "float": "float", "activation": "str", "pool": "str"}
+
+
+class _Symbols:
+    """A call's arguments as a generated class writes them, for an op's `resolve` (the one that gives
+    the IR its attributes): numbers as written (channel counts scaled by the width), block
+    parameters by their names in the class, `in` as the op's input channels. Problems were reported
+    when the IR was built, so none is reported here."""
+
+    symbolic = True
+
+    def __init__(self, planner: _Planner, scope: _Scope, in_channels: Channels):
+        self.planner, self.scope, self.in_channels = planner, scope, in_channels
+
+    def channels(self, value, arg: str, scaled: bool = True, types=("channels",)) -> Channels:
+        if isinstance(value, int):
+            return Channels(const=scale(value, self.planner.spec.width) if scaled else value)
+        expr = parse_expr(value)
+        symbols = {name: Channels.of(self.scope.symbols[name]) for name in expr.names() if name != IN}
+        return expr.substitute({IN: self.in_channels, **symbols})
+
+    def size(self, value, arg: str, low: int = 1) -> tuple:
+        first, second = value if isinstance(value, list) else (value, value)
+        return self.integer(first, arg), self.integer(second, arg)
+
+    def integer(self, value, arg: str, low: int = 1):
+        return value if isinstance(value, int) else Channels.of(self.scope.symbols[value])
+
+    def number(self, value, arg: str):
+        return Param(self.scope.symbols[value]) if isinstance(value, str) else value
+
+    def word(self, value: str, arg: str, kind: str):
+        return value if value in WORDS[kind] else Param(self.scope.symbols[value])
+
+    def fail(self, code: str, message: str, arg: str) -> None:
+        pass
+
+
+def _symbolic(value) -> bool:
+    if isinstance(value, tuple):
+        return any(_symbolic(item) for item in value)
+    return isinstance(value, (Channels, Param))
+
+
+def _evaluate(value, env: dict[str, Any]):
+    """A value of a class's arguments at one use: its names given their values there."""
+    if isinstance(value, tuple):
+        return tuple(_evaluate(item, env) for item in value)
+    if isinstance(value, Channels):
+        return value.value(env)
+    if isinstance(value, Param):
+        return env[value.code]
+    return value
 
 
 def _reads_input(block: Block) -> bool:
@@ -786,7 +916,32 @@ def _grouped(modules: list[tuple[ModuleRef, Module]]) -> list[tuple[str, Module]
 
 def _is_chain(planned: list[_Planned]) -> bool:
     """Layers an nn.Sequential can run by itself: each takes the previous one's output, no extra step."""
-    return all(item.layer.inputs is None and item.module is not None and item.after is None for item in planned)
+    return all(
+        item.layer.inputs is None and item.module is not None and item.after is None and not getattr(item.module, "apply", None)
+        for item in planned
+    )
+
+
+def _call(target: str | None, inputs: tuple[str, ...], ref: ModuleRef, module: Module | None) -> Step:
+    """A module called on its input (then what forward() applies after it), or an nn.Parameter applied."""
+    if isinstance(module, OpModule) and module.apply is not None:
+        return Step(target, "apply", inputs, ref, module.apply)
+    return Step(target, "call", inputs, ref, _after(module))
+
+
+def _helpers(call: Call):
+    """The classes of the generated file's own a call needs (LayerNorm2d, DropPath)."""
+    if call.helper:
+        yield call.helper
+    for value in (*call.args, *(value for _, value in call.kwargs), call.on):
+        if isinstance(value, Call):
+            yield from _helpers(value)
+
+
+def _drop_path_module(rate: str) -> OpModule:
+    """The block's DropPath, its rate a constructor argument (code)."""
+    call = Call("DropPath", (Param(rate),), helper="drop_path")
+    return OpModule("drop_path", DropPath(0.0), Channels(), Channels(), call=call)
 
 
 def _after(module: Module | None) -> Call | None:
@@ -794,16 +949,13 @@ def _after(module: Module | None) -> Call | None:
     return module.after if isinstance(module, OpModule) else None
 
 
-def _uses_functional(module: OpModule) -> bool:
-    """Whether the module's constructor or what forward() applies after it calls torch.nn.functional."""
-    return any(call is not None and call.fn.startswith("F.") for call in (module.call, module.after))
-
-
 def _walk_modules(modules):
     for module in modules:
         yield module
         if isinstance(module, Sequential):
             yield from _walk_modules(module.items)
+        elif isinstance(module, Choice):
+            yield from _walk_modules([option for _, option in module.options])
 
 
 def _mentions(modules: list[Module], name: str) -> bool:

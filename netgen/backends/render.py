@@ -38,6 +38,8 @@ def py(value: object) -> str:
         raise ValueError(f"{value!r} has no Python literal")  # repr would write a bare name: inf, nan
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
+    if isinstance(getattr(value, "code", None), str):
+        return value.code  # an expression of the generated code's own names (netgen.ops.expr)
     raise TypeError(f"no Python literal for {type(value).__name__}")
 
 

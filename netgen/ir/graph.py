@@ -35,6 +35,7 @@ class Node:
     weights: int = 0
     biases: int = 0
     macs: int = 0
+    unbound: bool = False  # a channel count in its attributes waits for its input's (`in`)
 
     def where(self, arg: str | None) -> Span:
         """The spec argument's place when the node's call has one, else the node's."""

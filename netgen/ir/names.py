@@ -34,6 +34,8 @@ MODULE_NAMES = frozenset(
     {"math", "OrderedDict", "NamedTuple", "PARAMS", "PARAMS_WITH_HEADS", "MACS", "INPUT_SIZE", "LOSS_WEIGHTS", "training_loss"}
     # with --optimize
     | {"copy", "operator", "FUSED_1X1", "for_inference", "from_plain"}
+    # helpers some ops need: an activation chosen by name, channel layer norm, stochastic depth
+    | {"activation", "LayerNorm2d", "DropPath"}
 )
 # Methods and attributes the generated network class defines besides its layers.
 NETWORK_MEMBERS = frozenset({"predict", "transform_input", "aux_logits"})

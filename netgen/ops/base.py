@@ -73,14 +73,40 @@ class Size:
 
 @dataclass(frozen=True)
 class Call:
-    """`fn(arg, ..., name=value, ...)` in generated code: a module's constructor or a function.
+    """`fn(arg, ..., name=value, ...)` in generated code: a module's constructor, a function, or
+    (`on` given) a method of the input or of the op's own attribute (`SELF`).
 
-    An argument is a literal (written with repr()), a `Size`, `INPUT`, or a channel count the
-    backend computes (`in_channels`, `out`), which it writes in the block's parameters."""
+    An argument is a literal (written with repr()), a `Size`, `INPUT`, `SELF`, another `Call`,
+    a `Product`, or a value the backend computes in the block's parameters (a channel count, a
+    `Param`), which has the `code` that writes it."""
 
     fn: str
     args: tuple = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
+    on: Any = None
+    helper: str | None = None  # a class the generated file defines for it (templates/pytorch/<helper>.py.j2)
+    form: str = "call"
+
+
+class _Self:
+    """The op's own attribute (`self.gamma`)."""
+
+    form = "self"
+
+    def __repr__(self) -> str:
+        return "SELF"
+
+
+SELF = _Self()
+
+
+@dataclass(frozen=True)
+class Product:
+    """`left * right`."""
+
+    left: Any
+    right: Any
+    form: str = "product"
 
 
 def keyword(name: str, value: Any, default: Any) -> tuple[tuple[str, Any], ...]:
@@ -163,16 +189,17 @@ class OnnxContext:
 @dataclass
 class ShapeContext:
     """A node's shape rule sees its attributes, its inputs' shapes, and how to report a problem
-    at the node or at one of its spec arguments."""
+    at the node or at one of its spec arguments (`uses`: a note on the block use it is in)."""
 
     name: str
     attrs: Any
     shapes: list[Shape]
     span: Span
     arg_span: Callable[[str], Span]
+    uses: Callable[[], list[Diagnostic]] = lambda: []
 
-    def fail(self, code: str, message: str, arg: str | None = None, *notes: Diagnostic) -> None:
-        raise SpecError(error(code, f"{self.name}: {message}", self.arg_span(arg) if arg else self.span, *notes))
+    def fail(self, code: str, message: str, arg: str | None = None, *notes: Diagnostic, where: str | None = None) -> None:
+        raise SpecError(error(code, f"{where or self.name}: {message}", self.arg_span(arg) if arg else self.span, *notes))
 
 
 def same_shape(ctx: ShapeContext) -> Shape:
@@ -205,11 +232,14 @@ class Op:
     - `macs`: multiply-adds for one image; `depth`: whether it counts in the paper's depth.
     - `slots`: its tensors in the generated module's state_dict, at its module's path.
     - `torch`: its module's constructor (None: computed in forward(), without a module);
-      `torch_after`: a functional call forward() applies to the module's output (a linear's ReLU).
+      `torch_after`: a functional call forward() applies to the module's output (a linear's ReLU);
+      `torch_apply`: for an op whose attribute is an nn.Parameter (`parameter`), how forward()
+      applies it (`x.mul(self.gamma.reshape(1, -1, 1, 1))`).
     - `onnx`: its ONNX nodes; `onnx_skip`: the inference graph leaves it out (dropout), passing
       its input on. `onnx_rule`: a diagnostic for what ONNX cannot express (checked by `check`).
     - `patch`: the (kernel, stride) a table's "patch size/stride" column shows.
-    - `combines`: a merge of several inputs (concat, add): `sum` or `equal` channels.
+    - `combines`: a merge of several inputs (concat, add, mul): `sum` or `equal` channels, or equal
+      channels with 1x1 maps broadcast over the others.
     - `channels`: where the generated code's output channel count comes from.
     """
 
@@ -225,12 +255,14 @@ class Op:
     slots: Callable[[Any, Shape, str], list[Slot]] = no_slots
     torch: Callable[[Any], Call] | None = None
     torch_after: Callable[[Any], Call | None] = lambda attrs: None
+    torch_apply: Callable[[Any], Call] | None = None
+    parameter: bool = False  # its attribute is an nn.Parameter, which no nn.Sequential can hold
     onnx: Callable[[OnnxContext], list[OnnxNode]] | None = None
     onnx_skip: bool = False
     onnx_rule: Callable[[Any, Shape], str | None] | None = None
     onnx_rule_arg: str | None = None  # the spec argument an onnx_rule diagnostic points at
     patch: Callable[[Any], tuple[Pair, Pair] | None] = lambda attrs: None
-    combines: Literal["sum", "equal"] | None = None
+    combines: Literal["sum", "equal", "broadcast"] | None = None
     # the output's channels as the generated code computes them: the input's, the `out`
     # argument's (scaled by the width or not), or all the input's values (a flatten)
     channels: Literal["same", "out", "out_unscaled", "flattened"] = "same"
@@ -280,3 +312,37 @@ def one_of(words) -> str:
     """'a', 'b' or 'c'."""
     quoted = [repr(word) for word in words]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+# -- block parameters in arguments -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """A block parameter as generated code names it, where an argument names one (a float, a word)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Select:
+    """An IR kind chosen by a block parameter (`pool: {type: p}`): the kind for each of its values."""
+
+    param: Param
+    kinds: tuple[tuple[str, str], ...]
+
+
+def choose(word: str | Param, kinds: dict[str, str]) -> str | Select:
+    """The kind a word picks, or, where a block parameter gives the word, every kind it may pick."""
+    return kinds[word] if isinstance(word, str) else Select(word, tuple(kinds.items()))
+
+
+@dataclass(frozen=True)
+class Unbound:
+    """A channel count written with `in`, known once the op's input is: the shapes pass binds it."""
+
+    expr: Any  # netgen.ops.expr.Expr, block parameters already substituted
+    text: str  # as the spec writes it
+    span: Span
+    where: str  # the layer, for diagnostics
+    arg: str

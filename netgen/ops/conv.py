@@ -10,19 +10,19 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool
 
-from netgen.ops.activation import ActivationName
-from netgen.ops.base import PREVIOUS, Arg, Call, OnnxNode, Op, Pair, Size, Slot, SpecOp, Weight, batch_norm_slots, pair
+from netgen.ops.activation import ACTIVATIONS, NONE, ActivationName
+from netgen.ops.base import PREVIOUS, Arg, Call, OnnxNode, Op, Pair, Size, Slot, SpecOp, Step, Weight, batch_norm_slots
 from netgen.ops.norm import BatchNormArgs, batch_norm_node
 from netgen.ops.window import padding, spatial
-from netgen.spec.fields import Channels, Flag, Groups, Pad, Size2, Strict
+from netgen.spec.fields import Channels, Flag, Groups, Pad, SizeParam, Strict
 
 
 class ConvArgs(Strict):
     """A 2-D convolution, optionally followed by batch norm and a ReLU (a BasicConv2d unit)."""
 
     out: Annotated[Channels, Field(title="output channels")]
-    kernel: Annotated[Size2, Field(title="kernel size")]
-    stride: Annotated[Size2, Field(title="stride")] = 1
+    kernel: Annotated[SizeParam, Field(title="kernel size")]
+    stride: Annotated[SizeParam, Field(title="stride")] = 1
     pad: Annotated[Pad, Field(title="zero padding on each side; 'same' keeps the size at stride 1")] = 0
     groups: Annotated[
         Groups, Field(title="grouped convolution: input and output channels split into this many groups")
@@ -49,12 +49,12 @@ class Conv:
     bias: bool
     bn_eps: float | None  # batch norm after the convolution, when set
     bn_momentum: float
-    relu: bool
-    bare: bool = False  # a plain nn.Conv2d, not a BasicConv2d unit (never with batch norm or a ReLU)
+    act: str  # the activation after it: relu, gelu, ..., none
+    bare: bool = False  # a plain nn.Conv2d, not a BasicConv2d unit (never with batch norm or an activation)
 
 
 def _resolve(args: ConvArgs, ctx) -> tuple[str, Conv]:
-    kernel = pair(args.kernel)
+    kernel = ctx.size(args.kernel, "kernel")
     bn = BatchNormArgs() if args.bn is True else args.bn
     if args.bare and (bn or args.act != "none"):
         having = " and ".join(
@@ -69,13 +69,13 @@ def _resolve(args: ConvArgs, ctx) -> tuple[str, Conv]:
         bare=args.bare,
         out=ctx.channels(args.out, "out"),
         kernel=kernel,
-        stride=pair(args.stride),
+        stride=ctx.size(args.stride, "stride"),
         pad=padding(ctx, args.pad, kernel),
-        groups=args.groups,
+        groups=ctx.channels(args.groups, "groups", scaled=False, types=("channels", "int")),
         bias=args.bias,
         bn_eps=bn.eps if bn else None,
         bn_momentum=bn.momentum if bn else 0.1,
-        relu=args.act == "relu",
+        act=args.act,
     )
 
 
@@ -142,8 +142,8 @@ def _onnx(ctx) -> list[OnnxNode]:
     nodes = [OnnxNode("conv", "Conv", (Arg(0), Weight("weight"), *bias), tuple(attrs))]
     if a.bn_eps is not None:
         nodes.append(batch_norm_node(a.bn_eps, PREVIOUS))
-    if a.relu:
-        nodes.append(OnnxNode("relu", "Relu", (PREVIOUS,)))
+    if a.act != NONE:
+        nodes += ACTIVATIONS[a.act].onnx(Step(nodes[-1].name), ctx.opset)
     return nodes
 
 

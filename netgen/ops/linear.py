@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from netgen.ops.activation import ActivationName
-from netgen.ops.base import INPUT, PREVIOUS, Arg, Call, NoArgs, NoAttrs, OnnxNode, Op, Slot, SpecOp, Weight
+from netgen.ops.activation import ACTIVATIONS, NONE, ActivationName
+from netgen.ops.base import Arg, Call, NoArgs, NoAttrs, OnnxNode, Op, Slot, SpecOp, Step, Weight
 from netgen.spec.fields import Channels, Flag, Strict
 
 
@@ -24,11 +24,11 @@ class LinearArgs(Strict):
 class Linear:
     out: int
     bias: bool
-    relu: bool
+    act: str  # the activation forward() applies to its output: relu, gelu, ..., none
 
 
 def _resolve(args: LinearArgs, ctx) -> tuple[str, Linear]:
-    return "linear", Linear(out=ctx.channels(args.out, "out", scaled=False), bias=args.bias, relu=args.act == "relu")
+    return "linear", Linear(out=ctx.channels(args.out, "out", scaled=False), bias=args.bias, act=args.act)
 
 
 def _slots(a: Linear, in_shape, path: str) -> list[Slot]:
@@ -41,8 +41,8 @@ def _slots(a: Linear, in_shape, path: str) -> list[Slot]:
 def _onnx(ctx) -> list[OnnxNode]:
     bias = (Weight("bias"),) if "bias" in ctx.roles else ()
     nodes = [OnnxNode("gemm", "Gemm", (Arg(0), Weight("weight"), *bias), (("transB", 1),))]
-    if ctx.attrs.relu:
-        nodes.append(OnnxNode("relu", "Relu", (PREVIOUS,)))
+    if ctx.attrs.act != NONE:
+        nodes += ACTIVATIONS[ctx.attrs.act].onnx(Step("gemm"), ctx.opset)
     return nodes
 
 
@@ -57,8 +57,8 @@ OPS = (
         depth="weighted",
         slots=_slots,
         torch=lambda m: Call("nn.Linear", (m.in_channels, m.out), () if m.attrs.bias else (("bias", False),)),
-        # The ReLU is applied in forward(), on the bare layer's output.
-        torch_after=lambda a: Call("F.relu", (INPUT,), (("inplace", True),)) if a.relu else None,
+        # The activation is applied in forward(), on the bare layer's output (a ReLU in place).
+        torch_after=lambda a: None if a.act == NONE else ACTIVATIONS[a.act].inplace or ACTIVATIONS[a.act].function,
         onnx=_onnx,
         channels="out_unscaled",
     ),

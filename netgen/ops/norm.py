@@ -1,4 +1,4 @@
-"""Normalisation: batch norm (also a conv's `bn:`) and local response normalisation."""
+"""Normalisation: batch norm (also a conv's `bn:`), layer norm and local response normalisation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,21 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from netgen.ops.base import Arg, BackendGuard, Call, OnnxNode, Op, SpecOp, Weight, batch_norm_slots, keyword
+from netgen.ops.base import (
+    PREVIOUS,
+    Arg,
+    BackendGuard,
+    Call,
+    OnnxNode,
+    Op,
+    Slot,
+    SpecOp,
+    Step,
+    Weight,
+    batch_norm_slots,
+    constant,
+    keyword,
+)
 from netgen.spec.fields import MAX_KERNEL, Finite, Positive32, Strict
 
 # -- batch norm ------------------------------------------------------------------------------
@@ -119,7 +133,78 @@ LRN_OP = Op(
     onnx_rule_arg="size",
 )
 
-OPS = (LRN_OP, BATCHNORM)
+# -- layer norm --------------------------------------------------------------------------------
+
+
+class LayerNormArgs(Strict):
+    """Layer normalisation: over the channels of a feature map at each position (timm's LayerNorm2d),
+    or over the features of a flat vector (nn.LayerNorm), with a learnable scale and shift."""
+
+    eps: Annotated[Positive32, Field(title="added to the variance, for numerical stability (timm's LayerNorm2d: 1e-6)")] = 1e-5
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    eps: float
+
+
+def _layer_norm_module(m) -> Call:
+    kwargs = keyword("eps", m.attrs.eps, 0.00001)
+    if m.flat:
+        return Call("nn.LayerNorm", (m.in_channels,), kwargs)
+    return Call("LayerNorm2d", (m.in_channels,), kwargs, helper="layer_norm_2d")
+
+
+def _layer_norm_onnx(ctx) -> list[OnnxNode]:
+    """ONNX's LayerNormalization from opset 17 (over the last axis: a map is transposed channels-last
+    and back, as timm's LayerNorm2d permutes it); below it, the mean and variance over axis 1."""
+    eps = float(ctx.attrs.eps)
+    is_map = len(ctx.in_shapes[0]) == 3
+    scale_shift = (Weight("ln_weight"), Weight("ln_bias"))
+    if ctx.opset >= 17:
+        norm = ("axis", -1), ("epsilon", eps)
+        if not is_map:
+            return [OnnxNode("layernorm", "LayerNormalization", (Arg(0), *scale_shift), norm)]
+        return [
+            OnnxNode("channels_last", "Transpose", (Arg(0),), (("perm", (0, 2, 3, 1)),)),
+            OnnxNode("layernorm", "LayerNormalization", (PREVIOUS, *scale_shift), norm),
+            OnnxNode("channels_first", "Transpose", (PREVIOUS,), (("perm", (0, 3, 1, 2)),)),
+        ]
+    nodes = [
+        OnnxNode("mean", "ReduceMean", (Arg(0),), (("axes", (1,)), ("keepdims", 1))),
+        OnnxNode("centered", "Sub", (Arg(0), PREVIOUS)),
+        OnnxNode("square", "Mul", (PREVIOUS, PREVIOUS)),
+        OnnxNode("variance", "ReduceMean", (PREVIOUS,), (("axes", (1,)), ("keepdims", 1))),
+        constant("eps", (1,), [eps]),
+        OnnxNode("shifted", "Add", (Step("variance"), PREVIOUS)),
+        OnnxNode("std", "Sqrt", (PREVIOUS,)),
+        OnnxNode("normed", "Div", (Step("centered"), PREVIOUS)),
+    ]
+    scale, shift = scale_shift
+    if is_map:  # the (C,) scale and shift over C x H x W
+        nodes += [
+            constant("axes", (2,), [1, 2], "int64"),
+            OnnxNode("scale", "Unsqueeze", (scale, PREVIOUS)),
+            OnnxNode("shift", "Unsqueeze", (shift, Step("axes"))),
+        ]
+        scale, shift = Step("scale"), Step("shift")
+    return [*nodes, OnnxNode("scaled", "Mul", (Step("normed"), scale)), OnnxNode("layernorm", "Add", (PREVIOUS, shift))]
+
+
+LAYERNORM = Op(
+    "layernorm",
+    keeps_shape=True,
+    params=lambda attrs, in_shape: (in_shape[0], in_shape[0]),  # the scale counts as a weight, the shift as a bias
+    slots=lambda attrs, in_shape, path: [
+        Slot(f"{path}.weight", (in_shape[0],), "ln_weight", 1.0),
+        Slot(f"{path}.bias", (in_shape[0],), "ln_bias", 0.0),
+    ],
+    torch=_layer_norm_module,
+    by_rank=True,
+    onnx=_layer_norm_onnx,
+)
+
+OPS = (LRN_OP, BATCHNORM, LAYERNORM)
 SPEC_OPS = (
     SpecOp(
         "lrn",
@@ -134,4 +219,5 @@ SPEC_OPS = (
         lambda args, ctx: ("batchnorm", BatchNorm(args.eps, args.momentum)),
         defaultable=True,
     ),
+    SpecOp("layernorm", LayerNormArgs, lambda args, ctx: ("layernorm", LayerNorm(args.eps)), defaultable=True, doc="`eps`"),
 )

@@ -4,22 +4,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from netgen.ops.base import Arg, BackendGuard, Call, NoArgs, OnnxNode, Op, Pair, Size, SpecOp, keyword, pair
+from netgen.ops.base import (
+    Arg,
+    BackendGuard,
+    Call,
+    NoArgs,
+    OnnxNode,
+    Op,
+    Pair,
+    Size,
+    SpecOp,
+    choose,
+    keyword,
+    one_of,
+    pair,
+)
 from netgen.ops.window import padding, spatial
-from netgen.spec.fields import Flag, Pad, Size2, Strict
+from netgen.spec.fields import Flag, Pad, Size2, SizeParam, Strict, Symbol, Takes
 
 
 class PoolArgs(Strict):
     """Max pooling over a window."""
 
-    kernel: Annotated[Size2, Field(title="window size")]
+    kernel: Annotated[SizeParam, Field(title="window size")]
     stride: Annotated[
-        Size2 | None,
-        Field(title="stride", description="an integer from 1 to 1024 or a pair [h, w] (default: the kernel)"),
+        SizeParam | None,
+        Field(title="stride", description="an integer from 1 to 1024, an int parameter, or a pair [h, w] of them (default: the kernel)"),
     ] = None
     pad: Annotated[Pad, Field(title="padding on each side")] = 0
     ceil: Annotated[Flag, Field(title="round the output size up (Caffe's rounding) instead of down")] = False
@@ -29,6 +43,19 @@ class AvgPoolArgs(PoolArgs):
     """Average pooling over a window."""
 
     count_include_pad: Annotated[Flag, Field(title="whether padded zeros count in the average")] = True
+
+
+POOL_TYPES = ("max", "avg")
+
+
+class AnyPoolArgs(AvgPoolArgs):
+    """Max or average pooling over a window, as its `type` says: a word or a `pool` block parameter."""
+
+    type: Annotated[
+        Literal[POOL_TYPES] | Symbol,  # type: ignore[valid-type]
+        Takes(("pool",)),
+        Field(title="max or average pooling", description=f"{one_of(POOL_TYPES)} or a pool parameter"),
+    ]
 
 
 class AdaptiveAvgPoolArgs(Strict):
@@ -51,12 +78,15 @@ class AdaptiveAvgPool:
     out: Pair
 
 
-def _resolve_pool(kind: str):
+def _resolve_pool(kind: str | None):
+    """maxpool, avgpool, or (kind None) `pool`, whose `type` picks the kind."""
+
     def resolve(args, ctx) -> tuple[str, Pool]:
-        kernel = pair(args.kernel)
-        return kind, Pool(
+        kernel = ctx.size(args.kernel, "kernel")
+        chosen = kind or choose(ctx.word(args.type, "type", "pool"), {"max": "maxpool", "avg": "avgpool"})
+        return chosen, Pool(
             kernel=kernel,
-            stride=pair(args.stride) if args.stride is not None else kernel,
+            stride=ctx.size(args.stride, "stride") if args.stride is not None else kernel,
             pad=padding(ctx, args.pad, kernel),
             ceil=args.ceil,
             count_include_pad=getattr(args, "count_include_pad", True),
@@ -148,6 +178,7 @@ OPS = (
 SPEC_OPS = (
     SpecOp("maxpool", PoolArgs, _resolve_pool("maxpool"), defaultable=True, paper="max pool"),
     SpecOp("avgpool", AvgPoolArgs, _resolve_pool("avgpool"), defaultable=True, paper="avg pool"),
+    SpecOp("pool", AnyPoolArgs, _resolve_pool(None), kind="maxpool", paper="pool"),
     SpecOp(
         "adaptive_avgpool",
         AdaptiveAvgPoolArgs,

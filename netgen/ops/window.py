@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from netgen.ops.base import Pair, ShapeContext, pair
+from netgen.ops.base import Pair, ShapeContext
 
 
 def window(size: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
@@ -34,15 +34,16 @@ def spatial(ctx: ShapeContext, kernel: Pair, stride: Pair, pad: Pair, ceil: bool
 
 def padding(ctx, pad, kernel: Pair) -> Pair:
     """`pad` as written (a number, a pair, `same` or `valid`) for this kernel; `same` keeps the size
-    at stride 1, so it needs an odd kernel."""
+    at stride 1, so it needs an odd kernel. Where block parameters give the kernel, the generated
+    code computes the same from them (`ctx.symbolic`)."""
     if pad == "valid":
         return (0, 0)
     if pad == "same":
-        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+        if not ctx.symbolic and (kernel[0] % 2 == 0 or kernel[1] % 2 == 0):
             ctx.fail(
                 "bad-value",
                 f"pad 'same' needs an odd kernel, got {kernel[0]}x{kernel[1]}; use an odd kernel or give the padding as numbers",
                 "pad",
             )
         return ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
-    return pair(pad)
+    return ctx.size(pad, "pad", 0)

@@ -12,21 +12,28 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from netgen.diagnostics import Diagnostic, SpecError, error, note
+from netgen.diagnostics import Diagnostic, SpecError, error, note, warning
 from netgen.ir import ops
 from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.ops import SPEC_OPS
-from netgen.spec.fields import MAX_CHANNELS
+from netgen.ops.activation import NONE
+from netgen.ops.base import Unbound, one_of
+from netgen.ops.expr import IN, ExprError, parse_expr
+from netgen.ops.pool import POOL_TYPES
+from netgen.ops.tensor import DropPath, Split
+from netgen.spec.fields import MAX_CHANNELS, MAX_KERNEL
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
-from netgen.spec.parse import ACTIVATIONS, show, suggestion
+from netgen.spec.parse import ACTIVATIONS, IDENTIFIER, MERGE_OPS, show, suggestion
 
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
 MAX_NESTING = 16
 KINDS = {kind.value: kind for kind in OpKind}
+# The words a parameter of these types takes.
+WORDS = {"activation": ACTIVATIONS, "pool": POOL_TYPES}
 
 
 def scale(channels: int, width: float) -> int:
@@ -35,7 +42,7 @@ def scale(channels: int, width: float) -> int:
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     expander = _Expander(graph, spec)
-    top_env = {"num_classes": spec.num_classes}
+    top_env = Env({"num_classes": spec.num_classes}, {"num_classes": "channels"})
     layers = {layer.name: layer for layer in [*spec.layers, *(head.layer for head in spec.heads)]}
     for node in list(graph.nodes()):
         if node.kind is OpKind.INPUT:
@@ -44,11 +51,32 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
             if node.kind is OpKind.BLOCK:
                 expander.inline(node, layers[node.name] if node.head is None else _head_layer(spec, node.name), top_env)
             else:
-                node.kind, node.attrs = expander.resolve(node.call, top_env, (), label=node.name)
+                node.kind, node.attrs, node.unbound = expander.resolve(node.call, top_env, (), label=node.name)
         except SpecError as exc:
             # A mistake inside a block definition shows in every use of it; report it once.
             expander.problems.extend(d for d in exc.diagnostics if d not in expander.problems)
+    if not expander.problems:
+        expander.problems += drop_path_rates(graph, spec)
     return expander.problems
+
+
+def drop_path_rates(graph: Graph, spec: Spec) -> list[Diagnostic]:
+    """Each residual's stochastic depth rate, as timm spreads `drop_path_rate`: linearly from 0 for the
+    first to the full rate for the last, in the order they run, heads last (torch.linspace(0, rate, n))."""
+    sites = [node for node in graph.nodes() if node.kind is OpKind.DROP_PATH]
+    sites = [node for node in sites if node.head is None] + [node for node in sites if node.head is not None]
+    for index, node in enumerate(sites):
+        node.attrs = DropPath(spec.drop_path_rate * index / (len(sites) - 1) if len(sites) > 1 else 0.0)
+    if spec.drop_path_rate and not sites:
+        return [
+            warning(
+                "unused-drop-path-rate",
+                "drop_path_rate is set, but no residual has drop_path: true, so nothing is dropped; "
+                "give the blocks that should drop their body `residual: {drop_path: true}`",
+                spec.where("drop_path_rate"),
+            )
+        ]
+    return []
 
 
 def _head_layer(spec: Spec, name: str) -> Layer:
@@ -116,7 +144,7 @@ class _Expander:
                 self.sequence(branch.layers, _join(name, branch.name), source, env, origin, stack, block, block_entry)
                 for branch in call.branches
             ]
-            kind = OpKind.CONCAT if call.op == "concat" else OpKind.ADD
+            kind = KINDS[call.op]
             labels = tuple(f"branch {branch.name}" for branch in call.branches)
             merge = Node(
                 name,
@@ -131,21 +159,20 @@ class _Expander:
             self.add_node(merge, exits)
             self.graph.exits[name] = name
             return name
-        kind, attrs = self.resolve(call, env, stack, block, label=name if block is None else None)
-        self.add_node(
-            Node(
-                name,
-                kind,
-                attrs,
-                layer.span,
-                origin.row,
-                origin.head,
-                origin.ref_row,
-                call,
-                _scope(origin, name.rpartition(".")[0] or name),
-            ),
-            [source],
+        kind, attrs, unbound = self.resolve(call, env, stack, block, label=name if block is None else None)
+        node = Node(
+            name,
+            kind,
+            attrs,
+            layer.span,
+            origin.row,
+            origin.head,
+            origin.ref_row,
+            call,
+            _scope(origin, name.rpartition(".")[0] or name),
         )
+        node.unbound = unbound
+        self.add_node(node, [source])
         return name
 
     def instance(self, call: BlockCall, path: str, entry: str, env, origin: Node, stack: tuple[str, ...]) -> str:
@@ -172,17 +199,21 @@ class _Expander:
                 )
             )
         values = tuple(self.argument(call, index, env, path, block) for index in range(len(call.args)))
-        inner_env = {"num_classes": self.spec.num_classes, **dict(zip(block.params, values, strict=True))}
+        inner_env = Env(
+            {"num_classes": self.spec.num_classes, **dict(zip(block.params, values, strict=True))},
+            {"num_classes": "channels", **{param: block.type_of(param) for param in block.params}},
+        )
         stack = (*stack, call.block)
         before = len(self.added)
         if block.combine == "seq":
             exit_name = self.sequence(block.branches[0].layers, path, entry, inner_env, origin, stack, block, entry)
         else:
+            parts = self.split(block, path, entry, inner_env, origin) if block.split else [entry] * len(block.branches)
             exits = [
-                self.sequence(branch.layers, _join(path, branch.name), entry, inner_env, origin, stack, block, entry)
-                for branch in block.branches
+                self.sequence(branch.layers, _join(path, branch.name), part, inner_env, origin, stack, block, entry)
+                for branch, part in zip(block.branches, parts, strict=True)
             ]
-            kind = OpKind.CONCAT if block.combine == "concat" else OpKind.ADD
+            kind = KINDS[block.combine]
             self.add_node(
                 Node(
                     path,
@@ -204,14 +235,36 @@ class _Expander:
         self.graph.exits[path] = exit_name
         return exit_name
 
+    def split(self, block: Block, path: str, entry: str, env, origin: Node) -> list[str]:
+        """`split:` one node per branch, `<branch>.input`, holding that branch's part of the block's input."""
+        split = block.split
+        sizes = tuple(
+            self.count(value, span, env, path, "split") for value, span in zip(split.parts, split.part_spans, strict=True)
+        )
+        names = []
+        for index, branch in enumerate(block.branches):
+            name = f"{_join(path, branch.name)}.input"
+            node = Node(name, OpKind.SPLIT, Split(sizes, index, path), split.span, origin.row, origin.head, origin.ref_row)
+            node.scope = _scope(origin, _join(path, branch.name))
+            node.unbound = any(isinstance(size, Unbound) for size in sizes)
+            self.add_node(node, [entry])
+            names.append(name)
+        return names
+
     def residual(self, block: Block, path: str, entry: str, body: str, env, origin: Node) -> str:
-        """input + scale * body, then the block's activation."""
+        """input + scale * body (the body through stochastic depth where it says `drop_path`), then the block's activation."""
         residual = block.residual
         scale = env[residual.scale] if isinstance(residual.scale, str) else residual.scale
         act = env.get(residual.act, residual.act)
         labels = (f"the input of {path}", f"the body of block {block.name!r}")
         name = f"{path}.residual"
         scope = _scope(origin, path)
+        if residual.drop_path:  # its rate is set once every use is expanded (`drop_path_rates`)
+            dropped = f"{path}.drop_path"
+            node = Node(dropped, OpKind.DROP_PATH, DropPath(0.0), residual.span, origin.row, origin.head, origin.ref_row)
+            node.scope = scope
+            self.add_node(node, [body])
+            body = dropped
         self.add_node(
             Node(
                 name,
@@ -225,11 +278,11 @@ class _Expander:
             ),
             [entry, body],
         )
-        if act == "relu":
+        if act != NONE:
             self.add_node(
                 Node(
                     f"{path}.act",
-                    OpKind.RELU,
+                    KINDS[act],
                     ops.NoAttrs(),
                     residual.act_span,
                     origin.row,
@@ -243,59 +296,59 @@ class _Expander:
         return name
 
     def argument(self, call: BlockCall, index: int, env, path: str, block: Block) -> Value:
-        """A block argument as its parameter's type wants it: a (width-scaled) channel count, a float, an activation."""
+        """A block argument as its parameter's type wants it: a (width-scaled) channel count, a whole
+        number, a float, an activation or a pool type."""
         value, span = call.args[index], call.arg_spans[index]
         param = block.params[index]
         kind = block.type_of(param)
-        if isinstance(value, str) and not (kind == "activation" and value in ACTIVATIONS):
-            if value in ACTIVATIONS and value not in env:
-                expected = "a channel count" if kind == "channels" else "a number"
+        words = WORDS.get(kind, ())
+        if isinstance(value, str) and value not in words:
+            if any(value in other for other in WORDS.values()) and value not in env:
+                expected = {"channels": "a channel count", "int": "a whole number"}.get(kind, "a number")
+                if words:
+                    expected = one_of(words)
+                what = "activation" if value in ACTIVATIONS else "pool type"
                 raise SpecError(
                     error(
                         "wrong-param-type",
                         f"{path}: argument {index + 1} of {block.name!r} ({param}) is a {kind}: it takes {expected} "
-                        f"or a {kind} parameter, not the activation {value!r}",
+                        f"or a {kind} parameter, not the {what} {value!r}",
                         span,
                     )
                 )
             found = self.lookup(value, span, env, path)
-            if _type_of_value(found) != kind:
+            if env.types[value] != kind:
                 raise SpecError(
                     error(
                         "wrong-param-type",
                         f"{path}: argument {index + 1} of {block.name!r} ({param}) is a {kind}, but {value!r} is a "
-                        f"{_type_of_value(found)} here",
+                        f"{env.types[value]} here",
                         span,
                     )
                 )
             return found
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if kind == "channels":
             if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
                 return scale(value, self.spec.width)
-            raise SpecError(
-                error(
-                    "bad-value",
-                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a channel count (1 to {MAX_CHANNELS}) "
-                    f"or a parameter name, got {show(value)}",
-                    span,
-                )
-            )
-        if kind == "float":
-            if isinstance(value, (int, float)):
+            expected = f"a channel count (1 to {MAX_CHANNELS})"
+        elif kind == "int":
+            if isinstance(value, int) and 0 <= value <= MAX_KERNEL:
+                return value
+            expected = f"a whole number from 0 to {MAX_KERNEL}"
+        elif kind == "float":
+            if number:
                 return float(value)
-            raise SpecError(
-                error(
-                    "bad-value",
-                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a number, got {show(value)}",
-                    span,
-                )
-            )
-        if isinstance(value, str):
+            expected = "a number"
+        elif isinstance(value, str):
             return value
+        else:
+            expected = one_of(words)
         raise SpecError(
             error(
                 "bad-value",
-                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be relu or none, got {show(value)}",
+                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {expected}"
+                f"{' or a parameter name' if kind in ('channels', 'int') else ''}, got {show(value)}",
                 span,
             )
         )
@@ -339,7 +392,7 @@ class _Expander:
                             )
                         )
                     sources.append(local[source])
-            if isinstance(layer.call, OpCall) and layer.call.op in ("concat", "add"):
+            if isinstance(layer.call, OpCall) and layer.call.op in MERGE_OPS:
                 attrs = ops.Merge()
                 node = Node(
                     name,
@@ -373,7 +426,7 @@ class _Expander:
 
     # -- arguments ---------------------------------------------------------------------------
 
-    def channels(self, value, span, env, where: str, scaled: bool = True) -> int:
+    def channels(self, value, span, env, where: str, scaled: bool = True, types=("channels",)) -> int:
         if isinstance(value, int):
             if not scaled:
                 return value
@@ -390,15 +443,32 @@ class _Expander:
                 )
             return channels
         found = self.lookup(value, span, env, where)
-        if _type_of_value(found) != "channels":
+        if env.types[value] not in types:
+            needed = "a channel count" if types == ("channels",) else f"a {' or '.join(types)} parameter"
             raise SpecError(
                 error(
                     "wrong-param-type",
-                    f"{where}: {value!r} is a {_type_of_value(found)} parameter, but a channel count is needed here",
+                    f"{where}: {value!r} is a {env.types[value]} parameter, but {needed} is needed here",
                     span,
                 )
             )
         return found
+
+    def count(self, value, span, env, where: str, arg: str, scaled: bool = True, types=("channels",)) -> int | Unbound:
+        """A channel count as written: a number (scaled by the width unless `scaled` is false), a block
+        parameter of one of `types`, or an expression of parameters; one written with `in` waits for
+        the input's channels (`Unbound`)."""
+        if isinstance(value, int) or (IDENTIFIER.match(value) and value != IN):
+            return self.channels(value, span, env, where, scaled, types)
+        expr = parse_expr(value)
+        known = {name: self.channels(name, span, env, where, scaled, ("channels", "int")) for name in sorted(expr.names() - {IN})}
+        try:
+            expr = expr.substitute(known)
+        except ExprError as exc:
+            raise SpecError(error("bad-value", f"{where}: {arg!r} is {value}, and {exc} here", span)) from None
+        if expr.mentions(IN):
+            return Unbound(expr, value, span, where, arg)
+        return count(expr.const, value, arg, where, span)
 
     def lookup(self, value: str, span, env, where: str) -> Value:
         if value in env:
@@ -413,33 +483,120 @@ class _Expander:
         )
 
     def resolve(self, call: OpCall, env, stack, block: Block | None = None, label: str | None = None):
-        """The IR kind and attributes of a primitive op, by its declaration's `resolve`."""
+        """The IR kind and attributes of a primitive op, by its declaration's `resolve`, and whether
+        a channel count waits for the input's (`in`)."""
         where = label or (f"block {block.name!r}" if block else call.op)
-        kind, attrs = SPEC_OPS[call.op].resolve(call.args, _Arguments(self, call, env, where))
-        return KINDS[kind], attrs
+        arguments = _Arguments(self, call, env, where)
+        kind, attrs = SPEC_OPS[call.op].resolve(call.args, arguments)
+        return KINDS[kind], attrs, arguments.unbound
 
 
 class _Arguments:
-    """What an op's `resolve` reads of its call: channel counts (block parameters looked up,
-    numbers scaled by the width), and where to report a problem with an argument."""
+    """What an op's `resolve` reads of its call, each argument checked where it is written: channel
+    counts (numbers scaled by the width, block parameters and expressions of them), whole numbers,
+    floats and words that may name a block parameter of the right type. A count written with `in`
+    is left `Unbound` for the shapes pass, which knows the input's channels."""
 
-    def __init__(self, expander: _Expander, call: OpCall, env, where: str):
+    symbolic = False  # the PyTorch backend reads a call with parameters left as names (netgen.backends.pytorch)
+
+    def __init__(self, expander: _Expander, call: OpCall, env: Env, where: str):
         self.expander, self.call, self.env, self.where = expander, call, env, where
+        self.unbound = False
 
-    def channels(self, value, arg: str, scaled: bool = True) -> int:
-        return self.expander.channels(value, self.call.where(arg), self.env, self.where, scaled)
+    def channels(self, value, arg: str, scaled: bool = True, types=("channels",)) -> int | Unbound:
+        found = self.expander.count(value, self.call.where(arg), self.env, self.where, arg, scaled, types)
+        self.unbound |= isinstance(found, Unbound)
+        return found
+
+    def size(self, value, arg: str, low: int = 1) -> tuple[int, int]:
+        """A kernel, stride or padding: a number or a pair, each a whole number or an int parameter."""
+        first, second = value if isinstance(value, list) else (value, value)
+        return self.integer(first, arg, low), self.integer(second, arg, low)
+
+    def integer(self, value, arg: str, low: int = 1) -> int:
+        if isinstance(value, int):
+            return value
+        span = self.call.where(arg)
+        found = self.expander.lookup(value, span, self.env, self.where)
+        kind = self.env.types[value]
+        if kind != "int":
+            raise SpecError(
+                error(
+                    "wrong-param-type",
+                    f"{self.where}: {arg!r} takes whole numbers, but {value!r} is a {kind} parameter; "
+                    f"declare it as `{value}: int` in params",
+                    span,
+                )
+            )
+        if not low <= found <= MAX_KERNEL:
+            raise SpecError(
+                error("bad-value", f"{self.where}: {arg!r} is {value} = {found} here; it must be from {low} to {MAX_KERNEL}", span)
+            )
+        return found
+
+    def number(self, value, arg: str) -> float:
+        """A float, or a float parameter."""
+        if not isinstance(value, str):
+            return value
+        span = self.call.where(arg)
+        found = self.expander.lookup(value, span, self.env, self.where)
+        if self.env.types[value] != "float":
+            raise SpecError(
+                error(
+                    "wrong-param-type",
+                    f"{self.where}: {arg!r} takes a number, but {value!r} is a {self.env.types[value]} parameter; "
+                    f"declare it as `{value}: float` in params",
+                    span,
+                )
+            )
+        return found
+
+    def word(self, value: str, arg: str, kind: str) -> str:
+        """One of a parameter type's words (`max`, `avg`), or a parameter of that type."""
+        words = WORDS[kind]
+        if value in words:
+            return value
+        span = self.call.where(arg)
+        if value not in self.env:
+            known = [*words, *(name for name, found in self.env.types.items() if found == kind)]
+            raise SpecError(
+                error(
+                    "undefined-name",
+                    f"{self.where}: {arg!r} is {one_of(words)} or a {kind} parameter, got {value!r}{suggestion(value, known)}",
+                    span,
+                )
+            )
+        if self.env.types[value] != kind:
+            raise SpecError(
+                error(
+                    "wrong-param-type",
+                    f"{self.where}: {arg!r} takes {one_of(words)} or a {kind} parameter, but {value!r} is a "
+                    f"{self.env.types[value]} parameter",
+                    span,
+                )
+            )
+        return self.env[value]
 
     def fail(self, code: str, message: str, arg: str) -> NoReturn:
         raise SpecError(error(code, f"{self.where}: {message}", self.call.where(arg)))
 
 
-def _type_of_value(value: Value) -> str:
-    """Block values carry their parameter's type: channel counts are ints, scales floats, activations names."""
-    if isinstance(value, bool):
-        return "activation"
-    if isinstance(value, int):
-        return "channels"
-    return "float" if isinstance(value, float) else "activation"
+def count(value: int, text: str, arg: str, where: str, span) -> int:
+    """A channel count an expression gives: at least 1, at most the limit."""
+    if not 1 <= value <= MAX_CHANNELS:
+        raise SpecError(
+            error("bad-value", f"{where}: {arg!r} is {text} = {value}, which is no channel count (1 to {MAX_CHANNELS:,})", span)
+        )
+    return value
+
+
+class Env(dict):
+    """The names in scope where a layer is expanded, each with its parameter type (channels, int,
+    float, activation, pool)."""
+
+    def __init__(self, values: dict, types: dict[str, str]):
+        super().__init__(values)
+        self.types = types
 
 
 def _join(prefix: str, name: str) -> str:

@@ -8,14 +8,16 @@ known gets a diagnostic and `None`; nodes after it are skipped rather than repor
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Node, Shape
 from netgen.ir.ops import OpKind
 from netgen.ops import OPS
-from netgen.ops.base import ShapeContext
+from netgen.ops.base import ShapeContext, Unbound
+from netgen.ops.expr import IN, ExprError
 from netgen.ops.window import window
+from netgen.spec.fields import MAX_CHANNELS
 
 __all__ = ["run", "infer", "fmt", "window"]
 from netgen.spec.model import Spec
@@ -31,10 +33,12 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
             node.shape = None
             continue
         try:
+            if node.unbound:
+                node.attrs = bind(graph, node, inputs[0].shape[0])
             node.shape = infer(graph, node, [source.shape for source in inputs], spec)
         except SpecError as exc:
             node.shape = None
-            problems.extend(exc.diagnostics)
+            problems.extend(d for d in exc.diagnostics if d not in problems)  # a split's parts report it once
     if problems and _looks_like_hwc(spec.input):
         first = problems[0]
         problems[0] = replace(first, notes=(*first.notes, _hwc_note(spec)))
@@ -55,6 +59,31 @@ def _hwc_note(spec: Spec) -> Diagnostic:
     )
 
 
+def bind(graph: Graph, node: Node, channels: int):
+    """The node's attributes with every channel count written with `in` computed from its input's channels."""
+
+    def value(item):
+        if isinstance(item, tuple):
+            return tuple(value(part) for part in item)
+        if not isinstance(item, Unbound):
+            return item
+        try:
+            count = item.expr.value({IN: channels})
+        except ExprError as exc:
+            raise SpecError(error("bad-value", f"{item.where}: {item.arg!r} is {item.text}, and {exc} here", item.span)) from None
+        if not 1 <= count <= MAX_CHANNELS:
+            message = (
+                f"{item.where}: {item.arg!r} is {item.text} = {count} for an input of {channels} channels, "
+                f"which is no channel count (1 to {MAX_CHANNELS:,})"
+            )
+            uses = [path for path in node.scope if path in graph.instances][-1:]
+            raise SpecError(error("bad-value", message, item.span, *(n for use in uses for n in _use_note(graph, use))))
+        return count
+
+    attrs = node.attrs
+    return replace(attrs, **{field.name: value(getattr(attrs, field.name)) for field in fields(attrs)})
+
+
 def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = None) -> Shape:
     op = OPS[node.kind]
     if op.combines:
@@ -68,7 +97,9 @@ def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = Non
         raise SpecError(error("needs-flat", message, node.span))
     if op.keeps_shape:
         return shape
-    return op.shape(ShapeContext(node.name, node.attrs, shapes, node.span, node.where))
+    uses = [path for path in node.scope if path in graph.instances][-1:]
+    notes = lambda: [note for use in uses for note in _use_note(graph, use)]  # noqa: E731
+    return op.shape(ShapeContext(node.name, node.attrs, shapes, node.span, node.where, notes))
 
 
 def fmt(shape: Shape) -> str:
@@ -81,13 +112,16 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
     ranks = {len(shape) for shape in shapes}
     if ranks != {3}:
         raise SpecError(error("needs-map", f"{node.name}: {node.kind.value} needs C x H x W inputs, got {', '.join(map(fmt, shapes))}", node.span))
+    combines = OPS[node.kind].combines
     sizes = [shape[1:] for shape in shapes]
-    common = Counter(sizes).most_common(1)[0][0]
-    if any(size != common for size in sizes):
+    # A product broadcasts a 1x1 map (a squeeze-and-excitation gate) over the others.
+    spread = [size for size in sizes if size != (1, 1)] if combines == "broadcast" else sizes
+    common = Counter(spread or sizes).most_common(1)[0][0]
+    if any(size != common and not (combines == "broadcast" and size == (1, 1)) for size in sizes):
         agreeing = sizes.index(common)
         odd = next(i for i, size in enumerate(sizes) if size != common)
         raise SpecError(_misaligned(graph, node, sources[odd], sizes[odd], labels[odd], labels[agreeing], common))
-    if OPS[node.kind].combines == "equal":
+    if combines in ("equal", "broadcast"):
         channels = {shape[0] for shape in shapes}
         if len(channels) != 1 and getattr(node.attrs, "scale", None) is not None:
             (given, _, _), (made, _, _) = shapes
@@ -99,8 +133,9 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
             raise SpecError(error("channel-mismatch", message, node.span, *_use_note(graph, use)))
         if len(channels) != 1:
             listed = ", ".join(f"{label} has {shape[0]}" for label, shape in zip(labels, shapes, strict=True))
-            raise SpecError(error("channel-mismatch", f"{node.name}: add needs equal channels, but {listed}", node.span, *_use_note(graph, node.name)))
-        return shapes[0]
+            message = f"{node.name}: {node.kind.value} needs equal channels, but {listed}"
+            raise SpecError(error("channel-mismatch", message, node.span, *_use_note(graph, node.name)))
+        return (shapes[0][0], *common)
     return (sum(shape[0] for shape in shapes), *common)
 
 

@@ -7,9 +7,11 @@ must be true or false"), its `title` what it means.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr
+from pydantic_core import PydanticCustomError
 
 # Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
 MAX_CHANNELS = 1_000_000
@@ -21,17 +23,72 @@ _Count = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS)]
 _Extent = Annotated[StrictInt, Field(ge=1, le=MAX_KERNEL)]
 _PadExtent = Annotated[StrictInt, Field(ge=0, le=MAX_KERNEL)]
 
-Channels = Annotated[
-    _Count | Symbol,
-    Field(description=f"a channel count (1 to {MAX_CHANNELS}) or a block parameter name"),
+
+@dataclass(frozen=True)
+class Takes:
+    """Marks an argument that may name a block parameter, and the parameter types it takes
+    (channels, int, float, activation, pool); the expand pass checks the type at each use."""
+
+    types: tuple[str, ...]
+
+
+def takes(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
+    """The arguments of a declaration that may name a block parameter, with the types they take."""
+    out = {}
+    for name, info in model.model_fields.items():
+        for item in info.metadata:
+            if isinstance(item, Takes):
+                out[info.alias or name] = item.types
+    return out
+
+
+def _expression(text: str) -> str:
+    from netgen.ops.expr import ExprError, parse_expr  # the expression language lives with the ops that use it
+
+    if text.strip().isdigit():
+        raise PydanticCustomError("expression", "write the number without quotes")
+    try:
+        parse_expr(text)
+    except ExprError as exc:
+        raise PydanticCustomError("expression", str(exc)) from None
+    return text
+
+
+# The pattern is the editor's hint; the reader says what is wrong with an expression that does not read.
+_Expression = Annotated[
+    StrictStr, Field(max_length=200, json_schema_extra={"pattern": r"^[A-Za-z0-9_ +\-*/()]+$"}), AfterValidator(_expression)
 ]
+_IntParam = _Extent | Symbol
+
+CHANNELS_DESCRIPTION = f"a channel count (1 to {MAX_CHANNELS}), a block parameter, or an expression of them (`in - 3 * g`)"
+Channels = Annotated[_Count | _Expression, Takes(("channels",)), Field(description=CHANNELS_DESCRIPTION)]
+
+
+def channel_count_problem(value: Any) -> str | None:
+    """Why `value` is no channel count, a block parameter or an expression (None: it is one); a
+    reason that follows the description, such as "; write the number without quotes"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if 1 <= value <= MAX_CHANNELS else ""
+    if not isinstance(value, str) or len(value) > 200:
+        return ""
+    try:
+        _expression(value)
+    except PydanticCustomError as exc:
+        return f"; {exc.message()}"
+    return None
 Size2 = Annotated[
     _Extent | Annotated[list[_Extent], Field(min_length=2, max_length=2)],
     Field(description=f"an integer from 1 to {MAX_KERNEL} or a pair [h, w] of them"),
 ]
+SizeParam = Annotated[
+    _IntParam | Annotated[list[_IntParam], Field(min_length=2, max_length=2)],
+    Takes(("int",)),
+    Field(description=f"an integer from 1 to {MAX_KERNEL}, an int parameter, or a pair [h, w] of them"),
+]
 Pad = Annotated[
-    _PadExtent | Annotated[list[_PadExtent], Field(min_length=2, max_length=2)] | Literal["same", "valid"],
-    Field(description="an integer >= 0, a pair [h, w], 'same' or 'valid'"),
+    _PadExtent | Annotated[list[_PadExtent | Symbol], Field(min_length=2, max_length=2)] | Literal["same", "valid"] | Symbol,
+    Takes(("int",)),
+    Field(description="an integer >= 0, an int parameter, a pair [h, w] of them, 'same' or 'valid'"),
 ]
 Flag = Annotated[StrictBool, Field(description="true or false")]
 # YAML reads .inf and .nan as floats; no argument of a layer means anything with them.
@@ -56,7 +113,12 @@ Number32 = Annotated[
     Float32, Field(description="a number that float32 holds: 0, or 1.2e-38 to 3.4e38 either side of 0")
 ]
 Groups = Annotated[
-    StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer that divides both channel counts")
+    _Count | _Expression,
+    Takes(("channels", "int")),
+    Field(
+        description="a positive integer that divides both channel counts, a channels or int parameter, or an "
+        "expression such as `in` (depthwise)"
+    ),
 ]
 
 

@@ -8,11 +8,12 @@ from typing import Literal
 from netgen.diagnostics import Span
 from netgen.spec.schema import InitArgs, Strict
 
-Combine = Literal["seq", "concat", "add"]
-# What a block parameter holds: a channel count (the default), a number such as a residual
-# scale, or an activation (relu or none).
-ParamType = Literal["channels", "float", "activation"]
-PARAM_TYPES: tuple[ParamType, ...] = ("channels", "float", "activation")
+Combine = Literal["seq", "concat", "add", "mul"]
+# What a block parameter holds: a channel count (the default, scaled by the width), a whole number
+# (a kernel size or a stride, never scaled), a number such as a residual scale, an activation
+# (relu, gelu, ..., none) or a pool type (max or avg).
+ParamType = Literal["channels", "int", "float", "activation", "pool"]
+PARAM_TYPES: tuple[ParamType, ...] = ("channels", "int", "float", "activation", "pool")
 Value = int | float | str  # a block argument: a number, an activation, or a parameter name
 
 
@@ -43,7 +44,7 @@ class BlockCall:
 class MergeCall:
     """`concat:` or `add:` of branches written in place: each branch reads the layer's input."""
 
-    op: Literal["concat", "add"]
+    op: Literal["concat", "add", "mul"]
     branches: tuple[Branch, ...]
     span: Span
 
@@ -77,6 +78,16 @@ class Residual:
     span: Span
     scale_span: Span
     act_span: Span
+    drop_path: bool = False  # stochastic depth on the body, at the rate the spec's drop_path_rate gives this use
+
+
+@dataclass(frozen=True)
+class Split:
+    """`split:` the block's input cut along channels into one part per branch, as written."""
+
+    parts: tuple[int | str, ...]  # channel counts, parameters or expressions
+    part_spans: tuple[Span, ...]
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class Block:
     param_types: tuple[ParamType, ...] = ()
     flat: bool = False  # layers of mapping branches are attributes of the block, not of an nn.Sequential
     residual: Residual | None = None
+    split: Split | None = None
 
     def type_of(self, param: str) -> ParamType:
         return self.param_types[self.params.index(param)] if self.param_types else "channels"
@@ -146,6 +158,7 @@ class Spec:
     num_classes: int
     width: float
     init: InitArgs
+    drop_path_rate: float
     transform_input: bool | None  # None: the generated constructor has no transform_input argument
     reference: str | None
     blocks: dict[str, Block]

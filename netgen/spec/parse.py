@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error
 from netgen.ops import ACTIVATION_NAMES, SPEC_OPS
+from netgen.spec.fields import CHANNELS_DESCRIPTION, channel_count_problem, takes
 from netgen.spec.files import read_regular
 from netgen.spec.model import (
     PARAM_TYPES,
@@ -29,6 +30,7 @@ from netgen.spec.model import (
     Outputs,
     Residual,
     Spec,
+    Split,
 )
 from netgen.spec.schema import (
     DEFAULTABLE,
@@ -48,6 +50,8 @@ from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_sour
 # Ops that read several layers; every other op and every block reads exactly one.
 MERGE_OPS = tuple(name for name, op in SPEC_OPS.items() if op.several_inputs)
 ACTIVATIONS = ACTIVATION_NAMES  # what `act:` and an `activation` block parameter take
+_OP_OF_ARGS = {op.args: name for name, op in SPEC_OPS.items() if op.args.model_fields}
+BODY_KEYS = ", ".join(f"'{key}'" for key in MERGE_OPS)
 # A top-level layer written {sequential: {...}} is a group: its layers are numbered items of one nn.Sequential.
 GROUP_KEY = "sequential"
 
@@ -223,6 +227,7 @@ class _Parser:
             input=(c, h, w),
             num_classes=header.num_classes,
             width=header.width,
+            drop_path_rate=header.drop_path_rate,
             init=header.init,
             transform_input=header.transform_input,
             reference=header.reference,
@@ -310,8 +315,11 @@ class _Parser:
             key_spans = getattr(node, "key_spans", {})
             errors = exc.errors()
             kinds: dict[str, set[str]] = {}
+            reasons: dict[str, str] = {}
             for item in errors:
                 kinds.setdefault(str(item["loc"][0]) if item["loc"] else "", set()).add(item["type"])
+                if item["type"] == "expression":  # what is wrong with an expression that does not read
+                    reasons.setdefault(str(item["loc"][0]), f"; {item['msg']}")
             # A misspelt key is reported once, as unknown, not again as the key it meant going missing.
             meant = {closest(key, fields_of(model)) for key, types in kinds.items() if "extra_forbidden" in types}
             reported: set[str] = set()
@@ -328,26 +336,35 @@ class _Parser:
                     before = len(self.diagnostics)
                     if self.validate(inner, node[key], value_spans.get(key, span), f"{what}: {key}") is None and len(self.diagnostics) > before:
                         continue
-                self.fail(self.field_error(model, item, key, node, what, key_spans, value_spans, span, kinds[key]))
+                diagnostic = self.field_error(model, item, key, node, what, key_spans, value_spans, span, kinds[key], reasons.get(key, ""))
+                self.fail(diagnostic)
             return None
 
-    def field_error(self, model, item, key, node, what, key_spans, value_spans, span, kinds=frozenset()) -> Diagnostic:
+    def field_error(self, model, item, key, node, what, key_spans, value_spans, span, kinds=frozenset(), reason: str = "") -> Diagnostic:
         kind = item["type"]
         fields = fields_of(model)
         if kind == "extra_forbidden":
-            takes = f"; expected one of: {', '.join(fields)}" if fields else f"; {what.rpartition(': ')[2]} takes no arguments"
-            hint = suggestion(key, fields) or takes
+            expected = f"; expected one of: {', '.join(fields)}" if fields else f"; {what.rpartition(': ')[2]} takes no arguments"
+            hint = suggestion(key, fields) or expected
             return error("unknown-key", f"{what}: unknown key {key!r}{hint}", key_spans.get(key, span))
         info = fields.get(key)
         expected = info.description if info is not None and info.description else item["msg"].removeprefix("Input should be ")
         if kind == "missing":
             return error("missing-key", f"{what} needs {key!r}: {expected}", span)
         value = node.get(key)
-        return error(
-            "bad-value",
-            f"{what}: {key!r} must be {expected}, got {show(value)}{_number_hint(value, kinds) or _word_hint(value, info)}",
-            value_spans.get(key, span),
-        )
+        hint = _number_hint(value, kinds) or _word_hint(value, info) or reason
+        parameters = takes(model)
+        op = _OP_OF_ARGS.get(model)
+        if op is not None and not hint and key not in parameters and isinstance(value, str) and IDENTIFIER.match(value):
+            # A name where a number or a word is wanted: most likely a block parameter, which this argument cannot take.
+            which = ", ".join(f"{name} ({' or '.join(types)})" for name, types in parameters.items())
+            return error(
+                "not-a-parameter",
+                f"{what}: {key!r} cannot name a block parameter, got {value!r}; it must be {expected}"
+                + (f" ({op}'s arguments that can: {which})" if which else f" (no argument of {op} can)"),
+                value_spans.get(key, span),
+            )
+        return error("bad-value", f"{what}: {key!r} must be {expected}, got {show(value)}{hint}", value_spans.get(key, span))
 
     # -- blocks, heads, layers ---------------------------------------------------------------
 
@@ -360,18 +377,18 @@ class _Parser:
             self.fail(error("name-clash", f"block {name!r} has the name of a built-in op; choose another", span))
             return None
         if not isinstance(node, YMap):
-            self.fail(error("wrong-type", f"block {name!r} must be a mapping with 'params' and one of 'concat', 'add', 'layers'", span))
+            self.fail(error("wrong-type", f"block {name!r} must be a mapping with 'params' and one of {BODY_KEYS}", span))
             return None
         # Its own keys and `flat`; params, residual and the body are walked below.
         declared = self.validate(BlockDecl, node, span, f"block {name!r}")
         params, param_spans, param_types = self.block_params(name, node)
         flat = declared.flat if declared is not None else node.get("flat") is True
-        bodies = [key for key in ("concat", "add", "layers") if key in node]
+        bodies = [key for key in (*MERGE_OPS, "layers") if key in node]
         if len(bodies) != 1:
             self.fail(
                 error(
                     "block-body",
-                    f"block {name!r} needs exactly one of 'concat', 'add' (branches) or 'layers' (a sequence), found {len(bodies)}",
+                    f"block {name!r} needs exactly one of {BODY_KEYS} (branches) or 'layers' (a sequence), found {len(bodies)}",
                     span,
                 )
             )
@@ -382,16 +399,48 @@ class _Parser:
         if "residual" in node:
             types = dict(zip(params, param_types, strict=True))
             residual = self.residual(name, node["residual"], node.value_spans["residual"], types)
+        split = None
+        if "split" in node:
+            split = self.split(name, node, body)
         if body == "layers":
             layers = self.sequence(body_node, body_span, f"{name}.layers", merges=True, flat=flat, context=f"block {name!r}")
             branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
             combine = "seq"
         else:
-            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat)
+            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat, split=split is not None)
             if found is None:
                 return None
             branches, combine = found, body
-        return Block(name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual)
+        if split is not None and len(split.parts) != len(branches):
+            self.fail(
+                error(
+                    "split-parts",
+                    f"block {name!r}: 'split' cuts the input into {len(split.parts)} parts, but the block has "
+                    f"{len(branches)} branches; give one part per branch, in order",
+                    split.span,
+                )
+            )
+            return None
+        return Block(name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual, split)
+
+    def split(self, name: str, node: YMap, body: str) -> Split | None:
+        """`split: [in - 3 * g, g, g, g]`: the block's input cut along channels, one part per branch."""
+        value, span = node["split"], node.value_spans["split"]
+        if body == "layers":
+            self.fail(error("misplaced-key", f"block {name!r}: 'split' cuts the input among branches; write the body as {BODY_KEYS}", span))
+            return None
+        if not isinstance(value, YList) or len(value) < 2:
+            self.fail(error("wrong-type", f"block {name!r}: 'split' must be a list of at least two channel counts, one per branch, got {show(value)}", span))
+            return None
+        ok = True
+        for index, (part, part_span) in enumerate(zip(value, value.item_spans, strict=True)):
+            reason = channel_count_problem(part)
+            if reason is not None:
+                ok = False
+                self.fail(
+                    error("bad-value", f"block {name!r}: split part {index + 1} must be {CHANNELS_DESCRIPTION}, got {show(part)}{reason}", part_span)
+                )
+        return Split(tuple(value), tuple(value.item_spans), span) if ok else None
 
     def block_params(self, name: str, node: YMap) -> tuple[list[str], list[Span], list[str]]:
         """`params: [n1x1, scale: float, act: activation]`: a bare name is a channel count."""
@@ -445,7 +494,7 @@ class _Parser:
             ok &= self.typed_reference(name, "act", act, act_span, types, "activation", literals=ACTIVATIONS)
         if not ok:
             return None
-        return Residual(float(scale) if not isinstance(scale, str) else scale, act, span, scale_span, act_span)
+        return Residual(float(scale) if not isinstance(scale, str) else scale, act, span, scale_span, act_span, args.drop_path)
 
     def typed_reference(self, block: str, key: str, value: str, span: Span, types: dict[str, str], want: str, literals=()) -> bool:
         """A residual argument naming a parameter: the parameter must exist and hold a `want`."""
@@ -473,8 +522,11 @@ class _Parser:
             return False
         return True
 
-    def branches(self, what: str, path: str, body: str, node: Any, span: Span, flat: bool) -> tuple[Branch, ...] | None:
-        """Named branches of a `concat` or `add`, each a list (numbered) or a mapping (named) of layers."""
+    def branches(
+        self, what: str, path: str, body: str, node: Any, span: Span, flat: bool, split: bool = False
+    ) -> tuple[Branch, ...] | None:
+        """Named branches of a `concat`, `add` or `mul`, each a list (numbered) or a mapping (named) of
+        layers; an empty branch passes on what it reads (in a `split` block, its part)."""
         if not isinstance(node, YMap) or not node:
             self.fail(error("wrong-type", f"{what}: '{body}' must map branch names to lists of layers", span))
             return None
@@ -499,7 +551,7 @@ class _Parser:
                 branch_node,
                 node.value_spans[branch_name],
                 f"{path}.{branch_name}",
-                allow_empty=body == "add",
+                allow_empty=body != "concat" or split,
                 merges=named and flat,
                 flat=flat,
                 context=f"{what}, branch {branch_name!r}",
@@ -630,7 +682,7 @@ class _Parser:
             self.fail(
                 error(
                     "too-many-inputs",
-                    f"{label}: {what} takes one input but 'from' names {len(inputs)}; only {' and '.join(MERGE_OPS)} combine several",
+                    f"{label}: {what} takes one input but 'from' names {len(inputs)}; only {', '.join(MERGE_OPS[:-1])} and {MERGE_OPS[-1]} combine several",
                     input_spans[1],
                 )
             )

@@ -29,11 +29,13 @@ from netgen.spec.fields import (
     MAX_CHANNELS,
     MAX_KERNEL,
     MAX_SPATIAL,
+    Channels,
     Finite,
     Flag,
     Float32,
     Number32,
     Positive32,
+    Probability,
     Strict,
     Symbol,
     walked,
@@ -98,7 +100,7 @@ def keys_of(model: type[Strict]) -> tuple[str, ...]:
 
 
 MAX_TIMES = 1000
-ParamType = Literal["channels", "float", "activation"]
+ParamType = Literal["channels", "int", "float", "activation", "pool"]
 BlockArgument = Annotated[
     float | StrictStr, Field(description="a number, relu, none, or a parameter of the enclosing block")
 ]
@@ -143,18 +145,22 @@ class ResidualArgs(Strict):
     ] = 1.0
     act: Annotated[
         Activation | Symbol,
-        Field(title="the activation after the sum", description="relu, none or an activation parameter"),
+        Field(title="the activation after the sum", description="an activation (relu, gelu, ...), none, or an activation parameter"),
     ] = "none"
+    drop_path: Annotated[
+        Flag,
+        Field(title="stochastic depth on the body (timm's DropPath), at the rate the spec's drop_path_rate gives this block"),
+    ] = False
 
 
 Param = Annotated[
     Symbol | Annotated[dict[Symbol, ParamType], Field(min_length=1, max_length=1)],
-    Field(description="a name (a channel count), or {name: channels | float | activation}"),
+    Field(description="a name (a channel count), or {name: channels | int | float | activation | pool}"),
 ]
 
 
 class BlockDecl(Strict):
-    """A parameterised block: its parameters and one body, `concat` or `add` of branches, or `layers` in sequence."""
+    """A parameterised block: its parameters and one body, `concat`, `add` or `mul` of branches, or `layers` in sequence."""
 
     params: Annotated[
         Any, walked(list[Param]), Field(title="the block's parameters, in the order its uses give them", description="a list of names")
@@ -170,6 +176,22 @@ class BlockDecl(Strict):
     ] = None
     add: Annotated[
         Any, walked(dict[Symbol, Branch]), Field(title="branches that each read the block's input, summed; an empty branch is the identity", description="a mapping of named branches")
+    ] = None
+    mul: Annotated[
+        Any,
+        walked(dict[Symbol, Branch]),
+        Field(
+            title="branches that each read the block's input, multiplied elementwise (a 1x1 map, such as a gate, broadcast over the others); an empty branch is the identity",
+            description="a mapping of named branches",
+        ),
+    ] = None
+    split: Annotated[
+        Any,
+        walked(list[Channels]),
+        Field(
+            title="cut the block's input along channels into one part per branch, in order (torch.split), instead of giving each branch all of it; an empty branch passes its part on",
+            description="a list of channel counts, block parameters or expressions of them (`in - 3 * g`), one per branch",
+        ),
     ] = None
     layers: Annotated[
         Any, walked("Layers"), Field(title="layers in sequence", description="a list or a mapping of layers")
@@ -190,6 +212,12 @@ class SpecHeader(Strict):
     ]
     num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, title="the classifier's outputs; blocks may use it as a name", description="a positive integer")] = 1000
     width: Annotated[Finite, Field(gt=0.0, le=16.0, title="multiplies every channel count written as a number", description="a multiplier > 0 and <= 16")] = 1.0
+    drop_path_rate: Annotated[
+        Probability,
+        Field(
+            title="the stochastic depth rate of the last residual with drop_path; timm's rule spreads it linearly from 0 over them all, in order"
+        ),
+    ] = 0.0
     init: Annotated[InitArgs, Field(title="how weights start", description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Annotated[
         StrictBool | None,
@@ -221,7 +249,7 @@ RESIDUAL_KEYS = keys_of(ResidualArgs)
 
 def _layer_model(op: str, meta: type[Strict]) -> type[Strict]:
     args = OP_ARGS[op]
-    if op in ("concat", "add"):
+    if SPEC_OPS[op].several_inputs:
         takes: Any = dict[Symbol, "Branch"] | None
         what = f"{op} of the layers `from` names, or (in a block) of branches that each read the layer's input"
     elif args is NoArgs:

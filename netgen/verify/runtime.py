@@ -128,8 +128,8 @@ def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
         paths[layer.name] = layout.top[layer.name]
         params[layer.name] = sum(parameter.numel() for parameter in sub.parameters())
         sub.register_forward_hook(record(layer.name))
-    for layer in inline:
-        params[layer.name] = 0
+    for layer in inline:  # computed in forward(): a merge, or a parameter applied (layer scale)
+        params[layer.name] = _parameter_size(model, layout.top[layer.name])
         for user in graph.users(exits[layer.name]):
             consumer = by_exit.get(user) if graph.inputs(user) == [exits[layer.name]] else None
             if consumer in paths:
@@ -172,6 +172,13 @@ def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
 
 def _exit(graph: Graph, name: str) -> str:
     return graph.exit_of(name)
+
+
+def _parameter_size(model: torch.nn.Module, path: str) -> int:
+    try:
+        return model.get_parameter(path).numel()
+    except AttributeError:
+        return 0
 
 
 def _submodule(model: torch.nn.Module, path: str) -> torch.nn.Module | None:

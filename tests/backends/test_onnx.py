@@ -67,6 +67,20 @@ def random_weights(layout, seed: int = 0) -> dict[str, np.ndarray]:
     return weights
 
 
+# Each activation as torch.nn.functional computes it, by the name the spec gives it.
+ACTIVATIONS = {
+    "relu": F.relu,
+    "relu6": F.relu6,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda value: F.gelu(value, approximate="tanh"),
+    "silu": F.silu,
+    "sigmoid": torch.sigmoid,
+    "hardswish": F.hardswish,
+    "hardsigmoid": F.hardsigmoid,
+    "none": lambda value: value,
+}
+
+
 def reference_forward(spec, graph, layout, weights, x: np.ndarray) -> np.ndarray:
     """The trunk in eval mode with torch.nn.functional, one IR node at a time: what ONNX must compute."""
 
@@ -98,10 +112,11 @@ def reference_forward(spec, graph, layout, weights, x: np.ndarray) -> np.ndarray
         if kind is OpKind.CONV:
             out = F.conv2d(inputs[0], w(node, "weight"), w(node, "bias"), a.stride, a.pad, 1, a.groups)
             out = batch_norm(out, node, a.bn_eps) if a.bn_eps is not None else out
-            out = F.relu(out) if a.relu else out
+            out = ACTIVATIONS[a.act](out)
         elif kind is OpKind.LINEAR:
-            out = F.linear(inputs[0], w(node, "weight"), w(node, "bias"))
-            out = F.relu(out) if a.relu else out
+            out = ACTIVATIONS[a.act](F.linear(inputs[0], w(node, "weight"), w(node, "bias")))
+        elif kind.value in ACTIVATIONS:
+            out = ACTIVATIONS[kind.value](inputs[0])
         elif kind is OpKind.MAXPOOL:
             out = F.max_pool2d(inputs[0], a.kernel, a.stride, a.pad, ceil_mode=a.ceil)
         elif kind is OpKind.AVGPOOL:
@@ -114,10 +129,22 @@ def reference_forward(spec, graph, layout, weights, x: np.ndarray) -> np.ndarray
             out = F.local_response_norm(inputs[0], a.size, a.alpha, a.beta, a.k)
         elif kind is OpKind.BATCHNORM:
             out = batch_norm(inputs[0], node, a.eps)
-        elif kind is OpKind.RELU:
-            out = F.relu(inputs[0])
-        elif kind is OpKind.DROPOUT:
+        elif kind in (OpKind.DROPOUT, OpKind.DROP_PATH):
+            out = inputs[0]  # the identity in eval
+        elif kind is OpKind.LAYERNORM and inputs[0].dim() == 4:  # over the channels at each position
+            moved = inputs[0].permute(0, 2, 3, 1)
+            out = F.layer_norm(moved, moved.shape[-1:], w(node, "ln_weight"), w(node, "ln_bias"), a.eps).permute(0, 3, 1, 2)
+        elif kind is OpKind.LAYERNORM:
+            out = F.layer_norm(inputs[0], inputs[0].shape[-1:], w(node, "ln_weight"), w(node, "ln_bias"), a.eps)
+        elif kind is OpKind.LAYER_SCALE:
+            gamma = w(node, "gamma")
+            out = inputs[0] * (gamma.view(1, -1, 1, 1) if inputs[0].dim() == 4 else gamma)
+        elif kind is OpKind.SPLIT:
+            out = inputs[0][:, a.start : a.start + a.sizes[a.index]]
+        elif kind is OpKind.MUL:
             out = inputs[0]
+            for factor in inputs[1:]:
+                out = out * factor
         elif kind is OpKind.FLATTEN:
             out = torch.flatten(inputs[0], 1)
         elif kind is OpKind.SOFTMAX:
