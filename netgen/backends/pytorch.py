@@ -44,6 +44,8 @@ from netgen.spec.parse import MERGE_OPS
 from netgen.summary import summarize
 
 LINE_LENGTH = 100
+# The classes of the file's own (templates/pytorch/<helper>.py.j2) that call torch.nn.functional.
+HELPERS_USING_F = frozenset({"layer_norm_2d"})
 TEMPLATE = "pytorch/module.py.j2"
 
 
@@ -627,6 +629,7 @@ class _Planner:
         calls = [call for op in ops for call in (op.call, op.after, op.apply) if call is not None]
         calls += [step.after for step in steps if step.after is not None]
         calls += [act.function for act in activations] + ([basic_conv["act"]] if basic_conv and basic_conv["act"] else [])
+        helpers = {helper for call in calls for helper in _helpers(call)}
         return {
             "spec_file": Path(spec.path).name,
             "spec": spec,
@@ -639,12 +642,13 @@ class _Planner:
                 "NamedTuple": bool(network["heads"]),
                 # training_loss() uses F.cross_entropy
                 "F": any(call.fn.startswith("F.") for call in calls)
+                or bool(helpers & HELPERS_USING_F)
                 or bool(relu and (relu.varies or relu.value))
                 or any(step.action in ("relu", "act") for block in blocks for step in block.steps)
                 or bool(network["heads"]),
             },
             "activations": activations,
-            "helpers": sorted({helper for call in calls for helper in _helpers(call)}),
+            "helpers": sorted(helpers),
             "batch_norm": any(
                 op.kind == "batchnorm" or (op.kind == "conv" and op.attrs.bn_eps is not None) for op in ops
             ),

@@ -239,7 +239,8 @@ class _Expander:
         """`split:` one node per branch, `<branch>.input`, holding that branch's part of the block's input."""
         split = block.split
         sizes = tuple(
-            self.count(value, span, env, path, "split") for value, span in zip(split.parts, split.part_spans, strict=True)
+            self.count(value, span, env, path, "split", types=("channels", "int"))
+            for value, span in zip(split.parts, split.part_spans, strict=True)
         )
         names = []
         for index, branch in enumerate(block.branches):
@@ -562,7 +563,7 @@ class _Arguments:
             raise SpecError(
                 error(
                     "undefined-name",
-                    f"{self.where}: {arg!r} is {one_of(words)} or a {kind} parameter, got {value!r}{suggestion(value, known)}",
+                    f"{self.where}: {arg!r} must be {one_of(words)}, or a {kind} parameter, got {value!r}{suggestion(value, known)}",
                     span,
                 )
             )

@@ -76,8 +76,7 @@ def bind(graph: Graph, node: Node, channels: int):
                 f"{item.where}: {item.arg!r} is {item.text} = {count} for an input of {channels} channels, "
                 f"which is no channel count (1 to {MAX_CHANNELS:,})"
             )
-            uses = [path for path in node.scope if path in graph.instances][-1:]
-            raise SpecError(error("bad-value", message, item.span, *(n for use in uses for n in _use_note(graph, use))))
+            raise SpecError(error("bad-value", message, item.span, *_innermost_use_note(graph, node)))
         return count
 
     attrs = node.attrs
@@ -97,9 +96,13 @@ def infer(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None = Non
         raise SpecError(error("needs-flat", message, node.span))
     if op.keeps_shape:
         return shape
-    uses = [path for path in node.scope if path in graph.instances][-1:]
-    notes = lambda: [note for use in uses for note in _use_note(graph, use)]  # noqa: E731
-    return op.shape(ShapeContext(node.name, node.attrs, shapes, node.span, node.where, notes))
+    return op.shape(ShapeContext(node.name, node.attrs, shapes, node.span, node.where, lambda: _innermost_use_note(graph, node)))
+
+
+def _innermost_use_note(graph: Graph, node: Node) -> list[Diagnostic]:
+    """A note on the block use a node is in, innermost first: where a problem of a block's shows."""
+    use = next((path for path in reversed(node.scope) if path in graph.instances), None)
+    return _use_note(graph, use) if use is not None else []
 
 
 def fmt(shape: Shape) -> str:
@@ -134,7 +137,7 @@ def _merge(graph: Graph, node: Node, shapes: list[Shape], spec: Spec | None) -> 
         if len(channels) != 1:
             listed = ", ".join(f"{label} has {shape[0]}" for label, shape in zip(labels, shapes, strict=True))
             message = f"{node.name}: {node.kind.value} needs equal channels, but {listed}"
-            raise SpecError(error("channel-mismatch", message, node.span, *_use_note(graph, node.name)))
+            raise SpecError(error("channel-mismatch", message, node.span, *_innermost_use_note(graph, node)))
         return (shapes[0][0], *common)
     return (sum(shape[0] for shape in shapes), *common)
 

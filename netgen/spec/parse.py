@@ -407,7 +407,7 @@ class _Parser:
             branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
             combine = "seq"
         else:
-            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat, split=split is not None)
+            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat, split="split" in node)
             if found is None:
                 return None
             branches, combine = found, body
@@ -427,7 +427,7 @@ class _Parser:
         """`split: [in - 3 * g, g, g, g]`: the block's input cut along channels, one part per branch."""
         value, span = node["split"], node.value_spans["split"]
         if body == "layers":
-            self.fail(error("misplaced-key", f"block {name!r}: 'split' cuts the input among branches; write the body as {BODY_KEYS}", span))
+            self.fail(error("misplaced-key", f"block {name!r}: 'split' cuts the input among branches: write the body as branches ({BODY_KEYS})", span))
             return None
         if not isinstance(value, YList) or len(value) < 2:
             self.fail(error("wrong-type", f"block {name!r}: 'split' must be a list of at least two channel counts, one per branch, got {show(value)}", span))

@@ -6,14 +6,19 @@ composition below the opset that has them) and the IR's functional reference com
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
 from netgen.backends.layout import make_layout
 from netgen.backends.onnx_backend import MIN_OPSET, OPSET, build_onnx
+from netgen.backends.onnx_inference import optimize_for_inference
 from netgen.backends.pytorch import render_pytorch
 from netgen.ir.ops import OpKind
+from tests.backends.conftest import import_source
 from tests.backends.test_onnx import all_nodes, generated_module, images, random_weights, reference_forward, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -323,3 +328,94 @@ def test_elementwise_ops_count_no_multiply_adds(compiled):
     assert graph["se.fc1"].shape == (4, 1, 1)
     _, graph, _, _ = compiled["meta-next"]
     assert graph["first.gamma"].macs == 0 and graph["first.gamma"].weights == 8
+
+
+EVERYTHING = """\
+name: InceptionNeXtSE
+input: [3, 32, 32]
+num_classes: 5
+drop_path_rate: 0.2
+blocks:
+  inception_dw:
+    params: [gc, band: int]
+    split: [in - 3 * gc, gc, gc, gc]
+    concat:
+      x_id: []
+      dwconv_hw: [conv: {out: gc, kernel: 3, pad: 1, groups: gc, bare: true}]
+      dwconv_w: [conv: {out: gc, kernel: [1, band], pad: same, groups: gc, bare: true}]
+      dwconv_h: [conv: {out: gc, kernel: [band, 1], pad: same, groups: gc, bare: true}]
+  block:
+    params: [dim, gc, act: activation]
+    residual: {drop_path: true, act: act}
+    layers:
+      token_mixer: {inception_dw: [gc, 5]}
+      norm: {layernorm: {eps: 1.0e-6}}
+      fc1: {conv: {out: 4 * dim, kernel: 1, bare: true}}
+      gelu: {gelu: }
+      fc2: {conv: {out: dim, kernel: 1, bare: true}}
+      gamma: {layer_scale: {init: 1.0e-6}}
+  se_module:
+    params: [channels, reduction: int, p: pool]
+    layers:
+      pool: {pool: {type: p, kernel: 3, stride: 1, pad: 1}}
+      avg_pool: {global_avgpool: }
+      fc1: {conv: {out: channels // reduction, kernel: 1, bare: true}}
+      relu: {relu: }
+      fc2: {conv: {out: channels, kernel: 1, bare: true}}
+      sigmoid: {sigmoid: }
+      scale: {mul: , from: [input, sigmoid]}
+layers:
+  stem: {conv: {out: 16, kernel: 4, stride: 4, bare: true}}
+  blocks: {block: [16, 4, gelu_tanh], times: 2}
+  last: {block: [16, 2, none]}
+  se: {se_module: [16, 4, max]}
+  pool: {global_avgpool: }
+  flatten: {flatten: }
+  fc: {linear: {out: 24, act: gelu}}
+  head_norm: {layernorm: {eps: 1.0e-6}}
+  head: {linear: {out: num_classes}}
+"""
+
+
+@pytest.fixture(scope="module")
+def everything(tmp_path_factory, generate):
+    path = tmp_path_factory.mktemp("new_ops") / "everything.yaml"
+    path.write_text(EVERYTHING)
+    return generate(path)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch 2.13 deprecates TorchScript; we keep the promise
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_torchscript_runs_the_new_ops_as_eager_does(everything, mode):
+    model = getattr(everything.network(), mode)()
+    scripted = torch.jit.script(model)
+    images = torch.randn(4, *everything.spec.input)
+    with torch.no_grad():
+        torch.manual_seed(3)
+        eager = model(images)
+        torch.manual_seed(3)
+        assert torch.equal(scripted(images), eager)
+
+
+def test_fx_export_and_copies_run_the_new_ops_as_eager_does(everything):
+    model = everything.network().eval()
+    images = torch.randn(2, *everything.spec.input)
+    with torch.no_grad():
+        eager = model(images)
+        assert torch.equal(torch.fx.symbolic_trace(model)(images), eager)
+        assert torch.allclose(torch.export.export(model, (images,)).module()(images), eager, atol=1e-6)
+        assert torch.equal(copy.deepcopy(model)(images), eager)
+        assert torch.equal(pickle.loads(pickle.dumps(model))(images), eager)
+
+
+def test_the_inference_build_of_the_new_ops_computes_what_the_plain_one_does(everything, tmp_path):
+    spec, graph, layout = everything.spec, everything.graph, everything.layout
+    _, module = import_source(render_pytorch(spec, graph, layout, optimize=True), tmp_path, "optimized")
+    plain = getattr(module, layout.network_class)().eval()
+    images = torch.randn(2, *spec.input)
+    with torch.no_grad():
+        expected = plain(images)
+        np.testing.assert_allclose(module.for_inference(plain)(images).numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+    state = {key: value.detach().numpy() for key, value in plain.state_dict().items()}
+    model = optimize_for_inference(build_onnx(spec, graph, layout, state_dict=state, inline_functions=True))
+    np.testing.assert_allclose(run(model, images.numpy()), expected.numpy(), rtol=1e-4, atol=1e-5)

@@ -26,9 +26,12 @@ from dataclasses import dataclass, field
 import yaml
 from hypothesis import strategies as st
 
+from netgen.ops.activation import ACTIVATION_NAMES
 from netgen.spec.schema import OP_ARGS
 
 MAX_CHANNELS = 32
+ACTIVATION_OPS = tuple(name for name in ACTIVATION_NAMES if name != "none")
+BARE = {"bare": True, "bn": False, "act": "none"}  # a lone nn.Conv2d, whatever `defaults:` give a conv
 ODD_KERNELS = (1, 3, 5, 7)
 WIDTHS = (0.25, 0.5, 0.75, 1.5, 2.0)
 # Names that generated code must rename or keep apart: keywords, builtins, nn.Module's own
@@ -73,7 +76,7 @@ class _BlockPlan:
     """A block definition, and how its output channels and size follow from its arguments."""
 
     name: str
-    kind: str  # inception, reduction, residual, twin, scaled, shortcuts, aliased or stage
+    kind: str  # inception, reduction, residual, twin, scaled, shortcuts, aliased, stage, se, mixer, metanext or pooled
     params: list[str]
     types: dict[str, str] = field(default_factory=dict)  # typed parameters (float, activation); others count channels
     ends: list[tuple] = field(default_factory=list)  # per concat branch: ("param", i), ("literal", c) or ("input",)
@@ -93,9 +96,9 @@ class _BlockPlan:
             if self.with_input:
                 return inner + channels_in
             return self.post if self.post is not None else inner
-        if self.kind in ("residual", "twin", "scaled"):
+        if self.kind in ("residual", "twin", "scaled", "metanext"):
             return args[0]
-        if self.kind == "shortcuts":
+        if self.kind in ("shortcuts", "se", "mixer", "pooled"):
             return channels_in
         if self.kind == "aliased":
             (kind, value), = self.ends
@@ -117,11 +120,13 @@ class _BlockPlan:
         return (extent - 1) // self.stride + 1
 
     def needs_equal_channels(self) -> bool:
-        return self.kind in ("residual", "scaled") or (self.kind == "stage" and self.inner.needs_equal_channels())
+        """Its first argument must be the channels it receives (a residual's body ends with them, a
+        squeeze-and-excitation gate multiplies them)."""
+        return self.kind in ("residual", "scaled", "se", "metanext") or (self.kind == "stage" and self.inner.needs_equal_channels())
 
     def repeatable(self) -> bool:
         """Keeps channels and size, so `times: N` copies can follow one another."""
-        return self.kind in ("residual", "scaled")
+        return self.kind in ("residual", "scaled", "metanext")
 
 
 class _Builder:
@@ -182,13 +187,16 @@ class _Builder:
             data["transform_input"] = True
         if self.flag():
             data["init"] = self.init()
+        if self.flag():
+            data["drop_path_rate"] = self.pick((0.0, 0.1, 0.5))
         self.draw_defaults()
         if self.defaults:
             data["defaults"] = self.defaults
 
         for _ in range(self.number(1, 4)):
             self.stem_layer()
-        if self.flag():
+        # An nn.Parameter (layer scale) cannot be an item of the group's nn.Sequential.
+        if self.flag() and not any("layer_scale" in layer for layer in self.layers.values()):
             self.group_stem(list(self.layers))
         self.define_blocks()
         self.use_blocks()
@@ -283,7 +291,7 @@ class _Builder:
         """A conv's arguments with its shape-free options drawn: bias, batch norm, activation."""
         args = {"out": out, **fixed}
         if self.flag():
-            args["act"] = self.pick(("relu", "none"))
+            args["act"] = self.pick(("relu", "none", *ACTIVATION_OPS))
         if self.flag():
             args["bn"] = self.pick((True, False, {"eps": 0.001}, {"eps": 1e-5, "momentum": 0.2}))
         if self.flag():
@@ -312,7 +320,7 @@ class _Builder:
         return {op: args}
 
     def stem_layer(self) -> None:
-        kind = self.pick(("conv", "conv", "pool", "lrn", "batchnorm", "relu"))
+        kind = self.pick(("conv", "conv", "pool", "lrn", "batchnorm", "activation", "layernorm", "layer_scale"))
         if kind == "conv":
             layer = self.conv()
         elif kind == "pool":
@@ -320,6 +328,12 @@ class _Builder:
         elif kind == "lrn":
             # ONNX Runtime runs odd sizes only.
             layer = {"lrn": {"size": self.pick((1, 3, 5)), "alpha": 0.0001, "beta": 0.75, "k": self.pick((1.0, 2.0))}}
+        elif kind == "activation":
+            layer = {self.pick(ACTIVATION_OPS): None}
+        elif kind == "layernorm":
+            layer = {"layernorm": {"eps": self.pick((1e-5, 1e-6))} if self.flag() else None}
+        elif kind == "layer_scale":
+            layer = {"layer_scale": {"init": self.pick((1e-6, 0.5, 1.0))}}
         else:
             layer = {kind: None}
         self.maps.append(self.add(layer))
@@ -328,7 +342,10 @@ class _Builder:
 
     def define_blocks(self) -> None:
         taken = set(OP_ARGS) | {"input"}
-        kinds = ("inception", "inception", "flat", "reduction", "residual", "residual", "scaled", "twin", "shortcuts", "aliased")
+        kinds = (
+            "inception", "inception", "flat", "reduction", "residual", "residual", "scaled", "twin", "shortcuts",
+            "aliased", "se", "mixer", "metanext", "pooled",
+        )  # fmt: skip
         for _ in range(self.number(1, 2)):
             kind = self.pick(kinds)
             name = self.fresh(taken)
@@ -515,6 +532,74 @@ class _Builder:
             branches[self.fresh(names)] = self.branch(layers)
         return {"add": branches}
 
+    def se_block(self, plan: _BlockPlan) -> dict:
+        """Squeeze and excitation: a gate of pooled, reduced and expanded channels multiplies the
+        block's input, with `mul` of `from: [input, gate]` or as a product of branches."""
+        channels, _ = self.param(plan)
+        reduction = self.param(plan)[0]
+        plan.types[reduction] = "int"
+        gate = [
+            {"global_avgpool": None},
+            # at least one channel: rounded up, or half and one
+            {"conv": {"out": f"({channels} + {reduction} - 1) // {reduction}" if self.flag() else f"{channels} // 2 + 1", "kernel": 1, **BARE}},
+            {self.pick(("relu", "silu")): None},
+            {"conv": {"out": channels, "kernel": 1, **(BARE if self.flag() else {})}},
+            {self.pick(("sigmoid", "hardsigmoid")): None},
+        ]
+        if self.flag():
+            names: set[str] = set()
+            layers = {self.fresh(names): layer for layer in gate}
+            last = list(layers)[-1]
+            layers[self.fresh(names)] = {"mul": None, "from": self.pick((["input", last], [last, "input"]))}
+            return {"layers": layers}
+        names = set()
+        return {"mul": {self.fresh(names): [], self.fresh(names): self.branch(gate)}}
+
+    def mixer_block(self, plan: _BlockPlan) -> dict:
+        """timm's InceptionDWConv2d: the input split by channels into an identity part and parts for
+        depthwise square and band (1xk, kx1) kernels, concatenated again."""
+        gc, band = self.param(plan)[0], self.param(plan)[0]
+        plan.types[band] = "int"
+        names: set[str] = set()
+        dw = {"out": gc, "kernel": 3, "pad": 1, "groups": self.pick((gc, "in")), **(BARE if self.flag() else {})}
+        wide = {"out": gc, "kernel": [1, band], "pad": "same", "groups": gc}
+        tall = {"out": "in", "kernel": [band, 1], "pad": "same", "groups": "in", "bias": self.flag()}
+        branches = {
+            self.fresh(names): [],
+            self.fresh(names): [{"conv": dw}],
+            self.fresh(names): [{"conv": wide}],
+            self.fresh(names): [{"conv": tall}],
+        }
+        order = self.draw(st.permutations(range(4)))
+        parts = [f"in - 3 * {gc}" if index == 0 else gc for index in order]
+        return {"split": parts, "concat": dict(list(branches.items())[index] for index in order)}
+
+    def metanext_block(self, plan: _BlockPlan) -> dict:
+        """timm's MetaNeXtBlock: a depthwise mixer, a norm, a 1x1 MLP, layer scale, drop path, the shortcut."""
+        dim, _ = self.param(plan)
+        names: set[str] = set(plan.params)
+        layers = {
+            self.fresh(names): {"conv": {"out": "in", "kernel": self.pick((3, [1, 5])), "pad": "same", "groups": "in", **BARE}},
+            self.fresh(names): {self.pick(("batchnorm", "layernorm")): None},
+            self.fresh(names): {"conv": {"out": f"{self.pick((2, 4))} * {dim}", "kernel": 1, **BARE}},
+            self.fresh(names): {self.pick(("gelu", "gelu_tanh", "hardswish")): None},
+            self.fresh(names): {"conv": {"out": dim, "kernel": 1, **BARE}},
+            self.fresh(names): {"layer_scale": {"init": self.pick((1e-6, 0.5))}},
+        }
+        return {"residual": {"drop_path": True, "act": self.pick(("none", "gelu"))}, "layers": layers}
+
+    def pooled_block(self, plan: _BlockPlan) -> dict:
+        """Block parameters in op arguments: the pool type, a kernel size and a dropout rate."""
+        kind, kernel, rate = self.param(plan)[0], self.param(plan)[0], self.param(plan)[0]
+        plan.types.update({kind: "pool", kernel: "int", rate: "float"})
+        names: set[str] = set()
+        return {
+            "layers": {
+                self.fresh(names): {"pool": {"type": kind, "kernel": kernel, "stride": 1, "pad": "same"}},
+                self.fresh(names): {"dropout": {"p": rate}},
+            }
+        }
+
     def stage_block(self, name: str, inner: _BlockPlan) -> _BlockPlan:
         """A `layers` block that uses another block, passing its own parameters on. Written as a
         mapping, its layers take names the block it wraps uses inside, or the ONNX backend's own."""
@@ -554,6 +639,14 @@ class _Builder:
             if index and self.flag():
                 self.maps.append(self.add(self.pool()))
             args = [self.argument(plan, param) for param in plan.params]
+            if _kind_of(plan) == "mixer":
+                # Three parts of gc channels and an identity part of at least one.
+                if self.channels < 4:  # 16 channels are 4 or more at any width drawn
+                    self.maps.append(self.add({"conv": self.conv_args(16, kernel=1)}))
+                    self.channels = self.scaled(16)
+                # A number the width scales to at most a third of the channels, less one.
+                fits = [n for n in range(1, 4 * MAX_CHANNELS) if 3 * self.scaled(n) < self.channels]
+                args[0] = self.pick(fits[: self.channels])
             if plan.needs_equal_channels():
                 literal = self.literal_for(self.channels)
                 if literal is None:
@@ -572,9 +665,13 @@ class _Builder:
     def argument(self, plan: _BlockPlan, param: str):
         kind = plan.types.get(param)
         if kind == "float":
-            return self.pick((0.1, 0.17, 1.0))
+            return self.pick((0.1, 0.17, 0.5, 1.0) if _kind_of(plan) != "pooled" else (0.0, 0.1, 0.5))
         if kind == "activation":
-            return self.pick(("relu", "none"))
+            return self.pick(("relu", "none", *ACTIVATION_OPS))
+        if kind == "pool":
+            return self.pick(("max", "avg"))
+        if kind == "int":
+            return self.pick((1, 3, 5)) if _kind_of(plan) != "se" else self.pick((1, 2, 4))
         return self.number(1, MAX_CHANNELS)
 
     def group_stem(self, stem: list[str]) -> None:
@@ -650,10 +747,14 @@ class _Builder:
             features = self.channels
         self.add({"flatten": None})
         for _ in range(self.number(0, 2)):
-            extra = self.pick(("relu", "dropout", "batchnorm", "hidden"))  # lrn needs a feature map
+            extra = self.pick(("relu", "dropout", "batchnorm", "hidden", "layernorm", "activation", "layer_scale"))  # lrn needs a feature map
             if extra == "hidden":
                 features = self.number(1, MAX_CHANNELS)
-                self.add({"linear": {"out": features, "act": "relu"}})
+                self.add({"linear": {"out": features, "act": self.pick(("relu", *ACTIVATION_OPS))}})
+            elif extra == "activation":
+                self.add({self.pick(ACTIVATION_OPS): None})
+            elif extra == "layer_scale":
+                self.add({"layer_scale": {"init": 0.5}})
             elif extra == "dropout":
                 self.add({"dropout": {"p": self.pick((0.0, 0.3, 0.7))}})
             else:
@@ -661,6 +762,11 @@ class _Builder:
         self.add({"linear": {"out": "num_classes"} if self.flag() else {"out": "num_classes", "bias": self.flag()}})
         if self.flag():
             self.add({"softmax": None})
+
+
+def _kind_of(plan: _BlockPlan) -> str:
+    """The kind of block a stage wraps, at any depth."""
+    return _kind_of(plan.inner) if plan.kind == "stage" else plan.kind
 
 
 def _names_in(node) -> list:
@@ -687,6 +793,8 @@ KNOWN_KEYS = (
     "reference", "transform_input", "params", "concat", "add", "from", "row", "loss_weight", "out", "kernel",
     "stride", "pad", "groups", "bias", "bn", "act", "ceil", "count_include_pad", "p", "size", "eps",
     "momentum", "conv", "maxpool", "avgpool", "linear", "flatten", "softmax", "dropout", "global_avgpool",
+    "mul", "split", "residual", "drop_path", "drop_path_rate", "layer_scale", "layernorm", "init", "type", "pool",
+    "gelu", "sigmoid", "in - 3 * g",
 )  # fmt: skip
 ODD_NUMBERS = (0, -1, -7, 2, 1023, 1024, 1025, 65_536, 65_537, 1_000_000, 1_000_001, 2**31, 2**63, 10**40)
 ODD_TEXT = ("", " ", "same", "valid", "relu", "none", "num_classes", "input", "x", "1", "3.0", "[1, 2]", "-", "é", "\t")

@@ -26,11 +26,11 @@ from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
 from netgen.verify.runtime import load_generated
 from tests.fuzz import VALID_SETTINGS
-from tests.fuzz.strategies import ONNX_NAMES, spec_data, valid_specs
+from tests.fuzz.strategies import ACTIVATION_OPS, ONNX_NAMES, spec_data, valid_specs
 
 BATCH = 2  # batch norm in training mode needs more than one value per channel
 SEED = 0
-MERGES = (OpKind.CONCAT, OpKind.ADD)
+MERGES = (OpKind.CONCAT, OpKind.ADD, OpKind.MUL)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -62,7 +62,11 @@ def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) ->
         try:
             modules[node.name] = network.get_submodule(layout.modules[node.name])
         except AttributeError:
-            # A concat or add layer, at the top or in a block's layers, is computed in forward() and has no module.
+            if node.kind is OpKind.LAYER_SCALE:  # an nn.Parameter of the module that holds it
+                scale = network.get_parameter(layout.modules[node.name])
+                assert (scale.numel(), 0) == (node.weights, node.biases), f"{node.name}: {scale.numel()} scales"
+                continue
+            # A merge layer, at the top or in a block's layers, is computed in forward() and has no module.
             assert node.kind in MERGES, f"{node.name}: no module at {layout.modules[node.name]}"
             continue
         modules[node.name].register_forward_hook(_recorder(seen, node.name))
@@ -174,11 +178,13 @@ def _check_onnx(network: nn.Module, spec, graph: Graph, layout, x: torch.Tensor)
             for node in graph.trunk():
                 if node.kind is OpKind.INPUT or node.name in (graph.output, graph.logits()):
                     continue
-                if node.name not in shapes:
-                    assert node.kind is OpKind.DROPOUT, f"{node.name} ({node.kind}) has no ONNX value"
+                # A layer scale's value gives way to its weight, which has its name.
+                value = node.name if node.name in shapes or node.kind is not OpKind.LAYER_SCALE else f"{node.name}_"
+                if value not in shapes:
+                    assert node.kind in (OpKind.DROPOUT, OpKind.DROP_PATH), f"{node.name} ({node.kind}) has no ONNX value"
                     continue
                 want = ("N", *node.shape)
-                assert shapes[node.name] == want, f"{node.name}: ONNX infers {shapes[node.name]}, the IR has {want}"
+                assert shapes[value] == want, f"{node.name}: ONNX infers {shapes[value]}, the IR has {want}"
         got = _session(model).run(list(expected), {"input": x.numpy()})
         for name, value in zip(expected, got, strict=True):
             scale = max(1.0, float(np.abs(expected[name]).max()))
@@ -274,3 +280,42 @@ def test_valid_specs_use_every_construct_that_aliases_a_value():
         "two heads on one layer",
         "a head on a block's output",
     }
+
+
+def ops_used(data: dict) -> set[str]:
+    """The ops and constructs after 2016 a generated spec uses."""
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("mul", "split", "layer_scale", "layernorm", "drop_path", "pool", *ACTIVATION_OPS):
+                    found.add(key)
+                if key == "groups" and value == "in":
+                    found.add("depthwise")
+                if key == "kernel" and isinstance(value, list) and 1 in value and value != [1, 1]:
+                    found.add("band kernel")
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    if data.get("drop_path_rate"):
+        found.add("drop_path_rate")
+    return found
+
+
+def test_valid_specs_use_every_op_and_construct():
+    seen: set[str] = set()
+
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(spec_data())
+    def draw(data):
+        seen.update(ops_used(data))
+
+    draw()
+    assert seen == {
+        "mul", "split", "layer_scale", "layernorm", "drop_path", "drop_path_rate", "pool", "depthwise", "band kernel",
+        *ACTIVATION_OPS,
+    }  # fmt: skip
