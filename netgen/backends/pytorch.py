@@ -865,9 +865,10 @@ class _Symbols:
 
 
 def _symbolic(value) -> bool:
+    """Whether a value of a class's arguments names a parameter (a constant expression does not)."""
     if isinstance(value, tuple):
         return any(_symbolic(item) for item in value)
-    return isinstance(value, (Channels, Param))
+    return isinstance(value, Param) or (isinstance(value, Channels) and value.constant is None)
 
 
 def _evaluate(value, env: dict[str, Any]):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 # Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
 MAX_CHANNELS = 1_000_000
@@ -127,14 +127,39 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
-def walked(declared: Any, container: type | None = None) -> PlainValidator:
+@dataclass(frozen=True)
+class _Walked:
+    declared: Any
+    container: type | None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        container = self.container
+
+        def kind_only(value: Any) -> Any:
+            if container is not None and not isinstance(value, container):
+                raise ValueError(f"expected a {container.__name__}")
+            return value
+
+        return core_schema.no_info_plain_validator_function(kind_only)
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: Any) -> dict:
+        # The declared type's schema is generated here, for `netgen schema` alone: validation never
+        # builds it, so `check` does not pay for a union of every op's layer.
+        return handler(_core_schema_of(self.declared))
+
+
+def _core_schema_of(declared: Any) -> core_schema.CoreSchema:
+    import sys
+
+    from pydantic import TypeAdapter
+
+    if isinstance(declared, str):  # a declaration of netgen.spec.schema's, named before it is defined
+        declared = getattr(sys.modules["netgen.spec.schema"], declared)
+    return TypeAdapter(declared).core_schema
+
+
+def walked(declared: Any, container: type | None = None) -> _Walked:
     """A part of the document `parse` walks itself, each of its nodes validated by its own
     declaration so that every diagnostic is located at its node. Here at most its kind is checked
     (`container`); `declared` is the type the JSON Schema shows (`netgen.spec.document`)."""
-
-    def kind_only(value: Any) -> Any:
-        if container is not None and not isinstance(value, container):
-            raise ValueError(f"expected a {container.__name__}")
-        return value
-
-    return PlainValidator(kind_only, json_schema_input_type=declared)
+    return _Walked(declared, container)
