@@ -8,10 +8,10 @@ The order of declaration is the order the JSON Schema and the documentation list
 
 from __future__ import annotations
 
-from netgen.ops import activation, conv, linear, merge, norm, pool, scale, tensor
+from netgen.ops import activation, conv, linear, merge, norm, pool, scale, shuffle, tensor
 from netgen.ops.base import Op, SpecOp
 
-_FAMILIES = (conv, pool, norm, scale, activation, tensor, linear, merge)
+_FAMILIES = (conv, pool, norm, scale, activation, tensor, shuffle, linear, merge)
 
 OPS: dict[str, Op] = {op.kind: op for family in _FAMILIES for op in family.OPS}
 SPEC_OPS: dict[str, SpecOp] = {op.name: op for family in _FAMILIES for op in family.SPEC_OPS}

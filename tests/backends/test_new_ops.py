@@ -169,6 +169,25 @@ layers:
   fc: {linear: {out: num_classes}}
 """
 
+CHANNEL_SHUFFLE = """\
+name: Shuffle
+input: [3, 8, 8]
+num_classes: 4
+blocks:
+  unit:                         # ShuffleNet's: a grouped 1x1 convolution, the channels shuffled
+    params: [g: int]
+    layers:
+      conv: {conv: {out: 12, kernel: 1, groups: g, bare: true}}
+      shuffle: {channel_shuffle: {groups: g}}
+layers:
+  stem: {conv: {out: 12, kernel: 3, pad: 1}}
+  a: {unit: [3]}
+  b: {unit: [4]}
+  pool: {global_avgpool: }
+  flatten: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
 SPECS = {
     "activations": ACTIVATIONS,
     "squeeze-excitation": SQUEEZE_EXCITATION,
@@ -176,6 +195,7 @@ SPECS = {
     "layernorm": LAYER_NORM,
     "meta-next": META_NEXT,
     "parameters": PARAMETERS,
+    "channel-shuffle": CHANNEL_SHUFFLE,
 }
 
 

@@ -141,6 +141,8 @@ def reference_forward(spec, graph, layout, weights, x: np.ndarray) -> np.ndarray
             out = inputs[0] * (gamma.view(1, -1, 1, 1) if inputs[0].dim() == 4 else gamma)
         elif kind is OpKind.SPLIT:
             out = inputs[0][:, a.start : a.start + a.sizes[a.index]]
+        elif kind is OpKind.CHANNEL_SHUFFLE:
+            out = F.channel_shuffle(inputs[0], a.groups)
         elif kind is OpKind.MUL:
             out = inputs[0]
             for factor in inputs[1:]:
