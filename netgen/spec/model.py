@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from netgen.diagnostics import Span
+from netgen.spec.claims import Claim
+from netgen.spec.library import Import
 from netgen.spec.schema import InitArgs, Strict
 
 Combine = Literal["seq", "concat", "add"]
@@ -155,6 +157,9 @@ class Spec:
     field_spans: dict[str, Span] = field(default_factory=dict)
     deviations: tuple[Deviation, ...] = ()
     outputs: Outputs | None = None
+    width_divisor: int | None = None  # channel counts `width` scales are rounded to a multiple of it
+    claims: tuple[Claim, ...] = ()  # the design's own targets, in the order written
+    imports: tuple[Import, ...] = ()  # the block libraries read, each with the `use:` entry naming it
 
     def where(self, key: str) -> Span:
         return self.field_spans.get(key, self.span)

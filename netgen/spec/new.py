@@ -18,16 +18,22 @@ STARTER = Template('''\
 # yaml-language-server: $$schema=$schema
 # A small Inception-style network to start from; `netgen check $path` checks it,
 # `netgen summary $path --depth 2` shows it, `netgen build $path` writes its PyTorch and ONNX.
-name: $name                       # the generated class's name
+name: $name                       # the network's name; the generated class is its CamelCase form
 description: A two-module Inception network for 32x32 images   # one line, for readers
 input: [3, 32, 32]                # C, H, W of one input image
 num_classes: 10                   # the classifier's outputs; blocks can use `num_classes` as a value
 # width: 0.5                      # scales every channel count written as a number
+# width_divisor: 8                # ...and rounds each scaled count to a multiple of 8 (timm's make_divisible)
 # init: {weight: xavier_uniform, bias: 0.0}   # how weights start (default: PyTorch's)
 # reference: reference/table.yaml # the paper's table, for `netgen verify`
+# use: [blocks/inception.yaml]    # block libraries: their blocks join those under `blocks:`
+
+claims:                           # the design's targets; `netgen check` and `netgen verify` hold it to them
+  params: ≈ 29K ± 5%            # within 5% (also an exact count, `≤ 1.5M` or `≥ ...`; K, M, G = 10^3, 10^6, 10^9)
+  output: 1x1x10                  # the output size, HxWxC as sizes print
 
 defaults:                         # arguments by op
-  conv: {act: relu, bn: true}     # every conv gets these unless it says otherwise
+  conv: {act: relu, bn: true, bias: false}   # every conv gets these unless it says otherwise (batch norm's shift replaces the bias)
 
 blocks:                           # parameterised blocks the layers use by name
   inception:                      # a block: parameters, then branches that each read its input
