@@ -733,7 +733,7 @@ def new(
     text, beside = new_spec(name, target, source)
     for path, content in beside.items():
         if path.exists() and path.read_bytes() != content:
-            _usage_error(f"{path} exists already and differs from the table {source} names; remove it or choose another --out")
+            _usage_error(f"{path} exists already and differs from the file {source} reads there; remove it or choose another --out")
     out = _Output(as_json)
     target.parent.mkdir(parents=True, exist_ok=True)
     schema_file = target.parent / SCHEMA_FILE

@@ -82,7 +82,17 @@ Claim = CountClaim | SizeClaim
 def parse_count_claim(key: str, value: object, span: Span) -> CountClaim:
     """A count claim as written; ValueError says what is wrong with it."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        shown = "true" if value is True else "false" if value is False else "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else repr(value)
+        shown = (
+            "true"
+            if value is True
+            else "false"
+            if value is False
+            else "a list"
+            if isinstance(value, list)
+            else "a mapping"
+            if isinstance(value, dict)
+            else repr(value)
+        )
         raise ValueError(f"must be {COUNT_FORMS}, got {shown}")
     if isinstance(value, int):
         if value < 0:
@@ -91,7 +101,9 @@ def parse_count_claim(key: str, value: object, span: Span) -> CountClaim:
     text = " ".join(value.split())
     if match := _EXACT.match(text):
         number, unit = match.groups()
-        if unit or "." in number:
+        if not unit and "." in number:
+            raise ValueError(f"{text!r} is not a whole number; counts are whole numbers, so write {COUNT_FORMS}")
+        if unit:
             raise ValueError(
                 f"{text!r} is a rounded number; write '≈ {text}' for within half a unit of its last digit "
                 f"({_range(*_around(number, unit, None, None, None))}), or the exact count"
@@ -122,7 +134,11 @@ def parse_size_claim(layer: str | None, value: object, span: Span, name_span: Sp
     if isinstance(value, str) and (match := _SIZE.match(value.strip())):
         h, w, c = (int(part) for part in match.groups())
         chw, text = (c, h, w), value.strip()
-    elif isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         chw, text = (value[0], value[1], value[2]), str(list(value))
     else:
         shown = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else repr(value)

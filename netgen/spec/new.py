@@ -93,4 +93,36 @@ def new_spec(name: str, target: Path, source: str | None = None) -> tuple[str, d
             if found.is_file():
                 beside[target.parent / moved] = found.read_bytes()
         text = text[: match.start(1)] + moved + text[match.end(1) :]
+    beside.update(_libraries(Path(source), target.parent))
     return f"# yaml-language-server: $schema={SCHEMA_FILE}\n{text}", beside
+
+
+def _libraries(source: Path, folder: Path) -> dict[Path, bytes]:
+    """The block libraries `source` uses (and those they use), placed where the copy in `folder`
+    finds them: at the same paths relative to it. Libraries stay in the spec's folder or below, so
+    the copy's `use:` entries need no change; a file that cannot be read is left to `check`."""
+    from netgen.diagnostics import SpecError
+    from netgen.spec.files import read_regular
+    from netgen.spec.yaml_source import MAX_BYTES, load_yaml, read_source
+
+    home = source.parent.resolve()
+    if home == folder.resolve():
+        return {}
+    found: dict[Path, bytes] = {}
+    pending = [source]
+    while pending:
+        current = pending.pop()
+        try:
+            data = read_regular(str(current), "spec", MAX_BYTES)
+            entries = load_yaml(read_source(str(current), data)).get("use") or []
+        except SpecError:
+            continue
+        for entry in entries if isinstance(entries, list) else []:
+            library = (current.parent / str(entry)).resolve()
+            if not library.is_relative_to(home) or not library.is_file():
+                continue
+            place = folder / library.relative_to(home)
+            if place not in found:
+                found[place] = library.read_bytes()
+                pending.append(library)
+    return found

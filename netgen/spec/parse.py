@@ -116,18 +116,23 @@ def _nested_model(model: type[Strict], key: str) -> type[Strict] | None:
     return None
 
 
+def literal_choices(annotation: Any) -> list[str]:
+    """The words a field's type allows (`relu`, `none`), wherever they are in its annotation."""
+    choices, pending = [], [annotation]
+    while pending:
+        item = pending.pop()
+        if typing.get_origin(item) is typing.Literal:
+            choices += [choice for choice in typing.get_args(item) if isinstance(choice, str)]
+        else:
+            pending.extend(typing.get_args(item))
+    return choices
+
+
 def _word_hint(value: Any, info) -> str:
     """'did you mean' for a misspelt choice such as `act: rleu`."""
     if not isinstance(value, str) or info is None:
         return ""
-    choices, pending = [], [info.annotation]
-    while pending:
-        annotation = pending.pop()
-        if typing.get_origin(annotation) is typing.Literal:
-            choices += [choice for choice in typing.get_args(annotation) if isinstance(choice, str)]
-        else:
-            pending.extend(typing.get_args(annotation))
-    return suggestion(value, choices)
+    return suggestion(value, literal_choices(info.annotation))
 
 
 def _number_hint(value: Any, kinds: set[str]) -> str:

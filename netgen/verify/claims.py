@@ -101,7 +101,11 @@ def check_claims(spec: Spec, graph: Graph) -> tuple[list[ClaimCheck], list[Diagn
             top = [*(layer.name for layer in spec.layers), *(head.name for head in spec.heads)]
             hint = suggestion(claim.layer, [*top, *parts]) or f"; the network's layers and heads are {', '.join(top)}"
             problems.append(
-                error("unknown-layer", f"claims: sizes: {claim.layer!r} names no layer of the network{hint}", claim.name_span)
+                error(
+                    "unknown-layer",
+                    f"claims: sizes: {claim.layer!r} names no layer of the network{hint}",
+                    claim.name_span,
+                )
             )
             continue
         size = tuple(as_chw(node.shape))

@@ -223,9 +223,10 @@ def render_runtime(result: RuntimeResult) -> str:
     rows.append(["", "total", "", "", "", f"{result.ir_params:,}", f"{result.real_params:,}", "" if total_ok else "MISMATCH"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {5, 6}
+    first = 0 if any(run.row for run in result.layers) else 1  # no reference row to show: no column for them
     for row in rows:
         cells = (cell.rjust(width) if i in right else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths, strict=True)))
-        lines.append("  ".join(cells).rstrip())
+        lines.append("  ".join(list(cells)[first:]).rstrip())
     lines.append("")
     failures = [run for run in result.layers if not run.ok]
     for run in failures:
