@@ -1,7 +1,8 @@
 """The command line. The only module that prints or exits.
 
 Exit codes: 0 success; 1 the spec has errors (diagnostics printed); 2 wrong usage;
-3 `build --check` found stale output or `verify` found an undocumented disagreement;
+3 `build --check` found stale output, or `verify` an undocumented disagreement, a claim that does
+not hold or a stale committed build;
 70 an internal error in netgen itself.
 
 Every command takes `--json`: stdout is then one JSON object holding the command's result and
@@ -37,7 +38,7 @@ Exit codes:
 0 success
 1 the spec has errors, each printed as file:line:col: error: message \\[code]
 2 wrong usage
-3 stale output (build --check, report --check), or a difference from the paper that nothing documents (verify)
+3 stale output (build --check, report --check), or a difference from the paper that nothing documents, a claim that does not hold or a stale committed build (verify)
 70 a bug in netgen; NETGEN_TRACEBACK=1 shows its traceback
 
 Start a spec with `netgen new mynet`, then `netgen check specs/mynet.yaml`. Colour only on a terminal, never with NO_COLOR set."""

@@ -201,6 +201,15 @@ class _Parser:
             raise SpecError(with_use_notes(exc.diagnostics, self.imports)) from None
 
     def _spec(self, top: YMap) -> Spec:
+        if "blocks" in top and not {"name", "input", "layers"} & set(top):
+            raise SpecError(
+                error(
+                    "not-a-spec",
+                    "this file is a block library, not a network spec: it has `blocks:` and no `name`, `input` or `layers`; "
+                    "netgen checks a library through the specs that `use:` it",
+                    top.span,
+                )
+            )
         header = self.validate(SpecHeader, top, top.span, "spec")
         if header is None:
             raise SpecError(self.diagnostics)
