@@ -13,7 +13,7 @@ from netgen.ir.graph import Graph
 from netgen.spec.model import Spec
 from netgen.summary import kilo, mega, summarize
 from netgen.verify.reference import spec_reference
-from netgen.verify.render import HEADERS, SYMBOLS, describe, explanation, verdict
+from netgen.verify.render import SYMBOLS, describe, explanation, header, verdict
 from netgen.verify.table import LAYER, Mark, VerifyResult, verify
 
 MARK_WORDS = {Mark.ERRATUM: "erratum", Mark.DEVIATION: "deviation", Mark.MISMATCH: "**MISMATCH**"}
@@ -94,7 +94,7 @@ def _verification(result: VerifyResult) -> list[str]:
         "marked `*` for an erratum of the paper, `~` for a declared deviation, `!` for an undocumented mismatch.",
         "",
     ]
-    header = ["row", *(HEADERS[column] for column in result.columns), "spec layers"]
+    header_row = ["row", *(header(result, column) for column in result.columns), "spec layers"]
     rows = []
     for row in result.rows:
         differing = {check.cell: check for check in row.checks if check.mark is not Mark.AGREE}
@@ -106,7 +106,7 @@ def _verification(result: VerifyResult) -> list[str]:
             cells.append(cell)
         layers = ", ".join(row.layers) if missing is None else f"(none) {_symbol(missing)}"
         rows.append([row.id, *(_escape(cell) for cell in cells), layers])
-    lines += _table(header, rows, set())
+    lines += _table(header_row, rows, set())
     if result.totals:
         lines += ["", "| whole network | the paper | computed | |", "| --- | --- | --- | --- |"]
         for check in result.totals:

@@ -108,7 +108,8 @@ def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) 
     }
     if name in graph.instances:
         block = spec.blocks[graph.instances[name].block]
-        if block.params == columns:
+        # A block with some of the columns' parameters (BN-Inception's 3c, without a 1x1) fills those.
+        if block.params == columns or (block.params and set(block.params) <= set(columns)):
             row["module"] = dict(zip(block.params, graph.instances[name].args, strict=True))
         else:
             row["args"] = list(graph.instances[name].args)

@@ -197,6 +197,7 @@ class BlockClass:
     out: Channels
     param_types: list[str] = field(default_factory=list)  # Python annotations, one per parameter
     stored: list[tuple[str, str]] = field(default_factory=list)  # (attribute, parameter) forward() reads
+    residual: bool = False  # the block adds its input to its body
 
 
 @dataclass(frozen=True)
@@ -737,7 +738,16 @@ class _BlockWriter:
         stored = [(attr, self.names.params[block.params.index(param)]) for param, attr in self.names.stored.items()]
         steps = _flattened(self.steps)
         block_class = BlockClass(
-            block.name, self.names.cls, self.names.params, takes_num_classes, self.attrs, steps, out, types, stored
+            block.name,
+            self.names.cls,
+            self.names.params,
+            takes_num_classes,
+            self.attrs,
+            steps,
+            out,
+            types,
+            stored,
+            block.residual is not None,
         )
         planner.verify(self.scope, lambda path: planner.block_env(block_class, path), out)
         return block_class
