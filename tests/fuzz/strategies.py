@@ -65,8 +65,9 @@ def _pair_or_int(values: list[int]):
 
 _NAME = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
 # The layers of an inline block are named as Caffe's are (`1x1`, `3x3_reduce`): only ever after
-# `<use>_`, where no name drawn for another layer can follow.
-_CAFFE_NAME = st.from_regex(r"[0-9][a-z0-9_]{0,6}", fullmatch=True)
+# `<use>_`, where no name drawn for another layer can follow. (With a digit first, a name must
+# still be no YAML 1.2 number: `08`, `1e3` and `0x1` are.)
+_CAFFE_NAME = st.from_regex(r"[1-9]x[1-9][a-z0-9_]{0,5}", fullmatch=True)
 NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES), st.sampled_from(ONNX_NAMES))
 
 
