@@ -214,7 +214,7 @@ def no_macs(attrs: Any, in_shape: Shape, out_shape: Shape) -> int:
     return 0
 
 
-def no_slots(attrs: Any, in_shape: Shape, path: str) -> list[Slot]:
+def no_slots(attrs: Any, in_shape: Shape, path: str, beside: str | None = None) -> list[Slot]:
     return []
 
 
@@ -252,7 +252,8 @@ class Op:
     buffers: Callable[[Any, Shape], int] = lambda attrs, in_shape: 0
     macs: Callable[[Any, Shape, Shape], int] = no_macs
     depth: Depth = None
-    slots: Callable[[Any, Shape, str], list[Slot]] = no_slots
+    # (attributes, input shape, module path, the path of the batch norm a bare conv keeps beside it)
+    slots: Callable[[Any, Shape, str, str | None], list[Slot]] = no_slots
     torch: Callable[[Any], Call] | None = None
     torch_after: Callable[[Any], Call | None] = lambda attrs: None
     torch_apply: Callable[[Any], Call] | None = None

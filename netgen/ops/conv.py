@@ -33,10 +33,12 @@ class ConvArgs(Strict):
         Field(title="batch norm after the convolution", description="true, false or {eps: ..., momentum: ...}"),
     ] = False
     act: Annotated[ActivationName, Field(title="the activation after it")] = "none"
-    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit.
-    bare: Annotated[Flag, Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; no bn, no act")] = (
-        False
-    )
+    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit;
+    # its batch norm, if any, is the attribute beside it, <name>_bn (Caffe's layout).
+    bare: Annotated[
+        Flag,
+        Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; its batch norm is the attribute <name>_bn beside it, its activation applied in forward()"),
+    ] = False
 
 
 @dataclass(frozen=True)
@@ -50,21 +52,13 @@ class Conv:
     bn_eps: float | None  # batch norm after the convolution, when set
     bn_momentum: float
     act: str  # the activation after it: relu, gelu, ..., none
-    bare: bool = False  # a plain nn.Conv2d, not a BasicConv2d unit (never with batch norm or an activation)
+    # A plain nn.Conv2d, not a BasicConv2d unit; its batch norm is the attribute `<name>_bn` beside it.
+    bare: bool = False
 
 
 def _resolve(args: ConvArgs, ctx) -> tuple[str, Conv]:
     kernel = ctx.size(args.kernel, "kernel")
     bn = BatchNormArgs() if args.bn is True else args.bn
-    if args.bare and (bn or args.act != "none"):
-        having = " and ".join(
-            part for part in ("bn" if bn else "", f"act: {args.act}" if args.act != "none" else "") if part
-        )
-        ctx.fail(
-            "bad-value",
-            f"a bare conv is a lone nn.Conv2d, without batch norm or an activation; give it bn: false and act: none (it has {having})",
-            "bare",
-        )
     return "conv", Conv(
         bare=args.bare,
         out=ctx.channels(args.out, "out"),
@@ -105,13 +99,16 @@ def _macs(a: Conv, in_shape, out_shape) -> int:
     return math.prod(out_shape) * (in_shape[0] // a.groups) * a.kernel[0] * a.kernel[1]
 
 
-def _slots(a: Conv, in_shape, path: str) -> list[Slot]:
+def _slots(a: Conv, in_shape, path: str, beside: str | None = None) -> list[Slot]:
+    """A BasicConv2d unit's `conv` and `bn`, or a bare nn.Conv2d's own, its batch norm `beside` it."""
     conv = path if a.bare else f"{path}.conv"
     out = [Slot(f"{conv}.weight", (a.out, in_shape[0] // a.groups, *a.kernel), "weight")]
     if a.bias:
         out.append(Slot(f"{conv}.bias", (a.out,), "bias"))
     if a.bn_eps is not None:
-        out += batch_norm_slots(f"{path}.bn", a.out)
+        if a.bare and beside is None:
+            raise AssertionError(f"{path}: a bare conv with batch norm has no place for it")
+        out += batch_norm_slots(beside if a.bare else f"{path}.bn", a.out)
     return out
 
 
@@ -158,6 +155,8 @@ OPS = (
         depth="weighted",
         slots=_slots,
         torch=_module,
+        # A bare conv's activation is applied in forward(), after its batch norm if it has one.
+        torch_after=lambda a: None if not a.bare or a.act == NONE else ACTIVATIONS[a.act].inplace or ACTIVATIONS[a.act].function,
         onnx=_onnx,
         patch=lambda a: (a.kernel, a.stride),
         channels="out",

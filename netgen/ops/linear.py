@@ -31,7 +31,7 @@ def _resolve(args: LinearArgs, ctx) -> tuple[str, Linear]:
     return "linear", Linear(out=ctx.channels(args.out, "out", scaled=False), bias=args.bias, act=args.act)
 
 
-def _slots(a: Linear, in_shape, path: str) -> list[Slot]:
+def _slots(a: Linear, in_shape, path: str, beside: str | None = None) -> list[Slot]:
     out = [Slot(f"{path}.weight", (a.out, in_shape[0]), "weight")]
     if a.bias:
         out.append(Slot(f"{path}.bias", (a.out,), "bias"))

@@ -67,7 +67,7 @@ BATCHNORM = Op(
     keeps_shape=True,
     params=lambda attrs, in_shape: (in_shape[0], in_shape[0]),
     buffers=lambda attrs, in_shape: 2 * in_shape[0],
-    slots=lambda attrs, in_shape, path: batch_norm_slots(path, in_shape[0]),
+    slots=lambda attrs, in_shape, path, beside=None: batch_norm_slots(path, in_shape[0]),
     torch=_batch_norm_module,
     by_rank=True,
     onnx=lambda ctx: [batch_norm_node(ctx.attrs.eps, Arg(0))],
@@ -195,7 +195,7 @@ LAYERNORM = Op(
     "layernorm",
     keeps_shape=True,
     params=lambda attrs, in_shape: (in_shape[0], in_shape[0]),  # the scale counts as a weight, the shift as a bias
-    slots=lambda attrs, in_shape, path: [
+    slots=lambda attrs, in_shape, path, beside=None: [
         Slot(f"{path}.weight", (in_shape[0],), "ln_weight", 1.0),
         Slot(f"{path}.bias", (in_shape[0],), "ln_bias", 0.0),
     ],

@@ -50,7 +50,7 @@ OPS = (
         "layer_scale",
         keeps_shape=True,
         params=lambda a, in_shape: (in_shape[0], 0),  # a scale, counted as a weight
-        slots=lambda a, in_shape, path: [Slot(path, (in_shape[0],), "gamma", a.init)],
+        slots=lambda a, in_shape, path, beside=None: [Slot(path, (in_shape[0],), "gamma", a.init)],
         torch=lambda m: Call("nn.Parameter", (Product(m.attrs.init, Call("torch.ones", (m.in_channels,))),)),
         torch_apply=_apply,
         parameter=True,

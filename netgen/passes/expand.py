@@ -36,8 +36,15 @@ KINDS = {kind.value: kind for kind in OpKind}
 WORDS = {"activation": ACTIVATIONS, "pool": POOL_TYPES}
 
 
-def scale(channels: int, width: float) -> int:
-    return max(1, int(channels * width + 0.5))
+def scale(channels: int, width: float, divisor: int | None = None) -> int:
+    """A channel count written as a number, at the spec's width: rounded to the nearest whole number
+    (at least 1), or with `width_divisor` to a multiple of it as timm's make_divisible rounds: to the
+    nearest multiple, at least the divisor, and up a step where rounding down would lose over 10%."""
+    if divisor is None:
+        return max(1, int(channels * width + 0.5))
+    value = channels * width
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
@@ -317,6 +324,19 @@ class _Expander:
                         span,
                     )
                 )
+            if words and value not in env:
+                # A word where an activation or a pool type goes: most likely one netgen does not have.
+                params = [name for name, found in env.types.items() if found == kind]
+                article = "an" if kind[0] in "aeiou" else "a"
+                named = f" or {article} {kind} parameter ({', '.join(params)})" if params else ""
+                raise SpecError(
+                    error(
+                        "bad-value",
+                        f"{path}: argument {index + 1} of {block.name!r} ({param}) is {article} {kind}: "
+                        f"{' or '.join(words)}{named}, got {value!r}{suggestion(value, [*words, *params])}",
+                        span,
+                    )
+                )
             found = self.lookup(value, span, env, path)
             if env.types[value] != kind:
                 raise SpecError(
@@ -331,7 +351,7 @@ class _Expander:
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if kind == "channels":
             if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
-                return scale(value, self.spec.width)
+                return scale(value, self.spec.width, self.spec.width_divisor)
             expected = f"a channel count (1 to {MAX_CHANNELS})"
         elif kind == "int":
             if isinstance(value, int) and 0 <= value <= MAX_KERNEL:
@@ -431,7 +451,7 @@ class _Expander:
         if isinstance(value, int):
             if not scaled:
                 return value
-            channels = scale(value, self.spec.width)
+            channels = scale(value, self.spec.width, self.spec.width_divisor)
             if channels > MAX_CHANNELS:
                 raise SpecError(
                     error(

@@ -19,10 +19,12 @@ from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, create
 from typing_extensions import TypeAliasType
 
 from netgen.ops import SPEC_OPS
+from netgen.ops.activation import ACTIVATION_NAMES
 from netgen.ops.activation import ActivationName as Activation
-from netgen.ops.base import NoArgs
+from netgen.ops.base import NoArgs, one_of
 from netgen.ops.conv import ConvArgs
 from netgen.ops.norm import BatchNormArgs
+from netgen.spec.claims import COUNT_FORMS, SIZE_FORMS
 from netgen.spec.fields import (
     FLOAT32_MAX,
     FLOAT32_TINY,
@@ -145,7 +147,7 @@ class ResidualArgs(Strict):
     ] = 1.0
     act: Annotated[
         Activation | Symbol,
-        Field(title="the activation after the sum", description="an activation (relu, gelu, ...), none, or an activation parameter"),
+        Field(title="the activation after the sum", description=f"{one_of(ACTIVATION_NAMES)}, or an activation parameter"),
     ] = "none"
     drop_path: Annotated[
         Flag,
@@ -167,6 +169,10 @@ class BlockDecl(Strict):
     ] = []
     flat: Annotated[
         Flag, Field(title="layers of a branch written as a mapping are attributes of the block itself")
+    ] = False
+    inline: Annotated[
+        Flag,
+        Field(title="a use has no module of its own: the block's attributes belong to the module that uses it, named <use>_<attribute>"),
     ] = False
     residual: Annotated[
         Any, walked(ResidualArgs), Field(title="add the block's input to its body", description="{scale: ..., act: ...}")
@@ -198,6 +204,42 @@ class BlockDecl(Strict):
     ] = None
 
 
+CountClaim = Annotated[StrictInt | StrictStr, Field(description=COUNT_FORMS + "; K = 10^3, M = 10^6, G = 10^9")]
+SizeClaim = Annotated[
+    StrictStr | Annotated[list[StrictInt], Field(min_length=3, max_length=3)], Field(description=SIZE_FORMS)
+]
+
+
+class ClaimsArgs(Strict):
+    """Targets the design states for itself; `netgen check` and `netgen verify` hold the network to them."""
+
+    params: Annotated[
+        CountClaim, Field(title="parameters without the heads (weights and biases, batch norm's scale and shift), as `netgen summary` counts them")
+    ] = None
+    params_with_heads: Annotated[CountClaim, Field(title="parameters with the auxiliary heads")] = None
+    macs: Annotated[CountClaim, Field(title="multiply-adds for one image at the spec's input size, without the heads")] = None
+    macs_with_heads: Annotated[CountClaim, Field(title="multiply-adds for one image with the auxiliary heads")] = None
+    depth: Annotated[CountClaim, Field(title="layers with weights (conv, linear) on the longest path from input to output")] = None
+    depth_with_pooling: Annotated[CountClaim, Field(title="the depth counting pooling layers too")] = None
+    output: Annotated[SizeClaim, Field(title="the network's output size")] = None
+    sizes: Annotated[
+        dict[StrictStr, SizeClaim],
+        Field(
+            title="output sizes of named layers and heads, or of parts of them by path (inception3a.branch_3x3)",
+            description=f"a mapping from a layer's name to {SIZE_FORMS}",
+        ),
+    ] = None
+
+
+LibraryPaths = Annotated[
+    list[Annotated[StrictStr, Field(min_length=1)]],
+    Field(
+        title="block libraries whose blocks this file uses, as if written under its `blocks:`",
+        description="a list of paths to YAML files of blocks, relative to this file, in the spec's folder or below it (blocks/inception.yaml)",
+    ),
+]
+
+
 class SpecHeader(Strict):
     """A network spec: its header, defaults, blocks, layers, heads and what verify may expect."""
 
@@ -218,12 +260,27 @@ class SpecHeader(Strict):
             title="the stochastic depth rate of the last residual with drop_path; timm's rule spreads it linearly from 0 over them all, in order"
         ),
     ] = 0.0
+    width_divisor: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_KERNEL,
+            title="round every channel count `width` scales to a multiple of this, never below it and never more than 10% down (timm's make_divisible)",
+            description=f"a whole number from 1 to {MAX_KERNEL}, such as 8",
+        ),
+    ] = None
     init: Annotated[InitArgs, Field(title="how weights start", description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Annotated[
         StrictBool | None,
         Field(title="give the generated constructor torchvision's transform_input argument", description="true or false: the default of the generated constructor's transform_input argument"),
     ] = None
     reference: Annotated[StrictStr | None, Field(min_length=1, title="the paper's table, relative to the spec, for netgen verify", description="a path to a reference table")] = None
+    claims: Annotated[
+        Any,
+        walked(ClaimsArgs, dict),
+        Field(title="targets the design states for itself, held by netgen check and netgen verify", description="{params, macs, depth, output, sizes, ...}"),
+    ] = None
+    use: LibraryPaths = []
     defaults: Annotated[Any, walked("Defaults", dict), Field(title="arguments every layer of an op gets unless it says otherwise", description="a mapping from op to default arguments")] = {}
     blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks the layers use by name", description="a mapping of block definitions")] = {}
     layers: Annotated[Any, walked(dict[Symbol, TopLayer], dict), Field(title="the network, in order; each layer reads the previous one unless it says `from`", description="a mapping of named layers")]
@@ -233,6 +290,14 @@ class SpecHeader(Strict):
         OutputsArgs | None,
         Field(title="what forward() returns in training mode", description="{class: ..., fields: {field: layer or head, ...}}: the training outputs' names and order"),
     ] = None
+
+
+class BlockLibrary(Strict):
+    """A file of blocks that specs (and other libraries) bring in with `use:`."""
+
+    description: Annotated[StrictStr, Field(title="one line on what the blocks are", description="text")] = ""
+    use: LibraryPaths = []
+    blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks, as a spec's `blocks:` defines them", description="a mapping of block definitions")]
 
 
 LAYER_META_KEYS = keys_of(LayerMeta)
@@ -279,8 +344,12 @@ _LAYERS = tuple(_layer_model(op, LayerMeta) for op in OP_ARGS)
 _HEADS = tuple(_layer_model(op, HeadMeta) for op in OP_ARGS)
 
 Layer = TypeAliasType("Layer", Union[(*_LAYERS, BlockUse)])  # noqa: UP007 - a union built from a tuple
-Layers = TypeAliasType("Layers", list[Layer] | dict[Symbol, Layer])
-Branch = TypeAliasType("Branch", list[Layer] | dict[Symbol, Layer] | None)
+# The name of a layer inside a block. In a block with `inline: true` it may start with a digit
+# (`1x1`: its attribute is `<use>_1x1`); elsewhere the loader refuses that, which a schema of the
+# layer alone cannot say.
+LayerName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_]+$")]
+Layers = TypeAliasType("Layers", list[Layer] | dict[LayerName, Layer])
+Branch = TypeAliasType("Branch", list[Layer] | dict[LayerName, Layer] | None)
 Head = TypeAliasType("Head", Union[(*_HEADS, BlockHead)])  # noqa: UP007
 
 
@@ -297,5 +366,5 @@ Defaults = create_model(
     __doc__="Default arguments, by op.",
     **{op: (Annotated[OP_ARGS[op] | None, Field(title=f"arguments every {op} gets unless it gives its own", description=f"{op} arguments")], None) for op in DEFAULTABLE},
 )
-for _model in (BlockDecl, SpecHeader):
+for _model in (BlockDecl, SpecHeader, BlockLibrary):
     _model.model_rebuild()
