@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import sys
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -295,36 +294,21 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Compile specs and plan the generated module, writing nothing; print every diagnostic with its file:line:col."""
-    from netgen.build import check_backends, output_stem
-    from netgen.compile import compile_file
-    from netgen.diagnostics import is_error
-    from netgen.verify.table import reference_problems
+    from netgen.check import check_spec
 
     out = _Output(as_json)
-    failed = False
     results = []
     for path in specs:
-        try:
-            spec, graph = compile_file(path, input_size, max_layers)
-            output_stem(path)  # the names build would write
-            check_backends(spec, graph)
-        except SpecError as exc:
-            out.report(exc.diagnostics)
-            failed = True
+        checked = check_spec(path, input_size, max_layers, strict)
+        out.report(checked.diagnostics)
+        if not checked.ok:
             results.append({"spec": path, "ok": False})
             continue
-        found = [*graph.warnings, *reference_problems(spec)]
-        if strict:
-            found = [replace(d, severity=Severity.ERROR) for d in found]
-        out.report(found)
-        if any(is_error(d) for d in found):
-            failed = True
-            results.append({"spec": path, "ok": False})
-            continue
+        spec, graph = checked.spec, checked.graph
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
         results.append({"spec": path, "ok": True, "name": spec.name, "output": [c, h, w]})
         out.line(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
-    out.finish(EXIT_SPEC_ERROR if failed else 0, specs=results)
+    out.finish(EXIT_SPEC_ERROR if not all(result["ok"] for result in results) else 0, specs=results)
 
 
 @_command("netgen summary specs/googlenet.yaml --depth 2")
@@ -633,6 +617,14 @@ def new(
         out.line(f"wrote {path}")
     out.line(f"next: netgen check {target}")
     out.finish(0, written=written)
+
+
+@_command("netgen lsp (started by the editor; README: Editor support)")
+def lsp() -> None:
+    """Run the language server on stdin and stdout, for editors: check's diagnostics as you type, each layer's output size, hover, go to definition, completion and quick fixes."""
+    from netgen.lsp.server import serve
+
+    serve()
 
 
 def _terminated(signum: int, _frame) -> NoReturn:
