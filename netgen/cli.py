@@ -564,6 +564,39 @@ def report(
     _finish_writes(out, failed, results)
 
 
+class DiffFormat(StrEnum):
+    TEXT = "text"
+    MD = "md"
+
+
+@_command("netgen diff specs/googlenet.yaml specs/googlenet-bn.yaml --format md")
+def diff(
+    spec_a: Annotated[str, typer.Argument(metavar="A", help="The spec to compare from.", show_default=False, callback=_existing)],
+    spec_b: Annotated[str, typer.Argument(metavar="B", help="The spec to compare to.", show_default=False, callback=_existing)],
+    form: Annotated[
+        DiffFormat, typer.Option("--format", metavar="text|md", help="Text for a terminal, or Markdown tables for a pull request.")
+    ] = DiffFormat.TEXT,
+    input_size: InputOption = None,
+    max_layers: MaxLayersOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare two specs row by row: layers added, removed and changed (output size, block arguments, params, multiply-adds) and the totals' change."""
+    from netgen.diff import as_json as diff_json
+    from netgen.diff import diff as compare
+    from netgen.diff import render_markdown, render_text
+
+    out = _Output(as_json)
+    first = _compiled(out, spec_a, input_size, max_layers)
+    second = _compiled(out, spec_b, input_size, max_layers)
+    if first is None or second is None:
+        out.finish(EXIT_SPEC_ERROR)
+        return
+    result = compare(first, second)
+    text = render_markdown(result) if form == DiffFormat.MD else render_text(result)
+    out.line(text, nl=not text.endswith("\n"))
+    out.finish(0, diff=diff_json(result))
+
+
 @_command("netgen schema > specs/netgen.schema.json")
 def schema(as_json: JsonOption = False) -> None:
     """Print the JSON Schema of a spec, for editors (the loader validates with the same declarations)."""
