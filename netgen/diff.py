@@ -21,7 +21,15 @@ from netgen.spec.model import Spec
 from netgen.summary import summarize
 
 CELLS = ("name", "type", "patch", "output", "args", "params", "macs")
-CELL_TITLES = {"name": "name", "type": "type", "patch": "patch/stride", "output": "output size", "args": "block arguments", "params": "params", "macs": "multiply-adds"}
+CELL_TITLES = {
+    "name": "name",
+    "type": "type",
+    "patch": "patch/stride",
+    "output": "output size",
+    "args": "block arguments",
+    "params": "params",
+    "macs": "multiply-adds",
+}
 COUNTED = ("params", "macs")  # cells whose change is a number, shown with its percent
 TOTALS = (
     ("params", "params"),
@@ -144,11 +152,16 @@ def _match(rows_a: list[dict], rows_b: list[dict]) -> tuple[RowDiff, ...]:
 def _by_position(rows_a: list[dict], rows_b: list[dict]) -> list[RowDiff]:
     """The rows of a gap in order, paired where their types line up (a conv renamed in place is one
     row; a pool where a conv was is one removed and one added)."""
-    types = difflib.SequenceMatcher(None, [row["type"] for row in rows_a], [row["type"] for row in rows_b], autojunk=False)
+    types = difflib.SequenceMatcher(
+        None, [row["type"] for row in rows_a], [row["type"] for row in rows_b], autojunk=False
+    )
     out: list[RowDiff] = []
     for tag, start_a, end_a, start_b, end_b in types.get_opcodes():
         if tag == "equal":
-            out += [_compare(row_a, row_b, "position") for row_a, row_b in zip(rows_a[start_a:end_a], rows_b[start_b:end_b], strict=True)]
+            out += [
+                _compare(row_a, row_b, "position")
+                for row_a, row_b in zip(rows_a[start_a:end_a], rows_b[start_b:end_b], strict=True)
+            ]
             continue
         out += [RowDiff(row, None, None) for row in rows_a[start_a:end_a]]
         out += [RowDiff(None, row, None) for row in rows_b[start_b:end_b]]
@@ -198,9 +211,13 @@ def show_delta(change: Change) -> str:
 
 
 def _summary_line(rows: tuple[RowDiff, ...], what: str) -> str:
-    counts = {status: sum(1 for row in rows if row.status == status) for status in ("same", "changed", "removed", "added")}
+    counts = {
+        status: sum(1 for row in rows if row.status == status) for status in ("same", "changed", "removed", "added")
+    }
     matched = counts["same"] + counts["changed"]
-    return f"{what}: {matched} matched ({counts['changed']} changed), {counts['removed']} removed, {counts['added']} added"
+    return (
+        f"{what}: {matched} matched ({counts['changed']} changed), {counts['removed']} removed, {counts['added']} added"
+    )
 
 
 def _table_rows(result: Diff) -> list[list[str]]:
@@ -220,14 +237,29 @@ def _table_rows(result: Diff) -> list[list[str]]:
                 first = number == 0
                 status = row.status + (" (by position)" if row.matched_by == "position" else "")
                 lines.append(
-                    [label if first else "", status if first else "", CELL_TITLES[change.cell], show(change.cell, change.a), show(change.cell, change.b), show_delta(change)]
+                    [
+                        label if first else "",
+                        status if first else "",
+                        CELL_TITLES[change.cell],
+                        show(change.cell, change.a),
+                        show(change.cell, change.b),
+                        show_delta(change),
+                    ]
                 )
     return lines
 
 
 def _totals_rows(result: Diff) -> list[list[str]]:
     titles = dict(TOTALS)
-    return [[titles[change.cell], show("params", change.a), show("params", change.b), show_delta(change) if change.a != change.b else "0"] for change in result.totals]
+    return [
+        [
+            titles[change.cell],
+            show("params", change.a),
+            show("params", change.b),
+            show_delta(change) if change.a != change.b else "0",
+        ]
+        for change in result.totals
+    ]
 
 
 def _heading(result: Diff) -> tuple[str, str]:
@@ -252,7 +284,10 @@ def _aligned(lines: list[list[str]], numeric: set[int]) -> list[str]:
     widths = [max(len(line[index]) for line in lines) for index in range(len(lines[0]))]
 
     def fmt(line: list[str]) -> str:
-        cells = [cell.rjust(width) if index in numeric else cell.ljust(width) for index, (cell, width) in enumerate(zip(line, widths, strict=True))]
+        cells = [
+            cell.rjust(width) if index in numeric else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
@@ -288,7 +323,10 @@ def as_json(result: Diff) -> dict[str, Any]:
             "matched_by": row.matched_by,
             "a_cells": _cells(row.a) if row.a else None,
             "b_cells": _cells(row.b) if row.b else None,
-            "changes": {change.cell: {"a": change.a, "b": change.b, "delta": change.delta, "percent": _rounded(change.percent)} for change in row.changes},
+            "changes": {
+                change.cell: {"a": change.a, "b": change.b, "delta": change.delta, "percent": _rounded(change.percent)}
+                for change in row.changes
+            },
         }
 
     return {
@@ -296,7 +334,15 @@ def as_json(result: Diff) -> dict[str, Any]:
         "b": {"spec": result.b["spec"], "name": result.b["name"]},
         "layers": [row_json(row) for row in result.layers],
         "heads": [row_json(row) for row in result.heads],
-        "totals": {change.cell: {"a": change.a, "b": change.b, "delta": change.b - change.a, "percent": _rounded(percent(change.a, change.b))} for change in result.totals},
+        "totals": {
+            change.cell: {
+                "a": change.a,
+                "b": change.b,
+                "delta": change.b - change.a,
+                "percent": _rounded(percent(change.a, change.b)),
+            }
+            for change in result.totals
+        },
     }
 
 

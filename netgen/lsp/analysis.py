@@ -8,6 +8,7 @@ are computed from it when a feature first asks.
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from netgen.spec.yaml_reuse import ReusingReader
 from netgen.verify.reference import Reference, load_reference, reference_path
 
 SOURCE = "netgen"
+# What makes a YAML file a spec, for an editor that starts the server for every YAML file: it names
+# netgen's schema (as `netgen new` and every shipped spec do) or has a top-level `layers:`.
+_SPEC_MARK = re.compile(r"^#\s*yaml-language-server:\s*\$schema=\S*netgen\.schema\.json|^layers[ \t]*:", re.MULTILINE)
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,
     Severity.WARNING: types.DiagnosticSeverity.Warning,
@@ -113,6 +117,11 @@ class Analysis:
 
     def diagnostics(self) -> list[types.Diagnostic]:
         return [editor_diagnostic(self, diagnostic) for diagnostic in self.checked.diagnostics]
+
+
+def is_spec(source: str) -> bool:
+    """Whether a YAML buffer is a netgen spec; any other YAML file is left alone."""
+    return _SPEC_MARK.search(source) is not None
 
 
 def analyse(

@@ -14,18 +14,21 @@ import asyncio
 import gc
 import logging
 import os
+import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from netgen import __version__
-from netgen.lsp.analysis import Analysis, ReferenceTables, View, analyse
+from netgen.lsp.analysis import Analysis, ReferenceTables, View, analyse, is_spec
 from netgen.lsp.complete import completions
 from netgen.lsp.fixes import code_actions
 from netgen.lsp.hover import hover, inlay_hints
@@ -46,6 +49,7 @@ class Buffer:
     path: str
     text: Text
     version: int | None
+    spec: bool = True  # whether the buffer is a netgen spec (netgen.lsp.analysis.is_spec)
     latest: Analysis | None = None  # the last check's
     good: Analysis | None = None  # the last check's that compiled
     checking: bool = False
@@ -108,18 +112,34 @@ class NetgenServer(LanguageServer):
     # -- checking ------------------------------------------------------------------------------
 
     def request_check(self, buffer: Buffer) -> None:
+        was_spec, buffer.spec = buffer.spec, is_spec(buffer.text.source)
+        if not buffer.spec:
+            if was_spec and buffer.latest is not None:  # it was one: clear what was shown for it
+                self.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(uri=buffer.uri, diagnostics=[], version=buffer.version)
+                )
+            buffer.latest = buffer.good = None
+            return
         if buffer.checking:
             return  # the running check starts the next one when it ends
         buffer.checking = True
         text, version = buffer.text, buffer.version
-        future = self.checker.submit(analyse, buffer.uri, buffer.path, version, text, self.tables, buffer.reader)
+        future = self.checker.submit(
+            _uncollected, analyse, buffer.uri, buffer.path, version, text, self.tables, buffer.reader
+        )
         loop = asyncio.get_running_loop()
         future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._checked, buffer, done))
 
     def _checked(self, buffer: Buffer, done: Future) -> None:
+        try:
+            self._publish(buffer, done)
+        finally:
+            gc.enable()  # paused by the check (_uncollected): the collector runs once the editor has its answer
+
+    def _publish(self, buffer: Buffer, done: Future) -> None:
         buffer.checking = False
-        if self.buffers.get(buffer.uri) is not buffer:
-            return  # closed meanwhile
+        if self.buffers.get(buffer.uri) is not buffer or not buffer.spec:
+            return  # closed meanwhile, or no longer a spec
         try:
             analysis: Analysis = done.result()
         except BaseException:  # analyse turns netgen's own failures into a diagnostic; this is anything else
@@ -151,6 +171,14 @@ class NetgenServer(LanguageServer):
             gc.freeze()
 
         self.checker.submit(warm)
+
+
+def _uncollected(function, *args):
+    """Run a check with the cycle collector paused, as the compiler pauses it (netgen.compile), and
+    leave it paused: `_checked` restarts it after publishing, so that its pass over the objects the
+    check made is not part of the editor's wait."""
+    gc.disable()
+    return function(*args)
 
 
 def _refreshes_hints(capabilities: types.ClientCapabilities | None) -> bool:
@@ -194,7 +222,8 @@ def _changed(ls: NetgenServer, params: types.DidChangeTextDocumentParams) -> Non
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def _closed(ls: NetgenServer, params: types.DidCloseTextDocumentParams) -> None:
-    if ls.buffers.pop(params.text_document.uri, None) is not None:
+    buffer = ls.buffers.pop(params.text_document.uri, None)
+    if buffer is not None and buffer.spec:  # what the editor showed for it goes with it
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
         )
@@ -202,7 +231,7 @@ def _closed(ls: NetgenServer, params: types.DidCloseTextDocumentParams) -> None:
 
 def _view(ls: NetgenServer, uri: str) -> View | None:
     buffer = ls.buffer(uri)
-    return buffer.view() if buffer is not None else None
+    return buffer.view() if buffer is not None and buffer.spec else None
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -254,5 +283,37 @@ def _code_actions(ls: NetgenServer, params: types.CodeActionParams) -> list[type
 
 
 def serve() -> None:
-    """Serve one editor on stdin and stdout until it says exit."""
-    server.start_io()
+    """Serve one editor on stdin and stdout until it says exit. Messages are read on the event loop
+    itself when stdin is a pipe (as editors start servers), rather than by pygls's reader, which
+    hands every line to a thread and back: on a busy machine each such hand-over waits its turn."""
+    try:
+        asyncio.run(_serve_pipe())
+    except _NotAPipe:
+        server.start_io()
+
+
+class _NotAPipe(Exception):
+    pass
+
+
+async def _serve_pipe() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    except (ValueError, OSError):  # a regular file or a terminal
+        raise _NotAPipe from None
+    server._stop_event = threading.Event()
+    server.protocol.set_writer(StdoutWriter(sys.stdout.buffer))
+    try:
+        await run_async(
+            stop_event=server._stop_event,
+            reader=reader,
+            protocol=server.protocol,
+            logger=log,
+            error_handler=server.report_server_error,
+        )
+    except asyncio.IncompleteReadError:
+        pass  # the editor went away in the middle of a message
+    finally:
+        server.shutdown()

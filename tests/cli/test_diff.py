@@ -66,12 +66,18 @@ def test_rows_are_matched_by_name_then_by_position(tmp_path):
     rows = {row.label: row for row in result.layers}
     assert rows["mid -> middle"].matched_by == "position"
     assert [change.cell for change in rows["mid -> middle"].changes] == ["name"]
-    assert [(change.cell, change.a, change.b) for change in rows["fc"].changes] == [("output", "1x1x10", "1x1x12"), ("params", 90, 108), ("macs", 80, 96)]
+    assert [(change.cell, change.a, change.b) for change in rows["fc"].changes] == [
+        ("output", "1x1x10", "1x1x12"),
+        ("params", 90, 108),
+        ("macs", 80, 96),
+    ]
     assert rows["stem"].status == "same"
 
 
 def test_a_layer_of_another_kind_is_removed_and_added(tmp_path):
-    other = A.replace("mid: {conv: {out: 8, kernel: 3, pad: 1}}", "extra: {relu: }\n  mid2: {maxpool: {kernel: 3, stride: 1, pad: 1}}")
+    other = A.replace(
+        "mid: {conv: {out: 8, kernel: 3, pad: 1}}", "extra: {relu: }\n  mid2: {maxpool: {kernel: 3, stride: 1, pad: 1}}"
+    )
     result = diff(_compiled(tmp_path, "a.yaml", A), _compiled(tmp_path, "b.yaml", other))
     assert [(row.label, row.status) for row in result.layers] == [
         ("stem", "same"),

@@ -12,6 +12,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from netgen.lsp.analysis import is_spec
 from tests.conftest import GOOGLENET, ROOT, SPECS
 from tests.lsp.helpers import apply_edits
 
@@ -198,6 +199,8 @@ async def test_every_bad_case_gets_its_diagnostics_and_never_breaks_a_request(cl
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue  # an editor's buffer is text
+        if not is_spec(text):
+            continue  # no `layers:` and no schema line: the editor's YAML, not a spec (below)
         document = Document(client, path, text)
         diagnostics = await document.open()
         if not path.with_suffix(".args").exists():  # a case for another command than check
@@ -239,3 +242,30 @@ async def test_a_spec_that_stops_parsing_keeps_its_last_good_hovers_and_hints(cl
     assert conv1.position.line == document.at("  conv1:").line
     assert await document.replace("  new: {conv: {out: 8\n\n", "") == []
     await document.close()
+
+
+async def test_yaml_that_is_no_spec_is_left_alone(client: LanguageClient, tmp_path):
+    workflow = tmp_path / "ci.yaml"
+    workflow.write_text("on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n")
+    uri = workflow.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "yaml", 1, workflow.read_text()))
+    )
+    me = types.TextDocumentIdentifier(uri)
+    assert (
+        await client.text_document_hover_async(types.HoverParams(text_document=me, position=types.Position(0, 0)))
+        is None
+    )
+    # The next diagnostics published are the spec's: none came for the workflow.
+    document = Document(client, GOOGLENET)
+    assert await document.open() == []
+    await document.close()
+    client.text_document_did_close(types.DidCloseTextDocumentParams(me))
+    # Writing `layers:` into a buffer makes it a spec, checked from then on.
+    other = Document(client, tmp_path / "new.yaml", "name: New\n")
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(other.uri, "yaml", 1, other.text))
+    )
+    diagnostics = await other.replace("name: New\n", "name: New\nlayers:\n  fc: {linear: {out: 10}}\n")
+    assert [diagnostic.code for diagnostic in diagnostics] == ["missing-key"]
+    await other.close()

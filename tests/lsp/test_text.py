@@ -46,7 +46,9 @@ def test_incremental_changes_apply_at_editor_positions():
     assert text.apply(change).source == "a: 🙂\nb: 3\n"
     whole = types.TextDocumentContentChangeWholeDocument(text="c: 1\n")
     assert text.apply(whole).source == "c: 1\n"
-    past_the_end = types.TextDocumentContentChangePartial(range=types.Range(_position(9, 0), _position(9, 0)), text="d: 4\n")
+    past_the_end = types.TextDocumentContentChangePartial(
+        range=types.Range(_position(9, 0), _position(9, 0)), text="d: 4\n"
+    )
     assert text.apply(past_the_end).source.endswith("d: 4\n")
 
 
