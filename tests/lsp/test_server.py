@@ -213,6 +213,9 @@ async def test_every_bad_case_gets_its_diagnostics_and_never_breaks_a_request(cl
         await client.text_document_hover_async(types.HoverParams(text_document=me, position=where))
         await client.text_document_completion_async(types.CompletionParams(text_document=me, position=where))
         await client.text_document_definition_async(types.DefinitionParams(text_document=me, position=where))
+        await client.text_document_references_async(
+            types.ReferenceParams(text_document=me, position=where, context=types.ReferenceContext(include_declaration=True))
+        )
         await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=me))
         await client.text_document_inlay_hint_async(
             types.InlayHintParams(text_document=me, range=types.Range(types.Position(0, 0), types.Position(999, 0)))
