@@ -1,5 +1,5 @@
 """What `netgen check` does to one spec, as a value: compile it, apply the backends' rules without
-rendering anything, and check its `row:` ids against its reference table.
+rendering anything, check its `row:` ids against its reference table and its `claims:`.
 
 The command line prints the result; the language server (netgen.lsp) publishes the same
 diagnostics to the editor, from the buffer's unsaved text. Neither torch nor onnx is imported.
@@ -47,6 +47,7 @@ def check_spec(
     makes the warnings of a spec that compiles errors."""
     from netgen import compile as compiler
     from netgen.build import check_backends, output_stem
+    from netgen.verify.claims import claim_problems
     from netgen.verify.table import reference_problems
 
     spec = graph = None
@@ -56,7 +57,9 @@ def check_spec(
         check_backends(spec, graph)
     except SpecError as exc:
         return Checked(path, exc.diagnostics, spec, graph)
-    found = [*graph.warnings, *reference_problems(spec, load_reference)]
+    # Claims hold the spec at its own input size; `input_size` compiles another network.
+    claimed = claim_problems(spec, graph) if input_size is None else []
+    found = [*graph.warnings, *reference_problems(spec, load_reference), *claimed]
     if strict:
         found = [replace(d, severity=Severity.ERROR) for d in found]
     return Checked(path, found, spec, graph)

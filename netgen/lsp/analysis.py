@@ -119,9 +119,16 @@ class Analysis:
         return [editor_diagnostic(self, diagnostic) for diagnostic in self.checked.diagnostics]
 
 
+_LIBRARY = re.compile(r"^blocks[ \t]*:", re.MULTILINE)
+_NETWORK = re.compile(r"^(name|input|layers)[ \t]*:", re.MULTILINE)
+
+
 def is_spec(source: str) -> bool:
-    """Whether a YAML buffer is a netgen spec; any other YAML file is left alone."""
-    return _SPEC_MARK.search(source) is not None
+    """Whether a YAML buffer is a netgen spec; any other YAML file is left alone, and so is a block
+    library (`blocks:` without a network), which is checked through the specs that `use:` it."""
+    if _SPEC_MARK.search(source) is None:
+        return False
+    return not (_LIBRARY.search(source) and not _NETWORK.search(source))
 
 
 def analyse(

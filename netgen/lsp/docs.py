@@ -9,7 +9,7 @@ from pydantic_core import PydanticUndefined
 
 from netgen.spec.document import describe
 from netgen.spec.model import Block
-from netgen.spec.parse import MERGE_OPS, fields_of, nested_model, show, word_choices
+from netgen.spec.parse import MERGE_OPS, fields_of, literal_choices, nested_model, show
 from netgen.spec.schema import (
     OP_ARGS,
     BlockDecl,
@@ -77,7 +77,7 @@ def op_markdown(op: str) -> str:
 
 def words_for(info) -> list[str]:
     """The words a field takes, for completion: its Literal choices, and true/false for a flag."""
-    words = word_choices(info)
+    words = literal_choices(info.annotation)
     if _takes_bool(info.annotation):
         words += ["true", "false"]
     return words

@@ -14,19 +14,18 @@ from netgen.lsp.outline import Entry
 from netgen.lsp.roles import Role, role_of
 from netgen.spec.model import Block
 from netgen.spec.schema import OP_ARGS
-from netgen.summary import as_chw, kilo, mega
+from netgen.summary import as_chw, size_text
 
 MAX_USES = 12  # uses listed in a hover; the rest are counted
 
 
-def size(shape_chw: list[int] | tuple[int, ...]) -> str:
-    """`28x28x256`: height, width, channels, as Table 1 and `netgen summary` print an output."""
-    c, h, w = as_chw(tuple(shape_chw))
-    return f"{h}x{w}x{c}"
+def size(shape: list[int] | tuple[int, ...]) -> str:
+    """`28x28x256`: as netgen prints every size (a vector of F values is 1x1xF)."""
+    return size_text(as_chw(tuple(shape)))
 
 
 def counts(params: int, macs: int) -> str:
-    return f"{params:,} params ({kilo(params) or '0'}), {macs:,} multiply-adds ({mega(macs) or '0'})"
+    return f"{params:,} params, {macs:,} multiply-adds"
 
 
 def hover(view: View, offset: int) -> types.Hover | None:
@@ -321,7 +320,7 @@ def inlay_hints(view: View, start: int, end: int) -> list[types.InlayHint]:
             continue
         label = size(row["output"])
         if entry.text in graph.instances or entry.text in graph.exits:
-            label += f" · {kilo(row['params']) or '0'} params · {mega(row['macs']) or '0'} MACs"
+            label += f" · {row['params']:,} params · {row['macs']:,} MACs"
         hints.append(
             types.InlayHint(
                 position=view.text.position(_line_end(view, entry)),

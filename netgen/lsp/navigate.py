@@ -77,30 +77,37 @@ def definition(view: View, offset: int) -> list[types.Location] | None:
     role = role_of(entry) if entry is not None else None
     if role is None:
         return None
+    good = view.good
     if role.kind in ("row", "deviation-row"):
-        return _reference_row(view, entry.text)
+        reference = good.reference if good is not None else None
+        row = reference.row(entry.text) if reference is not None else None
+        return _elsewhere(view, row.span) if row is not None else None
+    if role.kind == "library":
+        path = os.path.join(os.path.dirname(good.path if good is not None else view.uri), entry.text)
+        return [
+            types.Location(
+                from_fs_path(os.path.abspath(path)) or path, types.Range(types.Position(0, 0), types.Position(0, 0))
+            )
+        ]
     target = _target(view, entry, role)
+    if target is None and role.kind == "use" and good is not None and entry.text in good.spec.blocks:
+        return _elsewhere(view, good.spec.blocks[entry.text].span)  # a block from a library `use:` brings in
     return [_location(view, target)] if target is not None and target is not entry else None
 
 
-def _reference_row(view: View, row_id: str) -> list[types.Location] | None:
-    good = view.good
-    reference = good.reference if good is not None else None
-    row = reference.row(row_id) if reference is not None else None
-    if row is None:
-        return None
-    # The table's own text gives the row's range in the editor's units.
+def _elsewhere(view: View, span) -> list[types.Location] | None:
+    """A place in another file (a reference table, a block library), ranged in that file's own text."""
     from netgen.lsp.analysis import token_end
     from netgen.lsp.text import Text
 
     try:
-        with open(row.span.file, encoding="utf-8") as handle:
-            table = Text(handle.read().removeprefix("\ufeff"), view.text.encoding)
+        with open(span.file, encoding="utf-8") as handle:
+            other = Text(handle.read().removeprefix("\ufeff"), view.text.encoding)
     except (OSError, UnicodeDecodeError):
         return None
-    start = table.offset_of(row.span)
-    uri = from_fs_path(os.path.abspath(row.span.file)) or row.span.file
-    return [types.Location(uri, table.range(start, token_end(table.source, start)))]
+    start = other.offset_of(span)
+    uri = from_fs_path(os.path.abspath(span.file)) or span.file
+    return [types.Location(uri, other.range(start, token_end(other.source, start)))]
 
 
 def references(view: View, offset: int, include_declaration: bool) -> list[types.Location] | None:

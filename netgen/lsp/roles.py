@@ -22,7 +22,8 @@ class Role:
     """`kind` is one of: field (a top-level key), layer, head, group, block, branch, op, use (a block
     use), arg (an op's argument key), value (an op argument's value), block-arg (a value of a block
     use), param (a block parameter's declaration), from, row, meta (times, loss_weight), residual,
-    default (an op under `defaults:`), output (an `outputs.fields` value), deviation-row."""
+    default (an op under `defaults:`), output (an `outputs.fields` value), deviation-row, library (a
+    `use:` entry)."""
 
     kind: str
     path: Path  # the entry's path
@@ -63,6 +64,8 @@ def role_of(entry: Entry) -> Role | None:
         if len(path) == 2:
             return Role("default", path, op=op) if key else None
         return Role("arg" if key else "value", path, op=op, arg=_arg(path[2:]))
+    if top == "use" and not key:
+        return Role("library", path)
     if top == "outputs" and len(path) == 3 and path[1] == "fields" and not key:
         return Role("output", path)
     if top == "deviations" and len(path) >= 3 and path[2] == "row" and not key:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from netgen.lsp.analysis import is_spec
 from netgen.lsp.complete import completions
 from netgen.lsp.hover import hover, inlay_hints
 from netgen.lsp.navigate import definition, document_symbols, references
@@ -38,7 +39,7 @@ def test_hover_on_a_block_use_gives_its_size_counts_and_arguments():
     text = _hover(view, "inception3a:")
     assert "**inception3a**: inception(n1x1=64, n3x3red=96, n3x3=128, n5x5red=16, n5x5=32, pool_proj=32)" in text
     assert "output **28x28x256**" in text
-    assert "163,696 params (159.9K), 128,049,152 multiply-adds (128.0M)" in text
+    assert "163,696 params, 128,049,152 multiply-adds" in text
     assert "reference row `3a`" in text
     # on the block's name in the use, the same and the block's body
     assert "concatenation of branches branch_1x1, branch_3x3, branch_5x5, branch_pool" in _hover(
@@ -118,7 +119,7 @@ def test_inlay_hints_give_every_layer_and_head_its_size_and_block_uses_their_cou
     conv1 = next(number for number, line in enumerate(lines) if line.startswith("  conv1:"))
     assert by_line[conv1] == "112x112x64"
     inception = next(number for number, line in enumerate(lines) if line.startswith("  inception3a:"))
-    assert by_line[inception] == "28x28x256 · 159.9K params · 128.0M MACs"
+    assert by_line[inception] == "28x28x256 · 163,696 params · 128,049,152 MACs"
     hint = next(hint for hint in hints if hint.position.line == inception)
     assert hint.position.character == len(lines[inception])  # after the layer's closing brace
 
@@ -307,3 +308,24 @@ def test_document_symbols_list_blocks_layers_groups_and_heads():
     v4 = {symbol.name: symbol for symbol in document_symbols(view_of(INCEPTION_V4))}
     features = v4["layers"].children[0]
     assert features.name == "features" and len(features.children) == 22
+
+
+def test_a_block_from_a_library_is_found_in_its_file():
+    view = view_of(SPECS / "inception-fact7-cifar10.yaml")
+    (block,) = definition(view, offset(view, "  inception3a:  {inception", "inception"))
+    assert block.uri == (SPECS / "blocks" / "inception.yaml").resolve().as_uri()
+    library = (SPECS / "blocks" / "inception.yaml").read_text(encoding="utf-8").splitlines()
+    assert library[block.range.start.line].strip() == "inception:"
+    (file,) = definition(view, offset(view, "use: [blocks/inception.yaml", "blocks"))
+    assert file.uri == block.uri and file.range.start.line == 0
+    assert "inception(n1x1=48" in _hover(
+        view, "  inception3a:  {inception", "inception3a"
+    )  # widths as the block gets them
+
+
+def test_only_specs_are_checked():
+    assert is_spec(GOOGLENET.read_text(encoding="utf-8"))
+    assert is_spec("name: New\nlayers:\n")
+    assert is_spec("# yaml-language-server: $schema=netgen.schema.json\nname: New\n")  # a spec being started
+    assert not is_spec((SPECS / "blocks" / "inception.yaml").read_text(encoding="utf-8"))  # a block library
+    assert not is_spec("on: [push]\njobs: {}\n")

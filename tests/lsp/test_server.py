@@ -100,7 +100,7 @@ async def test_a_shipped_spec_checks_clean_and_every_feature_answers(client: Lan
         )
     )
     labels = [hint.label for hint in hints]
-    assert len(hints) == 25 and "28x28x256 · 159.9K params · 128.0M MACs" in labels
+    assert len(hints) == 25 and "28x28x256 · 163,696 params · 128,049,152 MACs" in labels
 
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=me, position=document.at("  inception3a:", "inception3a"))
@@ -214,7 +214,9 @@ async def test_every_bad_case_gets_its_diagnostics_and_never_breaks_a_request(cl
         await client.text_document_completion_async(types.CompletionParams(text_document=me, position=where))
         await client.text_document_definition_async(types.DefinitionParams(text_document=me, position=where))
         await client.text_document_references_async(
-            types.ReferenceParams(text_document=me, position=where, context=types.ReferenceContext(include_declaration=True))
+            types.ReferenceParams(
+                text_document=me, position=where, context=types.ReferenceContext(include_declaration=True)
+            )
         )
         await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=me))
         await client.text_document_inlay_hint_async(
