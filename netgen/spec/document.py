@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from netgen.spec.schema import OP_ARGS, BlockLibrary, SpecHeader
+from netgen.spec.schema import OP_ARGS, BlockLibrary, SpecHeader, Strict
 
 SCHEMA_FILE = "netgen.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -25,6 +25,7 @@ class _Generator(GenerateJsonSchema):
 def document_schema() -> dict[str, Any]:
     """A network spec, or a block library (a file of `blocks:` that specs `use:`): both start with
     the line naming this schema, and a library's keys are a spec's too."""
+    _build(Strict)
     schema = SpecHeader.model_json_schema(by_alias=True, schema_generator=_Generator)
     library = BlockLibrary.model_json_schema(by_alias=True, schema_generator=_Generator)
     schema["$defs"].update(library.pop("$defs"))
@@ -38,6 +39,16 @@ def document_schema() -> dict[str, Any]:
         schema["$defs"].get(args.__name__, {}).pop("required", None)
     _describe(schema)
     return {"$schema": DIALECT, "title": "netgen network spec", **{k: v for k, v in schema.items() if k != "title"}}
+
+
+def _build(model: type) -> None:
+    """Every declaration built, as `check` builds those a spec uses on first use: the parts of a spec
+    that `parse` walks show their declared types from those, so the schema is the same whichever a
+    process has used before (netgen.spec.fields.walked)."""
+    for sub in model.__subclasses__():
+        if not sub.__pydantic_complete__:
+            sub.model_rebuild()
+        _build(sub)
 
 
 def _describe(node: Any) -> None:

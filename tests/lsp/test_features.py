@@ -51,7 +51,7 @@ def test_hover_on_an_op_gives_the_layer_and_the_op_documentation_of_the_schema()
     text = _hover(view_of(GOOGLENET), "conv1:        {conv", "conv")
     assert "output **112x112x64**" in text
     assert "**conv**: A 2-D convolution" in text
-    assert "- `kernel`: Kernel size: an integer from 1 to 1024 or a pair [h, w] of them (required)" in text
+    assert "- `kernel`: Kernel size: an integer from 1 to 1024, an int parameter, or a pair [h, w] of them (required)" in text
 
 
 def test_hover_on_a_block_lists_its_uses():
@@ -81,7 +81,7 @@ def test_hover_inside_a_block_gives_each_use_of_the_layer():
 
 def test_hover_on_arguments_values_and_rows():
     view = view_of(GOOGLENET)
-    assert _hover(view, "kernel: 7") == "`kernel`: Kernel size: an integer from 1 to 1024 or a pair [h, w] of them"
+    assert _hover(view, "kernel: 7") == "`kernel`: Kernel size: an integer from 1 to 1024, an int parameter, or a pair [h, w] of them"
     assert _hover(view, "act: relu", "relu") == "`act`: The activation after it: 'relu' or 'none'"
     assert _hover(view, "loss_weight: 0.3", "loss_weight").startswith("`loss_weight`: Its loss's weight")
     assert _hover(view, "num_classes: 1000").startswith("`num_classes`: The classifier's outputs")
