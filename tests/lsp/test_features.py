@@ -82,7 +82,7 @@ def test_hover_inside_a_block_gives_each_use_of_the_layer():
 def test_hover_on_arguments_values_and_rows():
     view = view_of(GOOGLENET)
     assert _hover(view, "kernel: 7") == "`kernel`: Kernel size: an integer from 1 to 1024, an int parameter, or a pair [h, w] of them"
-    assert _hover(view, "act: relu", "relu") == "`act`: The activation after it: 'relu' or 'none'"
+    assert _hover(view, "act: relu", "relu") == "`act`: The activation after it: 'relu', 'relu6', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', 'hardswish', 'hardsigmoid' or 'none'"
     assert _hover(view, "loss_weight: 0.3", "loss_weight").startswith("`loss_weight`: Its loss's weight")
     assert _hover(view, "num_classes: 1000").startswith("`num_classes`: The classifier's outputs")
     row = _hover(view, "row: 3a}", "3a")
