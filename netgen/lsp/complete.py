@@ -19,6 +19,7 @@ from netgen.lsp.hover import size
 from netgen.lsp.navigate import param_entries, top_layers
 from netgen.lsp.outline import Entry, Path
 from netgen.lsp.roles import META_KEYS, role_of
+from netgen.spec.fields import takes
 from netgen.spec.model import PARAM_TYPES
 from netgen.spec.parse import ACTIVATIONS, GROUP_KEY
 from netgen.spec.schema import DEFAULTABLE, HEAD_KEYS, LAYER_META_KEYS, OP_ARGS, OutputsArgs
@@ -337,9 +338,9 @@ def _values(view: View, role):
         return None
     words = docs.words_for(info) or (list(ACTIVATIONS) if role.arg.endswith("act") else [])
     items = [(word, types.CompletionItemKind.EnumMember, None, docs.field_doc(info), False) for word in words]
-    if role.block is not None:
-        wanted = "activation" if words and set(words) >= set(ACTIVATIONS) else "channels"
-        items += _params_of(view, role.block, wanted)
+    if role.block is not None:  # the block's parameters of the types the argument takes, if it takes any
+        wanted = takes(OP_ARGS[role.op]).get(role.arg, ())
+        items += _params_of(view, role.block, wanted) if wanted else []
     elif role.arg == "out":
         items.append(("num_classes", types.CompletionItemKind.Constant, "the spec's num_classes", None, False))
     return items
@@ -355,15 +356,16 @@ def _residual_values(view: View, role):
     return None
 
 
-def _params_of(view: View, block: str, kind: str | None = None):
-    """A block's parameters (of one type, when `kind` says which), as they are written now."""
+def _params_of(view: View, block: str, kind: str | tuple[str, ...] | None = None):
+    """A block's parameters (of the types `kind` says, when it says), as they are written now."""
+    kinds = (kind,) if isinstance(kind, str) else kind
     items = []
     for entry in param_entries(view.outline, block):
         declared = "channels"
         if entry.key:
             typed = view.outline.value(entry.path)
             declared = typed.text if typed is not None else declared
-        if kind is None or declared == kind:
+        if kinds is None or declared in kinds:
             items.append(
                 (entry.text, types.CompletionItemKind.Variable, f"parameter of {block} ({declared})", None, False)
             )

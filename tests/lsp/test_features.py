@@ -275,6 +275,17 @@ def test_completion_inside_a_block_offers_its_parameters():
     }
 
 
+def test_completion_inside_a_block_offers_the_parameters_of_the_types_an_argument_takes():
+    source = GOOGLENET.read_text(encoding="utf-8").replace(
+        "- conv: {out: n1x1, kernel: 1}", "- conv: {out: n1x1, kernel: |}"
+    )
+    source = source.replace("params: [n1x1, n3x3red", "params: [k: int, n1x1, n3x3red", 1)
+    labels = _complete(source)
+    assert "k" in labels and "n1x1" not in labels  # a kernel takes whole numbers, not channel counts
+    eps = _complete(source.replace("kernel: |}", "kernel: 1, bn: {eps: |}}"))
+    assert "k" not in eps and "n1x1" not in eps  # no parameter there
+
+
 def test_completion_of_rows_keys_and_block_style_lines():
     assert {"3a", "4e", "pool1"} <= set(_complete(_googlenet_with("  extra: {flatten: , row: |\n")))
     top = _complete(GOOGLENET.read_text(encoding="utf-8").replace("\ndefaults:", "\n|\ndefaults:"))
