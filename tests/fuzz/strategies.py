@@ -683,11 +683,12 @@ class _Builder:
             args = [self.argument(plan, param) for param in plan.params]
             if _kind_of(plan) == "mixer":
                 # Three parts of gc channels and an identity part of at least one.
-                if self.channels < 4:  # 16 channels are 4 or more at any width drawn
-                    self.maps.append(self.add({"conv": self.conv_args(16, kernel=1)}))
-                    self.channels = self.scaled(16)
                 # A number the width scales to at most a third of the channels, less one.
                 fits = [n for n in range(1, 4 * MAX_CHANNELS) if 3 * self.scaled(n) < self.channels]
+                if not fits:  # too few channels: 16, at any width drawn, are more than 3 of the smallest part
+                    self.maps.append(self.add({"conv": self.conv_args(16, kernel=1)}))
+                    self.channels = self.scaled(16)
+                    fits = [n for n in range(1, 4 * MAX_CHANNELS) if 3 * self.scaled(n) < self.channels]
                 args[0] = self.pick(fits[: self.channels])
             if plan.needs_equal_channels():
                 literal = self.literal_for(self.channels)
