@@ -818,7 +818,12 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
         if node.kind is not OpKind.CONV or (attrs.kernel, attrs.stride, attrs.pad, attrs.groups) != ((1, 1), (1, 1), (0, 0), 1):
             continue
         groups.setdefault(graph.inputs(node.name)[0], []).append(layout.slots[node.name][0].key.removesuffix(".weight"))
-    taken = set(layout.modules.values()) | {slot.key.rpartition(".")[0] for slots in layout.slots.values() for slot in slots}
+    # Every attribute path the network has, with the paths above it (a block's own attribute is
+    # not a module of the layout, only the layers inside it are), and the block parameters that
+    # forward() reads as attributes: the fused convolution must replace none of them.
+    paths = [*layout.top.values(), *layout.modules.values(), *(slot.key for slots in layout.slots.values() for slot in slots)]
+    taken = {".".join(parts[: end]) for parts in (path.split(".") for path in paths) for end in range(1, len(parts) + 1)}
+    stored = {attr for names in layout.blocks.values() for attr in names.stored.values()}
     fused: dict[str, tuple[str, ...]] = {}
     for convs in groups.values():
         if len(convs) < 2:
@@ -826,7 +831,7 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
         parts = [conv.split(".") for conv in convs]
         common = [part[0] for part in itertools.takewhile(lambda part: len(set(part)) == 1, zip(*parts, strict=False))]
         name = ".".join([*common, "fused1x1"])
-        while name in taken or name in fused:
+        while name in taken or name in fused or name.rpartition(".")[2] in stored:
             name += "_"
         fused[name] = tuple(convs)
     return fused
