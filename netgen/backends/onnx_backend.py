@@ -35,6 +35,7 @@ from netgen.ir.ops import OpKind
 from netgen.passes.shapes import fmt
 from netgen.printable import escape
 from netgen.spec.model import Spec
+from netgen.spec.schema import fits_float32
 
 # The default ai.onnx opset is the newest that both onnx.checker (onnx 1.23) and onnxruntime
 # (1.32) know. 13 is the oldest netgen writes: Softmax over axis 1 of a feature map means that
@@ -260,14 +261,20 @@ def _attr(name: str, value) -> str:
     if isinstance(value, (tuple, list)):
         return f"{name} = [" + ", ".join(repr(int(item)) for item in value) + "]"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise OnnxBackendError(f"attribute {name} = {value!r} is not a finite number")
-        return f"{name} = {float(value)!r}"
+        return f"{name} = {_float32(name, value)}"
     return f"{name} = {int(value)!r}"
 
 
 def _tensor_attr(name: str, shape: tuple[int, ...], values: list[float]) -> str:
-    return f"{name} = {_tensor_type(shape)} {{" + ", ".join(repr(float(v)) for v in values) + "}"
+    return f"{name} = {_tensor_type(shape)} {{" + ", ".join(_float32(name, v) for v in values) + "}"
+
+
+def _float32(name: str, value: float) -> str:
+    """A float attribute's literal. ONNX keeps it in float32; the spec's checks keep every number
+    that gets here in its range, so one outside it is netgen's mistake."""
+    if not fits_float32(float(value)):
+        raise OnnxBackendError(f"attribute {name} = {value!r} does not fit float32")
+    return repr(float(value))
 
 
 # -- the graph and its functions ---------------------------------------------------------------
