@@ -11,7 +11,6 @@ after the generated module's state_dict keys; the text quotes every name, so dot
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field

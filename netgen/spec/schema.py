@@ -253,9 +253,10 @@ ParamType = Literal["channels", "float", "activation"]
 # What an argument of each parameter type may be, declared once. Every argument a block use
 # writes goes through `block_argument`, which checks it against its type's declaration and keeps
 # any number it holds in float32's range, so a type added here inherits both checks.
+FloatArgument = Annotated[Number32, Field(description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0)")]
 PARAM_KINDS: dict[str, Any] = {
     "channels": Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description=f"a channel count (1 to {MAX_CHANNELS})")],
-    "float": Annotated[Number32, Field(description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0)")],
+    "float": FloatArgument,
     "activation": Annotated[Activation, Field(description="relu or none")],
 }
 assert tuple(PARAM_KINDS) == typing.get_args(ParamType)
@@ -323,7 +324,7 @@ class ResidualArgs(Strict):
     """`residual:`: the block computes act(input + scale * body)."""
 
     scale: Annotated[
-        PARAM_KINDS["float"] | Symbol,
+        FloatArgument | Symbol,
         Field(title="the body's scale", description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0) or a float parameter"),
     ] = 1.0
     act: Annotated[
