@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 from dataclasses import replace
@@ -55,6 +56,15 @@ class _Group(TyperGroup):
     def get_params(self, ctx: typer.Context) -> list:
         return _show_values(super().get_params(ctx))
 
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        # An unknown command (`netgen chek`) answers in JSON too when --json follows it.
+        _Request.json = "--json" in args
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as exc:
+            _json_error(getattr(exc, "exit_code", EXIT_USAGE), exc.format_message())
+            raise
+
 
 class _Command(TyperCommand):
     """Usage lines as a reader writes them (`netgen build SPEC... [--out DIR] [--check]`), and
@@ -62,6 +72,15 @@ class _Command(TyperCommand):
 
     def get_params(self, ctx: typer.Context) -> list:
         return _show_values(super().get_params(ctx))
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # Known before the options are parsed, so that a usage error in any of them answers in JSON.
+        _Request.json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as exc:
+            _json_error(getattr(exc, "exit_code", EXIT_USAGE), exc.format_message())
+            raise
 
     def get_usage(self, ctx: typer.Context) -> str:
         # One line: click would wrap it at 80 columns, breaking `--inline-functions` at its hyphen.
@@ -113,9 +132,27 @@ def _main(
 # -- shared arguments and options -------------------------------------------------------------
 
 
+class _Request:
+    """What the command line asked for, as far as an error before the command's result needs it."""
+
+    json = False  # --json: stdout is one JSON object whatever happens, an error of usage or netgen's own too
+    output: _Output | None = None  # the command's output, once it has one: its diagnostics go with an error
+
+
+def _json_error(code: int, message: str) -> None:
+    """With --json, an error that ends the command is one JSON object on stdout: the exit code,
+    the message, and the diagnostics reported before it."""
+    if not _Request.json:
+        return
+    diagnostics = _Request.output.diagnostics if _Request.output is not None else []
+    document = {"ok": False, "error": {"exit_code": code, "message": message}, "diagnostics": [d.as_json() for d in diagnostics]}
+    typer.echo(json.dumps(document, indent=2))
+
+
 def _usage_error(message: str) -> NoReturn:
     """A usage mistake: one line, no location, exit 2."""
     typer.echo(escape(f"netgen: error: {message}"), err=True)
+    _json_error(EXIT_USAGE, message)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -158,13 +195,20 @@ def _input_size(text: str | None) -> tuple[int, int, int] | None:
     from netgen.spec.schema import MAX_SPATIAL
 
     parts = text.replace("x", ",").split(",")
-    try:
-        values = tuple(int(part) for part in parts)
-    except ValueError:
-        values = ()
+    # ASCII digits only: int() would also read '3_0' and digits of other scripts ('٣').
+    values = tuple(int(part) for part in parts) if all(re.fullmatch(r"[0-9]+", part) for part in parts) else ()
     if len(values) != 3 or not all(1 <= value <= MAX_SPATIAL for value in values):
         raise typer.BadParameter(f"expected C,H,W: three integers from 1 to {MAX_SPATIAL}, such as 3,299,299; got {text!r}")
     return values
+
+
+def _max_layers(value: int | None) -> int | None:
+    """--max-layers N: the ceiling keeps a check's time bounded, however large N is written."""
+    from netgen.passes.expand import MAX_LAYERS_CEILING
+
+    if value is not None and value > MAX_LAYERS_CEILING:
+        raise typer.BadParameter(f"at most {MAX_LAYERS_CEILING:,}, the most a check can expand in bounded time; got {value:,}")
+    return value
 
 
 SpecArg = Annotated[
@@ -190,7 +234,8 @@ MaxLayersOption = Annotated[
         "--max-layers",
         metavar="N",
         min=1,
-        help="Refuse a network that expands to more layers than this (default: 50,000), and a spec file of more values; raise it for networks that really are that large.",
+        callback=lambda value: _max_layers(value),
+        help="Refuse a network that expands to more layers than this (default: 50,000; at most 1,000,000), and a spec file of more values; raise it for networks that really are that large.",
         show_default=False,
     ),
 ]
@@ -227,6 +272,7 @@ class _Output:
     def __init__(self, as_json: bool):
         self.as_json = as_json
         self.diagnostics: list[Diagnostic] = []
+        _Request.output = self
 
     def report(self, diagnostics: list[Diagnostic]) -> None:
         """Diagnostics of one spec, then their tally ('2 errors, 1 warning')."""
@@ -664,9 +710,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("NETGEN_TRACEBACK"):
             raise
+        message = f"internal error: {type(exc).__name__}: {exc}"
         print(
-            escape(f"netgen: internal error: {type(exc).__name__}: {exc}", keep="") + "\n"
+            escape(f"netgen: {message}", keep="") + "\n"
             "This is a bug in netgen, not in your spec. Run again with NETGEN_TRACEBACK=1 to see the traceback.",
             file=sys.stderr,
         )
+        _json_error(EXIT_INTERNAL, message)
         sys.exit(EXIT_INTERNAL)

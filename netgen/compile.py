@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from netgen.ir.graph import Graph
 from netgen.passes import compile_spec
-from netgen.passes.expand import MAX_LAYERS
+from netgen.passes.expand import MAX_LAYERS, MAX_LAYERS_CEILING
 from netgen.spec.model import Spec
 from netgen.spec.parse import load_spec
 from netgen.spec.yaml_source import MAX_VALUES
@@ -21,6 +21,8 @@ def compile_file(
     `max_layers` raises the safety limit on the expanded network, and with it the one on the
     values the file may hold, so a spec that lists every one of its layers still reads."""
     max_layers = MAX_LAYERS if max_layers is None else max_layers
+    if not 1 <= max_layers <= MAX_LAYERS_CEILING:
+        raise ValueError(f"max_layers must be from 1 to {MAX_LAYERS_CEILING:,}, got {max_layers:,}")
     with without_cycle_collection():
         spec = load_spec(path, input_size, max_values=max(MAX_VALUES, max_layers))
         return spec, compile_spec(spec, max_layers)

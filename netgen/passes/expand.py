@@ -22,6 +22,9 @@ from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs, block_argument
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
+# How far `--max-layers` raises it: the limit bounds the time and memory a check takes (about a
+# minute and a few GiB here), and with it the values a spec file may hold once its aliases expand.
+MAX_LAYERS_CEILING = 1_000_000
 MAX_NESTING = 16
 
 
