@@ -44,24 +44,31 @@ def output_stem(spec_path: str) -> str:
     """The generated files' name, which `import` must load and which must hide no other module;
     a spec file whose name cannot give one is refused with a name that would."""
     name = module_name(spec_path)
-    if not name.isascii() or not name.isidentifier():
-        why = "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
-    elif keyword.iskeyword(name):
-        why = "is a Python keyword, so `import` cannot load it"
-    elif name.lower() in SHADOWED_MODULES:
-        why = f"would hide the {name.lower()} module from code that imports it beside the generated file"
-    else:
+    why = module_name_problem(name)
+    if why is None:
         return name
     raise SpecError(
         error(
             "bad-file-name",
-            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {_suggest(name)}.yaml",
+            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {suggest_name(name)}.yaml",
             Span(spec_path, 1, 1),
         )
     )
 
 
-def _suggest(name: str) -> str:
+def module_name_problem(name: str) -> str | None:
+    """Why generated files named `name` would not do (as the end of a sentence), or None."""
+    if not name.isascii() or not name.isidentifier():
+        return "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
+    if keyword.iskeyword(name):
+        return "is a Python keyword, so `import` cannot load it"
+    if name.lower() in SHADOWED_MODULES:
+        return f"would hide the {name.lower()} module from code that imports it beside the generated file"
+    return None
+
+
+def suggest_name(name: str) -> str:
+    """A module name like `name` that would do."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     ascii_name = re.sub(r"\W", "_", ascii_name).strip("_") or "network"
     if ascii_name[0].isdigit():

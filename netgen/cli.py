@@ -126,7 +126,9 @@ def _main(
         bool, typer.Option("--version", help="Print netgen's version and exit.", callback=_show_version, is_eager=True)
     ] = False,
 ) -> None:
-    pass
+    from netgen.files import forget_reads
+
+    forget_reads()  # what this command reads is what it must not write onto
 
 
 # -- shared arguments and options -------------------------------------------------------------
@@ -285,9 +287,11 @@ class _Output:
             typer.echo(_styled(diagnostic) if colour else escape(diagnostic.render()), err=True, color=colour)
         typer.echo(count(diagnostics), err=True)
 
-    def line(self, text: str, err: bool = False, nl: bool = True) -> None:
+    def line(self, text: str, err: bool = False, nl: bool = True, keep: str = "\n") -> None:
+        """A line for the terminal: what it would obey shown as escapes, but the characters in
+        `keep`, which a machine-readable text (DOT's tabs) has escaped in its own syntax already."""
         if not self.as_json:
-            typer.echo(escape(text), err=err, nl=nl)
+            typer.echo(escape(text, keep=keep), err=err, nl=nl)
 
     def finish(self, code: int = 0, **result: Any) -> None:
         if self.as_json:
@@ -583,13 +587,16 @@ def graph(
     else:
         text = to_mermaid(diagram) if form == "mermaid" else to_dot(diagram)
     if output is not None:
+        from netgen.files import write_files
+
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            write_files([(Path(output), text.encode("utf-8"))])
         except OSError as exc:
             _os_failure(exc, "write")
         out.line(f"wrote {output}")
     else:
-        out.line(text, nl=not text.endswith("\n"))
+        # Mermaid, DOT and SVG escape every character a terminal would obey; their tabs are layout.
+        out.line(text, nl=not text.endswith("\n"), keep="\n\t")
     out.finish(0, format=form.value, level=level.value, graph=diagram_json(diagram), text=text)
 
 
@@ -647,38 +654,48 @@ def new(
     as_json: JsonOption = False,
 ) -> None:
     """Write a new spec to start from, every field commented, and the JSON Schema beside it for the editor."""
+    from netgen.build import module_name_problem, suggest_name
+    from netgen.files import read_output, write_files
     from netgen.spec.document import SCHEMA_FILE, schema_text
     from netgen.spec.new import new_spec, spec_name
 
     if spec_name(name) is None:
         _usage_error(f"{name!r} is not a usable name: use letters, digits, '_' and '-', starting with a letter")
+    stem = name.replace("-", "_")
+    why = module_name_problem(stem)
+    if why is not None:
+        _usage_error(f"{name!r} is not a usable name: the generated module would be named {stem!r}, which {why}; choose another NAME, e.g. {suggest_name(stem)}")
     if source is not None:
         _existing(source)
-    target = Path(out_dir) / f"{name}.yaml"
-    if target.exists():
+    folder = Path(out_dir)
+    _out_folder(folder, [], ".yaml")
+    target = folder / f"{name}.yaml"
+    if os.path.lexists(target):
         _usage_error(f"{target} exists already; choose another NAME or remove it")
-    text, beside = new_spec(name, target, source)
-    for path, content in beside.items():
-        if path.exists() and path.read_bytes() != content:
-            _usage_error(f"{path} exists already and differs from the table {source} names; remove it or choose another --out")
     out = _Output(as_json)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    schema_file = target.parent / SCHEMA_FILE
-    written = []
-    if not schema_file.exists():
-        schema_file.write_text(schema_text(), encoding="utf-8")
-        written.append(str(schema_file))
-    for path, content in beside.items():
-        if not path.exists():
+    try:
+        text, beside = new_spec(name, target, source)
+    except SpecError as exc:
+        out.report(exc.diagnostics)
+        out.finish(EXIT_SPEC_ERROR)
+    files = [] if (folder / SCHEMA_FILE).exists() else [(folder / SCHEMA_FILE, schema_text().encode())]
+    try:
+        for path, content in beside.items():
+            there = read_output(path)
+            if there is None:
+                files.append((path, content))
+            elif there != content:
+                _usage_error(f"{path} exists already and differs from the table {source} names; remove it or choose another --out")
+        files.append((target, text.encode()))
+        for path, _ in files:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            written.append(str(path))
-    target.write_text(text, encoding="utf-8")
-    written.append(str(target))
+        written = write_files(files)
+    except OSError as exc:
+        _os_failure(exc, "write")
     for path in written:
         out.line(f"wrote {path}")
     out.line(f"next: netgen check {target}")
-    out.finish(0, written=written)
+    out.finish(0, written=[str(path) for path in written])
 
 
 def _terminated(signum: int, _frame) -> NoReturn:

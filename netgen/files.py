@@ -106,7 +106,10 @@ def write_files(files: list[tuple[Path, bytes]]) -> list[Path]:
     staged: list[tuple[Path, Path]] = []
     try:
         for target, data in files:
-            handle, temp = _create_beside(target)
+            try:
+                handle, temp = _create_beside(target)
+            except OSError as exc:  # about the target, not the temporary name it would have had
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
             staged.append((temp, target))
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)

@@ -10,6 +10,7 @@ from typing import Any
 from netgen.backends.diagram import make_diagram, to_mermaid
 from netgen.build import Artifact
 from netgen.ir.graph import Graph
+from netgen.printable import markdown_code, markdown_text
 from netgen.spec.model import Spec
 from netgen.summary import kilo, mega, summarize
 from netgen.verify.reference import spec_reference
@@ -26,12 +27,14 @@ def report_artifact(spec: Spec, graph: Graph, stem: str) -> Artifact:
 def report_markdown(spec: Spec, graph: Graph) -> str:
     summary = summarize(spec, graph)
     c, h, w = summary["input"]
-    lines = [f"# {spec.name}", ""]
+    # Every text from the spec or its reference is escaped for Markdown: it shows as written and
+    # adds no heading, code block, link or HTML of its own.
+    lines = [f"# {markdown_text(spec.name)}", ""]
     if spec.description:
-        lines += [spec.description, ""]
+        lines += [markdown_text(spec.description), ""]
     lines += [
-        f"Compiled from `{spec.path}` for a {h}x{w}x{c} input and {spec.num_classes} classes. "
-        f"Written by `netgen report {spec.path}`; edit the spec, not this file.",
+        f"Compiled from {markdown_code(spec.path)} for a {h}x{w}x{c} input and {spec.num_classes} classes. "
+        f"Written by {markdown_code(f'netgen report {spec.path}')}; edit the spec, not this file.",
         "",
         "## Layers",
         "",
@@ -47,6 +50,7 @@ def report_markdown(spec: Spec, graph: Graph) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """A table of cells already written as Markdown."""
     rule = ["---:" if i in right else "---" for i in range(len(header))]
     return ["| " + " | ".join(cells) + " |" for cells in [header, rule, *rows]]
 
@@ -59,7 +63,8 @@ def _layers(summary: dict[str, Any]) -> list[str]:
         c, h, w = row["output"]
         module = [str(row["module"].get(column, "")) for column in columns]
         depth = str(row["depth"]) if row["depth"] else ""
-        return [row["name"], row["type"], row["patch"] or "", f"{h}x{w}x{c}", depth, *module, kilo(row["params"]), mega(row["macs"])]
+        texts = [row["name"], row["type"], row["patch"] or "", f"{h}x{w}x{c}", depth, *module, kilo(row["params"]), mega(row["macs"])]
+        return [markdown_text(text) for text in texts]
 
     totals = summary["totals"]
     total = ["**total**", "", "", "", str(totals["depth"]), *[""] * len(columns), kilo(totals["params"]), mega(totals["macs"])]
@@ -68,7 +73,10 @@ def _layers(summary: dict[str, Any]) -> list[str]:
     if summary["heads"]:
         lines += ["", "Heads, used in training only and left out of the totals:", ""]
         heads = [
-            [head["name"], head["type"], head["from"], f"{head['loss_weight']:g}", f"{head['output'][1]}x{head['output'][2]}x{head['output'][0]}", kilo(head["params"]), mega(head["macs"])]
+            [
+                markdown_text(text)
+                for text in (head["name"], head["type"], head["from"], f"{head['loss_weight']:g}", f"{head['output'][1]}x{head['output'][2]}x{head['output'][0]}", kilo(head["params"]), mega(head["macs"]))
+            ]
             for head in summary["heads"]
         ]
         lines += _table(["head", "type", "from", "loss weight", "output size", "params", "MACs"], heads, {3, 5, 6})
@@ -88,7 +96,7 @@ def _totals(summary: dict[str, Any]) -> list[str]:
 
 
 def _verification(result: VerifyResult) -> list[str]:
-    lines = ["## Against the paper", "", f"`{result.reference_path}`" + (f": {result.title}" if result.title else "") + ".", ""]
+    lines = ["## Against the paper", "", markdown_code(result.reference_path) + (f": {markdown_text(result.title)}" if result.title else "") + ".", ""]
     lines += [
         "Each row as printed; where the spec differs, the cell shows the printed value, an arrow and the spec's value, "
         "marked `*` for an erratum of the paper, `~` for a declared deviation, `!` for an undocumented mismatch.",
@@ -102,18 +110,19 @@ def _verification(result: VerifyResult) -> list[str]:
         cells = []
         for column, printed in zip(result.columns, row.printed, strict=True):
             check = differing.get(column)
-            cell = printed if check is None else f"{printed or '(blank)'} → {check.computed or '(blank)'} {_symbol(check)}"
+            shown = markdown_text(printed or "")
+            cell = shown if check is None else f"{shown or '(blank)'} → {markdown_text(check.computed) or '(blank)'} {_symbol(check)}"
             cells.append(cell)
-        layers = ", ".join(row.layers) if missing is None else f"(none) {_symbol(missing)}"
-        rows.append([row.id, *(_escape(cell) for cell in cells), layers])
+        layers = markdown_text(", ".join(row.layers)) if missing is None else f"(none) {_symbol(missing)}"
+        rows.append([markdown_text(row.id), *cells, layers])
     lines += _table(header, rows, set())
     if result.totals:
         lines += ["", "| whole network | the paper | computed | |", "| --- | --- | --- | --- |"]
         for check in result.totals:
             mark = "" if check.mark in (Mark.AGREE, Mark.REPORTED) else MARK_WORDS[check.mark]
             if check.mark is Mark.REPORTED:
-                mark = f"reported: {check.note}"
-            lines.append(f"| {check.cell} | {_escape(check.printed)} | {_escape(check.computed)} | {mark} |")
+                mark = f"reported: {markdown_text(check.note)}"
+            lines.append(f"| {markdown_text(check.cell)} | {markdown_text(check.printed)} | {markdown_text(check.computed)} | {mark} |")
     differences = result.differences
     if differences:
         lines += ["", f"Differences from the printed table ({len(differences)}):", ""]
@@ -121,14 +130,10 @@ def _verification(result: VerifyResult) -> list[str]:
             for check in differences:
                 if check.mark is mark:
                     why = explanation(check)
-                    lines.append(f"- {MARK_WORDS[mark]}: {_escape(describe(check))}" + (f"; {_escape(why)}" if why else ""))
-    return [*lines, "", f"Verdict: {_escape(verdict(result))}"]
+                    lines.append(f"- {MARK_WORDS[mark]}: {markdown_text(describe(check))}" + (f"; {markdown_text(why)}" if why else ""))
+    return [*lines, "", f"Verdict: {markdown_text(verdict(result))}"]
 
 
 def _symbol(check) -> str:
     return f"`{SYMBOLS[check.mark]}`" if check.mark in SYMBOLS else ""
 
-
-def _escape(text: str) -> str:
-    """A cell of a Markdown table: a pipe would end it."""
-    return text.replace("|", "\\|")
