@@ -9,7 +9,12 @@ several places, where PyTorch and ONNX could come to disagree: `add` blocks with
 identity shortcuts (or nothing else), merges that read one layer several times (`from: [a, a]`,
 at the top and inside blocks, directly or through a dropout), several heads on one layer or on
 a block's output, and blocks nested in blocks whose inner names repeat the outer ones and the
-names the ONNX functions use for their own values (`x`, `y`, `output`, `concat`).
+names the ONNX functions use for their own values (`x`, `y`, `output`, `concat`). For `build
+--optimize`, whose rewrites fold batch norms into convolutions and fuse 1x1 convolutions, they
+chain batch norms (activations between some) after bare and batch-normed convolutions, fan
+grouped, strided and plain 1x1 convolutions out of one layer, end residual bodies in a bare
+convolution and a batch norm, and name layers as the rewrite names what it adds (`fused1x1`);
+`inference_specs()` draws every stem from those.
 
 `invalid_specs()` mutates a valid spec, as data (a key deleted, a value of the wrong type or
 size, an unknown key or op, a branch that no longer keeps its size, a reference to nothing)

@@ -320,3 +320,58 @@ def check_inference_build(text: str, opset: int = OPSET) -> None:
 def test_the_inference_build_computes_what_the_plain_build_computes(text, opset):
     note(text)
     check_inference_build(text, opset)
+
+
+def inference_constructs(data: dict) -> set[str]:
+    """Which of the constructs `build --optimize` rewrites, or must leave alone, a spec uses."""
+    found = set()
+    top = {}
+    for name, layer in data["layers"].items():
+        top.update(layer["sequential"] if "sequential" in layer else {name: layer})
+    ops = [next(iter(layer)) for layer in top.values()]
+    for index, op in enumerate(ops[:-2]):
+        if op == "conv" and ops[index + 1 : index + 3] == ["batchnorm", "batchnorm"]:
+            found.add("a conv and two batch norms")
+    if any(ops[index : index + 3] == ["batchnorm", "relu", "batchnorm"] for index in range(len(ops))):
+        found.add("an activation between batch norms")
+    layers = list(top.values())
+    for layer, following in zip(layers, layers[1:], strict=False):
+        if "conv" in layer and layer["conv"].get("bare") and "batchnorm" in following:
+            found.add("a bare conv and a batch norm")
+    fans: dict[str, list[dict]] = {}
+    for layer in layers:
+        if "conv" in layer and layer["conv"]["kernel"] == 1 and isinstance(layer.get("from"), str):
+            fans.setdefault(layer["from"], []).append(layer["conv"])
+    for convs in fans.values():
+        if len(convs) >= 2 and any(conv.get("groups", 1) > 1 for conv in convs):
+            found.add("grouped 1x1 convs reading one layer")
+        if len(convs) >= 2 and any(conv.get("stride", 1) > 1 for conv in convs):
+            found.add("strided 1x1 convs reading one layer")
+    for block in data.get("blocks", {}).values():
+        if "residual" in block:
+            found.add("a residual block")
+        inner = block.get("layers")
+        if block.get("flat") or (isinstance(inner, dict) and any(isinstance(layer.get("concat"), dict) for layer in inner.values())):
+            found.add("a split")
+    return found
+
+
+def test_inference_specs_use_every_construct_the_rewrites_touch():
+    """The inference property above only covers what the strategy writes."""
+    seen: set[str] = set()
+
+    @settings(max_examples=100, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(spec_data(inference=True))
+    def draw(data):
+        seen.update(inference_constructs(data))
+
+    draw()
+    assert seen == {
+        "a conv and two batch norms",
+        "an activation between batch norms",
+        "a bare conv and a batch norm",
+        "grouped 1x1 convs reading one layer",
+        "strided 1x1 convs reading one layer",
+        "a residual block",
+        "a split",
+    }
