@@ -236,7 +236,7 @@ MaxLayersOption = Annotated[
         "--max-layers",
         metavar="N",
         min=1,
-        callback=lambda value: _max_layers(value),
+        callback=_max_layers,
         help="Refuse a network that expands to more layers than this (default: 50,000; at most 1,000,000), and a spec file of more values; raise it for networks that really are that large.",
         show_default=False,
     ),

@@ -555,7 +555,7 @@ class _Planner:
         if layer.container is None:
             return ModuleRef(path)
         attr, index = path.rsplit(".", 1)
-        return ModuleRef(attr, int(index))
+        return ModuleRef(attr, int(index) if index.isdigit() else index)  # a merge is no item: no number
 
     def exit_shape(self, rel: str) -> tuple[int, ...]:
         return self.graph[self.graph.exit_of(rel)].shape
