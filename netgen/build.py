@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netgen.backends.layout import Layout, make_layout
-from netgen.compile import compile_file, without_cycle_collection
+from netgen.compile import compile_file, located_in_libraries, without_cycle_collection
 from netgen.diagnostics import Span, SpecError, error
 from netgen.files import open_regular, read_output, write_files
 from netgen.ir.graph import Graph
@@ -117,7 +117,7 @@ def check_backends(spec: Spec, graph: Graph) -> None:
     and state_dict keys), made without rendering anything, so without torch, onnx or Jinja."""
     from netgen.backends.pytorch import plan_pytorch
 
-    with without_cycle_collection():
+    with without_cycle_collection(), located_in_libraries(spec):
         plan_pytorch(spec, graph, make_layout(spec, graph))
 
 
@@ -132,7 +132,7 @@ def render_all(
 ) -> list[Artifact]:
     """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
     (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
-    with without_cycle_collection():
+    with without_cycle_collection(), located_in_libraries(spec):
         return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize)
 
 
@@ -183,6 +183,16 @@ def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:
     return write_files([(out_dir / artifact.name, artifact.data) for artifact in artifacts])
 
 
+def stale_names(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
+    """The committed files (as paths under `out_dir`) that differ from what the spec builds to now."""
+    return [str(out_dir / artifact.name) for artifact in artifacts if artifact.golden and _differs(out_dir / artifact.name, artifact)]
+
+
+def _differs(target: Path, artifact: Artifact) -> bool:
+    # A folder or a pipe where a generated file belongs is an OSError: reading it would fail or wait forever.
+    return read_output(target) != artifact.data
+
+
 def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
     """Unified diffs of every committed artefact that differs from what the spec builds to now."""
     diffs = []
@@ -190,10 +200,9 @@ def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
         if not artifact.golden:
             continue
         target = out_dir / artifact.name
-        # A folder or a pipe where a generated file belongs is an OSError: reading it would fail or wait forever.
-        found = read_output(target)
-        old_data = found if found is not None else b""
-        if old_data != artifact.data:
+        found = read_output(target)  # an OSError for a folder or a pipe where a generated file belongs
+        if found != artifact.data:
+            old_data = found if found is not None else b""
             # Bytes, not text: reading text would turn a "\r" in a description into a newline.
             old, new = old_data.decode("utf-8", errors="replace"), artifact.data.decode()
             diff = difflib.unified_diff(

@@ -39,25 +39,32 @@ _MARKUP = set("\\`*[]<>&|~$")
 _LINE_START = re.compile(r"[#>+=-]|\d+[.)](?= |$)")
 
 
-def markdown_text(text: str) -> str:
-    """`text` as Markdown text that renders as written, on one line: in a paragraph, a list
-    item or a table cell."""
+def markdown_text(text: str, in_table: bool = False) -> str:
+    """`text` as Markdown text that renders as written, on one line: in a paragraph, a list item,
+    or `in_table` a table cell, whose text starts no line (so `#1x1` keeps its `#` as written)."""
     flat = escape(_BREAKS.sub(" ", text).strip(), keep="")
     out = []
     for index, ch in enumerate(flat):
         inside_word = 0 < index < len(flat) - 1 and flat[index - 1].isalnum() and flat[index + 1].isalnum()
         out.append(f"\\{ch}" if ch in _MARKUP or (ch == "_" and not inside_word) else ch)
     escaped = "".join(out)
-    start = _LINE_START.match(escaped)
+    start = None if in_table else _LINE_START.match(escaped)
     if start:  # escaping the character that makes the construct: `\#`, `1\.`
         end = start.end() - 1
         escaped = f"{escaped[:end]}\\{escaped[end:]}"
     return escaped
 
 
-def markdown_code(text: str) -> str:
-    """`text` as a Markdown code span on one line: fenced by more backticks than it holds in a row."""
+def markdown_code(text: str, in_table: bool = False) -> str:
+    """`text` as a Markdown code span on one line: fenced by more backticks than it holds in a row.
+    In a table cell a pipe would end the cell even inside the span: it is escaped there."""
     flat = escape(_BREAKS.sub(" ", text).strip(), keep="")
     fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
     padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") else flat
-    return f"{fence}{padded}{fence}"
+    span = f"{fence}{padded}{fence}"
+    return span.replace("|", "\\|") if in_table else span
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """'1 erratum', '2 errata'."""
+    return f"{count} {one if count == 1 else many}"

@@ -50,7 +50,7 @@ def test_markdown_text_is_a_paragraph_of_plain_text(text):
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(TEXTS)
 def test_markdown_text_in_a_table_cell_stays_in_its_cell(text):
-    source = f"| a | b |\n| --- | --- |\n| {markdown_text(text)} | end |\n"
+    source = f"| a | b |\n| --- | --- |\n| {markdown_text(text, in_table=True)} | end |\n"
     tokens = MARKDOWN.parse(source)
     cells = [tokens[index + 1] for index, token in enumerate(tokens) if token.type == "td_open"]
     assert len(cells) == 2
@@ -72,3 +72,15 @@ def test_markdown_code_is_one_code_span_of_the_text(text):
 def test_terminal_escape_writes_what_a_terminal_obeys_as_escapes():
     assert escape("a\x1b[31mb\u202ec\td\n") == "a\\x1b[31mb\\u202ec\\td\n"
     assert escape("a\tb\n", keep="\t\n") == "a\tb\n"
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(TEXTS)
+def test_markdown_code_in_a_table_cell_stays_in_its_cell(text):
+    if not shown(text):
+        return
+    tokens = MARKDOWN.parse(f"| a | b |\n| --- | --- |\n| {markdown_code(text, in_table=True)} | end |\n")
+    cells = [tokens[index + 1] for index, token in enumerate(tokens) if token.type == "td_open"]
+    assert [child.type for child in cells[0].children] == ["code_inline"]
+    assert cells[0].children[0].content == shown(text)
+    assert cells[1].content == "end"
