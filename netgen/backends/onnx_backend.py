@@ -127,6 +127,7 @@ def build_onnx(
     the checks run on the spec's input size first, so every shape is compared with the IR's."""
     if not MIN_OPSET <= opset <= OPSET:
         raise OnnxBackendError(f"opset {opset} is outside the supported {MIN_OPSET} to {OPSET}")
+    _refuse_rounding_of_older_opsets(graph, opset)
     export = _export(spec, graph, layout, inline_functions, opset)
     text = _render(spec, graph, export)
     try:
@@ -564,6 +565,40 @@ def _ops(
     if kind is OpKind.ADD:
         return [("add", "Add" if len(inputs) == 2 else "Sum", [], inputs)]
     raise AssertionError(f"no ONNX lowering for {kind}")
+
+
+# Before opset 22, ONNX's pools round a ceil_mode output up without PyTorch's rule that the last
+# window must start inside the input or its left padding: its shape inference gives one more row
+# or column than ONNX Runtime computes, and than the IR has.
+CEIL_AS_PYTORCH_OPSET = 22
+
+
+def _refuse_rounding_of_older_opsets(graph: Graph, opset: int) -> None:
+    """A pool whose output an older opset would give another size: an error at the pool, with the way out."""
+    if opset >= CEIL_AS_PYTORCH_OPSET:
+        return
+    problems = []
+    for node in graph.trunk():
+        if node.kind not in (OpKind.MAXPOOL, OpKind.AVGPOOL) or not node.attrs.ceil:
+            continue
+        sizes = graph[graph.inputs(node.name)[0]].shape[1:]
+        attrs = node.attrs
+        older = tuple(
+            -(-(size + 2 * pad - kernel) // stride) + 1
+            for size, kernel, stride, pad in zip(sizes, attrs.kernel, attrs.stride, attrs.pad, strict=True)
+        )
+        if older != tuple(node.shape[1:]):
+            problems.append(
+                error(
+                    "opset-rounding",
+                    f"{node.name}: at opset {opset} ONNX rounds this pool's output up to {older[0]}x{older[1]}, where PyTorch "
+                    f"(and ONNX from opset {CEIL_AS_PYTORCH_OPSET}) gives {node.shape[1]}x{node.shape[2]}: its last window "
+                    f"would start in the padding; build with --opset {CEIL_AS_PYTORCH_OPSET} or later, or give the pool ceil: false",
+                    node.span,
+                )
+            )
+    if problems:
+        raise SpecError(problems)
 
 
 def _pool_attrs(attrs) -> list[str]:

@@ -24,6 +24,7 @@ from netgen.backends.onnx_backend import MIN_OPSET, OPSET, build_onnx
 from netgen.backends.onnx_inference import optimize_for_inference
 from netgen.backends.pytorch import render_pytorch
 from netgen.compile import compile_file
+from netgen.diagnostics import SpecError
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
 from netgen.verify.runtime import load_generated
@@ -334,7 +335,12 @@ def check_inference_build(text: str, opset: int = OPSET) -> None:
     scale = max(1.0, expected.abs().max().item())
     torch.testing.assert_close(got, expected, rtol=INFERENCE_RTOL, atol=INFERENCE_RTOL * scale)
 
-    plain = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=True, opset=opset)
+    try:
+        plain = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=True, opset=opset)
+    except SpecError as exc:
+        # A pool an older opset would round up to another size is refused there: the newest builds it.
+        assert {d.code for d in exc.diagnostics} == {"opset-rounding"}, exc.diagnostics
+        plain = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=True)
     optimized = optimize_for_inference(plain)
     want = _session(plain).run(None, {"input": x.numpy()})
     have = _session(optimized).run(None, {"input": x.numpy()})
