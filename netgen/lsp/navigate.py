@@ -97,11 +97,10 @@ def definition(view: View, offset: int) -> list[types.Location] | None:
 
 def _elsewhere(view: View, span) -> list[types.Location] | None:
     """A place in another file (a reference table, a block library), ranged in that file's own text."""
-    from netgen.lsp.analysis import token_end
-    from netgen.lsp.text import Text
-
     from netgen.diagnostics import SpecError
     from netgen.files import read_regular
+    from netgen.lsp.analysis import token_end
+    from netgen.lsp.text import Text
     from netgen.spec.yaml_source import MAX_BYTES
 
     try:
