@@ -159,6 +159,7 @@ class Step:
     relu: bool = False  # a linear layer with act: relu
     shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
     extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it
+    row: str | None = None  # the spec's layer or head this statement of the network's forward() runs
 
 
 @dataclass
@@ -513,11 +514,13 @@ class _Planner:
         forward: list[Step] = []
         for index in [None, *range(trunk_steps)]:
             if index is not None:
-                forward.append(replace(steps[index], shape=self.exit_shape(planned[index].rel)))
+                layer = planned[index].layer.name
+                forward.append(replace(steps[index], shape=self.exit_shape(planned[index].rel), row=layer))
             for head, source, module in heads:
                 if source == index:
                     ref = ModuleRef(layout.top[head.name])
-                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _linear_relu(module)))
+                    step = Step(head_vars[head.name], "head", (var_of[source],), ref, _linear_relu(module), row=head.name)
+                    forward.append(step)
 
         layers = _grouped([(ref, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None])
         head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
@@ -799,12 +802,21 @@ def _mentions(modules: list[Module], name: str) -> bool:
 # -- rendering -------------------------------------------------------------------------------
 
 
-def plan_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False) -> dict[str, Any]:
+def plan_pytorch(
+    spec: Spec, graph: Graph, layout: Layout, optimize: bool = False, profile: bool = False
+) -> dict[str, Any]:
     """What the generated module holds, without rendering it: refuses what render_pytorch refuses.
-    `optimize` adds for_inference() and from_plain() (`netgen build --optimize`)."""
+    `optimize` adds for_inference() and from_plain() (`netgen build --optimize`); `profile` runs
+    each row of the network's forward() inside a profiler range (`netgen build --profile`)."""
     plan = _Planner(spec, graph, layout).plan()
     plan["inference"] = {"fused": fused_1x1(graph, layout)} if optimize else None
+    plan["profile"] = profile
     return plan
+
+
+def profile_range(network_class: str, row: str) -> str:
+    """The name of the torch.profiler range a `--profile` build runs a row of forward() in."""
+    return f"{network_class}.{row}"
 
 
 def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
@@ -832,9 +844,10 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
     return fused
 
 
-def render_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False) -> str:
+def render_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False, profile: bool = False) -> str:
     """The generated module's source: rendered, formatted by the pinned ruff, and parsed."""
-    source = format_python(render(TEMPLATE, **plan_pytorch(spec, graph, layout, optimize)))
+    plan = plan_pytorch(spec, graph, layout, optimize, profile)
+    source = format_python(render(TEMPLATE, profile_range=profile_range, **plan))
     try:
         ast.parse(source)
     except SyntaxError as exc:
