@@ -34,7 +34,7 @@ from netgen.ir.names import GENERATED_NAMES, MODULE_NAMES, sanitize
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.passes.expand import scale
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec
-from netgen.summary import summarize
+from netgen.summary import totals
 
 LINE_LENGTH = 100
 TEMPLATE = "pytorch/module.py.j2"
@@ -548,7 +548,7 @@ class _Planner:
             "logits": logits,
             "activation": self.top_ref(activation.layer) if activation is not None else None,
             "outputs": outputs,
-            "totals": summarize(spec, graph)["totals"],
+            "totals": totals(graph),
             "classifiers": self.classifiers(),
         }
 
