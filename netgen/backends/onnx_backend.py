@@ -221,15 +221,15 @@ def _without_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _copy_fields(source, target, skip: str) -> None:
-    for field, value in source.ListFields():
-        if field.name == skip:
+    for descriptor, value in source.ListFields():
+        if descriptor.name == skip:
             continue
-        if field.is_repeated:
-            getattr(target, field.name).extend(value)
-        elif field.message_type is not None:
-            getattr(target, field.name).CopyFrom(value)
+        if descriptor.is_repeated:
+            getattr(target, descriptor.name).extend(value)
+        elif descriptor.message_type is not None:
+            getattr(target, descriptor.name).CopyFrom(value)
         else:
-            setattr(target, field.name, value)
+            setattr(target, descriptor.name, value)
 
 
 def _string_literal(text: str) -> str:
