@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from netgen.diagnostics import Span
+from netgen.spec.claims import Claim
+from netgen.spec.library import Import
 from netgen.spec.schema import InitArgs, Strict
 
 Combine = Literal["seq", "concat", "add"]
@@ -90,6 +92,8 @@ class Block:
     param_types: tuple[ParamType, ...] = ()
     flat: bool = False  # layers of mapping branches are attributes of the block, not of an nn.Sequential
     residual: Residual | None = None
+    # A use has no module: the block's attributes are the using module's, named <use>_<attribute>.
+    inline: bool = False
 
     def type_of(self, param: str) -> ParamType:
         return self.param_types[self.params.index(param)] if self.param_types else "channels"
@@ -155,6 +159,9 @@ class Spec:
     field_spans: dict[str, Span] = field(default_factory=dict)
     deviations: tuple[Deviation, ...] = ()
     outputs: Outputs | None = None
+    width_divisor: int | None = None  # channel counts `width` scales are rounded to a multiple of it
+    claims: tuple[Claim, ...] = ()  # the design's own targets, in the order written
+    imports: tuple[Import, ...] = ()  # the block libraries read, each with the `use:` entry naming it
 
     def where(self, key: str) -> Span:
         return self.field_spans.get(key, self.span)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import typing
 import unicodedata
@@ -12,8 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from netgen.diagnostics import Diagnostic, Span, SpecError, error
+from netgen.diagnostics import Diagnostic, Span, SpecError, error, note
+from netgen.spec.claims import Claim, parse_count_claim, parse_size_claim
 from netgen.spec.files import read_regular
+from netgen.spec.library import Import, LibraryFiles, with_use_notes
 from netgen.spec.model import (
     PARAM_TYPES,
     Block,
@@ -34,6 +37,8 @@ from netgen.spec.schema import (
     LAYER_META_KEYS,
     OP_ARGS,
     BlockDecl,
+    BlockLibrary,
+    ClaimsArgs,
     DeviationArgs,
     HeadMeta,
     LayerMeta,
@@ -44,6 +49,8 @@ from netgen.spec.schema import (
 )
 from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
+_COUNT_CLAIMS = ("params", "params_with_heads", "macs", "macs_with_heads", "depth", "depth_with_pooling")
+
 # Ops that read several layers; every other op and every block reads exactly one.
 MERGE_OPS = ("concat", "add")
 ACTIVATIONS = ("relu", "none")
@@ -51,6 +58,9 @@ ACTIVATIONS = ("relu", "none")
 GROUP_KEY = "sequential"
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A layer of an inline block is only ever named `<use>_<layer>` in generated code, so its name may
+# start with a digit, as Caffe's do (`inception_3a_1x1`).
+INLINE_LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def load_spec(path: str, input_size: tuple[int, int, int] | None = None, max_values: int | None = None) -> Spec:
@@ -62,7 +72,7 @@ def load_spec(path: str, input_size: tuple[int, int, int] | None = None, max_val
 def parse_spec(
     path: str, data: bytes, input_size: tuple[int, int, int] | None = None, max_values: int | None = None
 ) -> Spec:
-    return _Parser(path, input_size).spec(load_yaml(read_source(path, data), max_values=max_values))
+    return _Parser(path, input_size, max_values).spec(load_yaml(read_source(path, data), max_values=max_values))
 
 
 def show(value: Any) -> str:
@@ -109,18 +119,23 @@ def _nested_model(model: type[Strict], key: str) -> type[Strict] | None:
     return None
 
 
+def literal_choices(annotation: Any) -> list[str]:
+    """The words a field's type allows (`relu`, `none`), wherever they are in its annotation."""
+    choices, pending = [], [annotation]
+    while pending:
+        item = pending.pop()
+        if typing.get_origin(item) is typing.Literal:
+            choices += [choice for choice in typing.get_args(item) if isinstance(choice, str)]
+        else:
+            pending.extend(typing.get_args(item))
+    return choices
+
+
 def _word_hint(value: Any, info) -> str:
     """'did you mean' for a misspelt choice such as `act: rleu`."""
     if not isinstance(value, str) or info is None:
         return ""
-    choices, pending = [], [info.annotation]
-    while pending:
-        annotation = pending.pop()
-        if typing.get_origin(annotation) is typing.Literal:
-            choices += [choice for choice in typing.get_args(annotation) if isinstance(choice, str)]
-        else:
-            pending.extend(typing.get_args(annotation))
-    return suggestion(value, choices)
+    return suggestion(value, literal_choices(info.annotation))
 
 
 def _number_hint(value: Any, kinds: set[str]) -> str:
@@ -138,10 +153,11 @@ def _number_hint(value: Any, kinds: set[str]) -> str:
     return ""
 
 
-def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
+def check_name(name: Any, span: Span, what: str, leading_digit: bool = False) -> Diagnostic | None:
+    """None when `name` is a good spec name; `leading_digit` allows a digit first (layers of inline blocks)."""
     if not isinstance(name, str):
         return error("bad-name", f"{what} name must be a name, got {show(name)}", span)
-    if IDENTIFIER.match(name):
+    if IDENTIFIER.match(name) or (leading_digit and INLINE_LAYER_NAME.match(name)):
         return None
     if any(ord(ch) > 127 for ch in name):
         odd = next(ch for ch in name if ord(ch) > 127)
@@ -162,13 +178,16 @@ def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
 
 
 class _Parser:
-    def __init__(self, path: str, input_size: tuple[int, int, int] | None = None):
+    def __init__(self, path: str, input_size: tuple[int, int, int] | None = None, max_values: int | None = None):
         self.path = path
         self.input_size = input_size  # given on the command line, in place of the spec's `input`
+        self.libraries = LibraryFiles(path, max_values)
+        self.imports: list[Import] = []
         self.diagnostics: list[Diagnostic] = []
         self.defaults: dict[str, YMap] = {}
         self.block_names: set[str] = set()
         self.default_spans: set[Span] = set()  # where the values under `defaults:` are written
+        self.in_inline_block = False  # reading the body of a block with `inline: true`
 
     def fail(self, diagnostic: Diagnostic) -> None:
         # A bad value in `defaults` fails every layer that inherits it; report it once, at the value.
@@ -180,6 +199,22 @@ class _Parser:
     # -- top level ---------------------------------------------------------------------------
 
     def spec(self, top: YMap) -> Spec:
+        try:
+            return self._spec(top)
+        except SpecError as exc:
+            # What is wrong inside a block library is shown with the `use:` that brought it in.
+            raise SpecError(with_use_notes(exc.diagnostics, self.imports)) from None
+
+    def _spec(self, top: YMap) -> Spec:
+        if "blocks" in top and not {"name", "input", "layers"} & set(top):
+            raise SpecError(
+                error(
+                    "not-a-spec",
+                    "this file is a block library, not a network spec: it has `blocks:` and no `name`, `input` or `layers`; "
+                    "netgen checks a library through the specs that `use:` it",
+                    top.span,
+                )
+            )
         header = self.validate(SpecHeader, top, top.span, "spec")
         if header is None:
             raise SpecError(self.diagnostics)
@@ -196,10 +231,27 @@ class _Parser:
         blocks_node = top.get("blocks", YMap())
         if not isinstance(blocks_node, YMap):
             blocks_node = YMap()
-        self.block_names = set(blocks_node)
+        # Blocks of the libraries the spec uses come first, as if `use:` were written above `blocks:`.
+        found = self.used_blocks(top.get("use"), self.path, (os.path.realpath(self.path),))
+        found += [(name, value, blocks_node.key_spans[name]) for name, value in blocks_node.items()]
+        defined: dict[str, Span] = {}
+        for name, _value, span in found:
+            if name in defined:
+                self.fail(
+                    error(
+                        "duplicate-name",
+                        f"block {name!r} is defined twice; rename one",
+                        span,
+                        note(f"{name!r} is also defined here", defined[name]),
+                    )
+                )
+            defined.setdefault(name, span)
+        self.block_names = set(defined)
         blocks = {}
-        for name, value in blocks_node.items():
-            block = self.block(name, value, blocks_node.key_spans[name])
+        for name, value, span in found:
+            if span != defined[name]:
+                continue
+            block = self.block(name, value, span)
             if block is not None:
                 blocks[name] = block
         layers = self.sequence(top["layers"], top.value_spans["layers"], "layers", named_only=True)
@@ -213,6 +265,7 @@ class _Parser:
         )
         deviations = self.deviations(top.get("deviations"), top.value_spans.get("deviations", top.span))
         outputs = self.outputs(top.get("outputs"), top.value_spans.get("outputs", top.span))
+        claims = self.claims(top.get("claims"), top.value_spans.get("claims", top.span))
         if self.diagnostics:
             raise SpecError(self.diagnostics)
         return Spec(
@@ -232,7 +285,76 @@ class _Parser:
             field_spans=dict(top.key_spans),
             deviations=deviations,
             outputs=outputs,
+            width_divisor=header.width_divisor,
+            claims=claims,
+            imports=tuple(self.imports),
         )
+
+    def used_blocks(self, node: Any, importer: str, chain: tuple[str, ...]) -> list[tuple[str, Any, Span]]:
+        """(name, definition, where) of every block in the libraries `use:` names, and in those they use."""
+        if not isinstance(node, YList):
+            return []  # absent; any other kind is reported by the header's validation
+        found = []
+        for entry, span in zip(node, node.item_spans, strict=True):
+            if not isinstance(entry, str):
+                continue
+            try:
+                path = self.libraries.path(importer, entry, span, chain)
+                if path is None:
+                    continue  # read already, through another library
+                top = self.libraries.load(path)
+            except SpecError as exc:
+                self.diagnostics += [d for d in exc.diagnostics if d not in self.diagnostics]
+                continue
+            self.imports.append(Import(path, span))
+            if "layers" in top or "name" in top:
+                self.fail(
+                    error(
+                        "not-a-library",
+                        f"use {entry!r} names a network spec, not a block library; a library holds `blocks:` "
+                        "(and may `use:` other libraries): move the blocks both networks need into one",
+                        span,
+                    )
+                )
+                continue
+            if self.validate(BlockLibrary, top, top.span, f"block library {path}") is None:
+                continue
+            found += self.used_blocks(top.get("use"), path, (*chain, os.path.realpath(path)))
+            blocks = top["blocks"]
+            found += [(name, value, blocks.key_spans[name]) for name, value in blocks.items()]
+        return found
+
+    def claims(self, node: Any, span: Span) -> tuple[Claim, ...]:
+        """`claims:`, each claim parsed as written and located at its value."""
+        if node is None:
+            return ()
+        if not isinstance(node, YMap):
+            self.fail(error("wrong-type", f"'claims' must be a mapping such as {{params: ≈ 7M ± 5%, output: 1x1x1000}}, got {show(node)}", span))
+            return ()
+        known = fields_of(ClaimsArgs)
+        unknown = [key for key in node if key not in known]
+        if unknown:  # reported as any unknown key is, with the keys a claim may have
+            self.validate(ClaimsArgs, _part(node, unknown), span, "claims")
+        written = []  # (key, layer, value, where, name_span)
+        for key, value in node.items():
+            if key == "sizes":
+                if not isinstance(value, YMap):
+                    self.fail(error("wrong-type", f"claims: 'sizes' must be {known['sizes'].description}, got {show(value)}", node.value_spans[key]))
+                    continue
+                written += [(key, layer, size, value.value_spans[layer], value.key_spans[layer]) for layer, size in value.items()]
+            elif key in known:
+                written.append((key, None, value, node.value_spans[key], None))
+        out: list[Claim] = []
+        for key, layer, value, where, name_span in written:
+            try:
+                if key in _COUNT_CLAIMS:
+                    out.append(parse_count_claim(key, value, where))
+                else:
+                    out.append(parse_size_claim(layer, value, where, name_span))
+            except ValueError as exc:
+                label = f"sizes: {layer}" if layer is not None else key
+                self.fail(error("bad-claim", f"claims: {label}: {exc}", where))
+        return tuple(out)
 
     def outputs(self, node: Any, span: Span) -> Outputs | None:
         """`outputs: {class, fields}`; the header validated the types, this keeps the spans."""
@@ -365,6 +487,7 @@ class _Parser:
         declared = self.validate(BlockDecl, node, span, f"block {name!r}")
         params, param_spans, param_types = self.block_params(name, node)
         flat = declared.flat if declared is not None else node.get("flat") is True
+        inline = declared.inline if declared is not None else node.get("inline") is True
         bodies = [key for key in ("concat", "add", "layers") if key in node]
         if len(bodies) != 1:
             self.fail(
@@ -381,16 +504,24 @@ class _Parser:
         if "residual" in node:
             types = dict(zip(params, param_types, strict=True))
             residual = self.residual(name, node["residual"], node.value_spans["residual"], types)
-        if body == "layers":
-            layers = self.sequence(body_node, body_span, f"{name}.layers", merges=True, flat=flat, context=f"block {name!r}")
-            branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
-            combine = "seq"
-        else:
-            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat)
-            if found is None:
-                return None
-            branches, combine = found, body
-        return Block(name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual)
+        self.in_inline_block = inline
+        try:
+            if body == "layers":
+                layers = self.sequence(
+                    body_node, body_span, f"{name}.layers", merges=True, flat=flat, context=f"block {name!r}"
+                )
+                branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
+                combine = "seq"
+            else:
+                found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat)
+                if found is None:
+                    return None
+                branches, combine = found, body
+        finally:
+            self.in_inline_block = False
+        return Block(
+            name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual, inline
+        )
 
     def block_params(self, name: str, node: YMap) -> tuple[list[str], list[Span], list[str]]:
         """`params: [n1x1, scale: float, act: activation]`: a bare name is a channel count."""
@@ -449,13 +580,14 @@ class _Parser:
     def typed_reference(self, block: str, key: str, value: str, span: Span, types: dict[str, str], want: str, literals=()) -> bool:
         """A residual argument naming a parameter: the parameter must exist and hold a `want`."""
         if value not in types:
-            choices = [*literals, *(param for param, kind in types.items() if kind == want)]
-            expected = " or ".join(literals) if literals else "a number"
-            hint = suggestion(value, choices) or f"; expected {expected} or a {want} parameter"
+            params = [param for param, kind in types.items() if kind == want]
+            expected = ", ".join(literals) if literals else "a number"
+            named = f" ({', '.join(params)})" if params else ""
             self.fail(
                 error(
                     "undefined-name",
-                    f"block {block!r}: residual {key!r} names {value!r}, which is not a parameter of the block{hint}",
+                    f"block {block!r}: residual {key!r} names {value!r}, which is not a parameter of the block; it takes "
+                    f"{expected} or {_article(want)} {want} parameter{named}{suggestion(value, [*literals, *params])}",
                     span,
                 )
             )
@@ -538,7 +670,7 @@ class _Parser:
             out = []
             for name, value in node.items():
                 key_span = node.key_spans[name]
-                bad = check_name(name, key_span, "layer")
+                bad = check_name(name, key_span, "layer", leading_digit=self.in_inline_block)
                 if bad:
                     self.fail(bad)
                     continue
@@ -658,7 +790,9 @@ class _Parser:
             return self.op_call(label, op, args, op_span, args_span)
         if op in self.block_names:
             return self.block_call(label, op, args, op_span, args_span)
-        self.fail(error("unknown-op", f"{label}: unknown op or block {op!r}{suggestion(op, [*OP_ARGS, *self.block_names])}", op_span))
+        known = [*OP_ARGS, *sorted(self.block_names)]
+        hint = suggestion(op, known) or f"; expected one of {', '.join(known)}"
+        self.fail(error("unknown-op", f"{label}: unknown op or block {op!r}{hint}", op_span))
         return None
 
     def op_call(self, label: str, op: str, args: Any, op_span: Span, args_span: Span) -> OpCall | None:

@@ -14,8 +14,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
 from typing_extensions import TypeAliasType
+
+from netgen.spec.claims import COUNT_FORMS, SIZE_FORMS
 
 # Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
 MAX_CHANNELS = 1_000_000
@@ -99,8 +111,12 @@ class ConvArgs(Strict):
     bias: Annotated[Flag, Field(title="whether the convolution adds a bias")] = True
     bn: Annotated[StrictBool | BatchNormArgs, Field(title="batch norm after the convolution", description="true, false or {eps: ..., momentum: ...}")] = False
     act: Annotated[Activation, Field(title="the activation after it")] = "none"
-    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit.
-    bare: Annotated[Flag, Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; no bn, no act")] = False
+    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit;
+    # its batch norm, if any, is the attribute beside it, <name>_bn (Caffe's layout).
+    bare: Annotated[
+        Flag,
+        Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; its batch norm is the attribute <name>_bn beside it, its activation applied in forward()"),
+    ] = False
 
 
 class PoolArgs(Strict):
@@ -285,6 +301,10 @@ class BlockDecl(Strict):
     flat: Annotated[
         Flag, Field(title="layers of a branch written as a mapping are attributes of the block itself")
     ] = False
+    inline: Annotated[
+        Flag,
+        Field(title="a use has no module of its own: the block's attributes belong to the module that uses it, named <use>_<attribute>"),
+    ] = False
     residual: Annotated[
         Any, walked(ResidualArgs), Field(title="add the block's input to its body", description="{scale: ..., act: ...}")
     ] = None
@@ -297,6 +317,42 @@ class BlockDecl(Strict):
     layers: Annotated[
         Any, walked("Layers"), Field(title="layers in sequence", description="a list or a mapping of layers")
     ] = None
+
+
+CountClaim = Annotated[StrictInt | StrictStr, Field(description=COUNT_FORMS + "; K = 10^3, M = 10^6, G = 10^9")]
+SizeClaim = Annotated[
+    StrictStr | Annotated[list[StrictInt], Field(min_length=3, max_length=3)], Field(description=SIZE_FORMS)
+]
+
+
+class ClaimsArgs(Strict):
+    """Targets the design states for itself; `netgen check` and `netgen verify` hold the network to them."""
+
+    params: Annotated[
+        CountClaim, Field(title="parameters without the heads (weights and biases, batch norm's scale and shift), as `netgen summary` counts them")
+    ] = None
+    params_with_heads: Annotated[CountClaim, Field(title="parameters with the auxiliary heads")] = None
+    macs: Annotated[CountClaim, Field(title="multiply-adds for one image at the spec's input size, without the heads")] = None
+    macs_with_heads: Annotated[CountClaim, Field(title="multiply-adds for one image with the auxiliary heads")] = None
+    depth: Annotated[CountClaim, Field(title="layers with weights (conv, linear) on the longest path from input to output")] = None
+    depth_with_pooling: Annotated[CountClaim, Field(title="the depth counting pooling layers too")] = None
+    output: Annotated[SizeClaim, Field(title="the network's output size")] = None
+    sizes: Annotated[
+        dict[StrictStr, SizeClaim],
+        Field(
+            title="output sizes of named layers and heads, or of parts of them by path (inception3a.branch_3x3)",
+            description=f"a mapping from a layer's name to {SIZE_FORMS}",
+        ),
+    ] = None
+
+
+LibraryPaths = Annotated[
+    list[Annotated[StrictStr, Field(min_length=1)]],
+    Field(
+        title="block libraries whose blocks this file uses, as if written under its `blocks:`",
+        description="a list of paths to YAML files of blocks, relative to this file, in the spec's folder or below it (blocks/inception.yaml)",
+    ),
+]
 
 
 class SpecHeader(Strict):
@@ -313,12 +369,27 @@ class SpecHeader(Strict):
     ]
     num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, title="the classifier's outputs; blocks may use it as a name", description="a positive integer")] = 1000
     width: Annotated[Finite, Field(gt=0.0, le=16.0, title="multiplies every channel count written as a number", description="a multiplier > 0 and <= 16")] = 1.0
+    width_divisor: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_KERNEL,
+            title="round every channel count `width` scales to a multiple of this, never below it and never more than 10% down (timm's make_divisible)",
+            description=f"a whole number from 1 to {MAX_KERNEL}, such as 8",
+        ),
+    ] = None
     init: Annotated[InitArgs, Field(title="how weights start", description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Annotated[
         StrictBool | None,
         Field(title="give the generated constructor torchvision's transform_input argument", description="true or false: the default of the generated constructor's transform_input argument"),
     ] = None
     reference: Annotated[StrictStr | None, Field(min_length=1, title="the paper's table, relative to the spec, for netgen verify", description="a path to a reference table")] = None
+    claims: Annotated[
+        Any,
+        walked(ClaimsArgs, dict),
+        Field(title="targets the design states for itself, held by netgen check and netgen verify", description="{params, macs, depth, output, sizes, ...}"),
+    ] = None
+    use: LibraryPaths = []
     defaults: Annotated[Any, walked("Defaults", dict), Field(title="arguments every layer of an op gets unless it says otherwise", description="a mapping from op to default arguments")] = {}
     blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks the layers use by name", description="a mapping of block definitions")] = {}
     layers: Annotated[Any, walked(dict[Symbol, TopLayer], dict), Field(title="the network, in order; each layer reads the previous one unless it says `from`", description="a mapping of named layers")]
@@ -328,6 +399,14 @@ class SpecHeader(Strict):
         OutputsArgs | None,
         Field(title="what forward() returns in training mode", description="{class: ..., fields: {field: layer or head, ...}}: the training outputs' names and order"),
     ] = None
+
+
+class BlockLibrary(Strict):
+    """A file of blocks that specs (and other libraries) bring in with `use:`."""
+
+    description: Annotated[StrictStr, Field(title="one line on what the blocks are", description="text")] = ""
+    use: LibraryPaths = []
+    blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks, as a spec's `blocks:` defines them", description="a mapping of block definitions")]
 
 
 LAYER_META_KEYS = keys_of(LayerMeta)
@@ -374,8 +453,12 @@ _LAYERS = tuple(_layer_model(op, LayerMeta) for op in OP_ARGS)
 _HEADS = tuple(_layer_model(op, HeadMeta) for op in OP_ARGS)
 
 Layer = TypeAliasType("Layer", Union[(*_LAYERS, BlockUse)])  # noqa: UP007 - a union built from a tuple
-Layers = TypeAliasType("Layers", list[Layer] | dict[Symbol, Layer])
-Branch = TypeAliasType("Branch", list[Layer] | dict[Symbol, Layer] | None)
+# The name of a layer inside a block. In a block with `inline: true` it may start with a digit
+# (`1x1`: its attribute is `<use>_1x1`); elsewhere the loader refuses that, which a schema of the
+# layer alone cannot say.
+LayerName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_]+$")]
+Layers = TypeAliasType("Layers", list[Layer] | dict[LayerName, Layer])
+Branch = TypeAliasType("Branch", list[Layer] | dict[LayerName, Layer] | None)
 Head = TypeAliasType("Head", Union[(*_HEADS, BlockHead)])  # noqa: UP007
 
 
@@ -392,5 +475,5 @@ Defaults = create_model(
     __doc__="Default arguments, by op.",
     **{op: (Annotated[OP_ARGS[op] | None, Field(title=f"arguments every {op} gets unless it gives its own", description=f"{op} arguments")], None) for op in DEFAULTABLE},
 )
-for _model in (BlockDecl, SpecHeader):
+for _model in (BlockDecl, SpecHeader, BlockLibrary):
     _model.model_rebuild()

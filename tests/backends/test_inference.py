@@ -20,6 +20,9 @@ from tests.backends.conftest import import_source
 from tests.backends.test_onnx import outputs, random_weights
 from tests.conftest import GOOGLENET, SPECS
 
+# Every test here builds an inference network and runs it beside the plain one.
+pytestmark = pytest.mark.slow
+
 GOOGLENET_BN = SPECS / "googlenet-bn.yaml"
 # float32 rounding of folded and fused weights: outputs of order 10-100 differ by about 1e-5
 RTOL = 1e-4
