@@ -1,5 +1,5 @@
-"""The ways `netgen bench` runs a network, each prepared for one batch: a call to time, the
-memory it holds between calls, and (for inference) the logits of its first call.
+"""The ways `netgen bench` runs a network, each prepared for one batch: the call to time, and how
+to measure the peak memory of one more.
 
 - eager: the generated module as written, in eval mode under torch.no_grad();
 - optimize: `netgen build --optimize`'s from_plain() of the same weights (batch norm folded,
@@ -37,9 +37,11 @@ class Backend(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"eager": "eager", "optimize": "--optimize", "compile": "torch.compile", "onnxruntime": "onnxruntime"}[
-            self
-        ]
+        """As the tables name it."""
+        return _LABELS.get(self, self.value)
+
+
+_LABELS = {Backend.OPTIMIZE: "--optimize", Backend.COMPILE: "torch.compile"}
 
 
 TRAINING_BACKENDS = (Backend.EAGER, Backend.COMPILE)

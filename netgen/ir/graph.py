@@ -19,7 +19,7 @@ from netgen.ir.ops import OpKind
 Shape = tuple[int, ...]  # (C, H, W) or (F,), batch left out
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     name: str
     kind: OpKind
@@ -69,6 +69,9 @@ class Graph:
     # (spec, its netgen.backends.layout.Layout), kept by the names pass for the backends until the graph changes
     layout: tuple | None = field(default=None, repr=False)
     _order: dict[str, int] = field(default_factory=dict)
+    # name -> Node, beside networkx's node-data dicts: passes ask for a node per edge, and one lookup
+    # in one table touches less memory than two (a 10,000-module network has 80,000 nodes)
+    _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     # the topological order, computed once per change to the graph: backends ask for it per block use
     _sorted: list[str] | None = field(default=None, repr=False)
     _position: dict[str, int] = field(default_factory=dict, repr=False)
@@ -78,6 +81,7 @@ class Graph:
 
     def add(self, node: Node, inputs: list[str] | tuple[str, ...] = ()) -> Node:
         name, g = node.name, self.g
+        self._nodes[name] = node
         if name in g._node or any(source not in g._node for source in inputs):
             g.add_node(name, node=node)
             for index, source in enumerate(inputs):
@@ -110,6 +114,7 @@ class Graph:
         self._inputs.pop(name, None)
         self.g.remove_node(name)
         del self._order[name]
+        del self._nodes[name]
         self._sorted, self.layout = None, None
 
     def exit_of(self, name: str) -> str:
@@ -117,8 +122,7 @@ class Graph:
         return self.exits.get(name, name)
 
     def __getitem__(self, name: str) -> Node:
-        # networkx's node-data dict itself: `g.nodes[name]` builds a view per call, and passes ask per edge.
-        return self.g._node[name]["node"]
+        return self._nodes[name]
 
     def __contains__(self, name: str) -> bool:
         return name in self.g
@@ -160,7 +164,7 @@ class Graph:
         if self._sorted is None:
             self._sorted = _topological_order(self.g, self._order)
             self._position = {name: index for index, name in enumerate(self._sorted)}
-            self._sorted_nodes = [self.g._node[name]["node"] for name in self._sorted]
+            self._sorted_nodes = [self._nodes[name] for name in self._sorted]
         return self._sorted
 
     def trunk(self) -> Iterator[Node]:
