@@ -2,7 +2,7 @@
 interleaved repeats) and peak memory of whole processes on synthetic specs of N Inception
 modules (benchmarks/synthetic.py), and the growth exponent fitted over the sizes where growth shows.
 
-    python benchmarks/scaling.py                       # 10, 100, 1000 and 10000 modules, 3 repeats
+    python benchmarks/scaling.py                       # 10, 100, 1,000, 3,000 and 10,000 modules, 3 repeats
     python benchmarks/scaling.py 10 100 --repeats 5 --no-build
 
 Specs of more than 50,000 layers need `--max-layers`, which every run here passes.
@@ -97,7 +97,7 @@ def run(sizes: list[int], repeats: int = 3, commands: tuple[str, ...] = ("check"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 1000, 10000])
+    parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 1000, 3000, 10000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-build", action="store_true", help="time check only")
     args = parser.parse_args()

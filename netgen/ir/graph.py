@@ -183,8 +183,9 @@ def _topological_order(g: nx.MultiDiGraph, order: dict[str, int]) -> list[str]:
         _, _, name = heapq.heappop(ready)
         out.append(name)
         for user in g._succ[name]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
+            left = waiting[user] - 1
+            waiting[user] = left
+            if not left:
                 heapq.heappush(ready, (order[user], place[user], user))
     if len(out) != len(waiting):
         raise nx.NetworkXUnfeasible("the graph contains a cycle")
