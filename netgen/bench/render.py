@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from netgen.bench.per_layer import FAR_ABOVE, MIN_SHARE
-from netgen.summary import mega
 
 MIB = 2**20
 
@@ -80,7 +79,7 @@ def _per_layer(table: dict[str, Any], result: dict[str, Any]) -> list[str]:
                 row["type"] + (" (head)" if row["head"] else ""),
                 row["patch"] or "",
                 f"{h}x{w}x{c}",
-                mega(row["macs"]),
+                f"{row['macs']:,}" if row["macs"] else "",
                 f"{row['ms']:.2f}" if measured else "-",
                 f"{row['time_share']:.1%}" if measured else "",
                 f"{row['mac_share']:.1%}" if measured and row["macs"] else "",
