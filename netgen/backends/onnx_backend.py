@@ -12,7 +12,6 @@ after the generated module's state_dict keys; the text quotes every name, so dot
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from netgen.ir.ops import OpKind
 from netgen.passes.shapes import fmt
 from netgen.printable import escape
 from netgen.spec.model import Spec
+from netgen.spec.schema import fits_float32
 
 # The default ai.onnx opset is the newest that both onnx.checker (onnx 1.23) and onnxruntime
 # (1.32) know. 13 is the oldest netgen writes: Softmax over axis 1 of a feature map means that
@@ -127,6 +127,7 @@ def build_onnx(
     the checks run on the spec's input size first, so every shape is compared with the IR's."""
     if not MIN_OPSET <= opset <= OPSET:
         raise OnnxBackendError(f"opset {opset} is outside the supported {MIN_OPSET} to {OPSET}")
+    _refuse_rounding_of_older_opsets(graph, opset)
     export = _export(spec, graph, layout, inline_functions, opset)
     text = _render(spec, graph, export)
     try:
@@ -289,14 +290,20 @@ def _attr(name: str, value) -> str:
     if isinstance(value, (tuple, list)):
         return f"{name} = [" + ", ".join(repr(int(item)) for item in value) + "]"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise OnnxBackendError(f"attribute {name} = {value!r} is not a finite number")
-        return f"{name} = {float(value)!r}"
+        return f"{name} = {_float32(name, value)}"
     return f"{name} = {int(value)!r}"
 
 
 def _tensor_attr(name: str, shape: tuple[int, ...], values: list[float]) -> str:
-    return f"{name} = {_tensor_type(shape)} {{" + ", ".join(repr(float(v)) for v in values) + "}"
+    return f"{name} = {_tensor_type(shape)} {{" + ", ".join(_float32(name, v) for v in values) + "}"
+
+
+def _float32(name: str, value: float) -> str:
+    """A float attribute's literal. ONNX keeps it in float32; the spec's checks keep every number
+    that gets here in its range, so one outside it is netgen's mistake."""
+    if not fits_float32(float(value)):
+        raise OnnxBackendError(f"attribute {name} = {value!r} does not fit float32")
+    return repr(float(value))
 
 
 # -- the graph and its functions ---------------------------------------------------------------
@@ -586,6 +593,40 @@ def _ops(
     if kind is OpKind.ADD:
         return [("add", "Add" if len(inputs) == 2 else "Sum", [], inputs)]
     raise AssertionError(f"no ONNX lowering for {kind}")
+
+
+# Before opset 22, ONNX's pools round a ceil_mode output up without PyTorch's rule that the last
+# window must start inside the input or its left padding: its shape inference gives one more row
+# or column than ONNX Runtime computes, and than the IR has.
+CEIL_AS_PYTORCH_OPSET = 22
+
+
+def _refuse_rounding_of_older_opsets(graph: Graph, opset: int) -> None:
+    """A pool whose output an older opset would give another size: an error at the pool, with the way out."""
+    if opset >= CEIL_AS_PYTORCH_OPSET:
+        return
+    problems = []
+    for node in graph.trunk():
+        if node.kind not in (OpKind.MAXPOOL, OpKind.AVGPOOL) or not node.attrs.ceil:
+            continue
+        sizes = graph[graph.inputs(node.name)[0]].shape[1:]
+        attrs = node.attrs
+        older = tuple(
+            -(-(size + 2 * pad - kernel) // stride) + 1
+            for size, kernel, stride, pad in zip(sizes, attrs.kernel, attrs.stride, attrs.pad, strict=True)
+        )
+        if older != tuple(node.shape[1:]):
+            problems.append(
+                error(
+                    "opset-rounding",
+                    f"{node.name}: at opset {opset} ONNX rounds this pool's output up to {older[0]}x{older[1]}, where PyTorch "
+                    f"(and ONNX from opset {CEIL_AS_PYTORCH_OPSET}) gives {node.shape[1]}x{node.shape[2]}: its last window "
+                    f"would start in the padding; build with --opset {CEIL_AS_PYTORCH_OPSET} or later, or give the pool ceil: false",
+                    node.span,
+                )
+            )
+    if problems:
+        raise SpecError(problems)
 
 
 def _pool_attrs(attrs) -> list[str]:

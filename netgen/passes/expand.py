@@ -17,11 +17,14 @@ from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
 from netgen.spec.parse import ACTIVATIONS, show, suggestion
-from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs
+from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs, block_argument
 
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
+# How far `--max-layers` raises it: the limit bounds the time and memory a check takes (about a
+# minute and a few GiB here), and with it the values a spec file may hold once its aliases expand.
+MAX_LAYERS_CEILING = 1_000_000
 MAX_NESTING = 16
 
 
@@ -286,36 +289,17 @@ class _Expander:
                     )
                 )
             return found
-        if kind == "channels":
-            if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
-                return scale(value, self.spec.width, self.spec.width_divisor)
+        try:
+            checked = block_argument(kind, value)
+        except ValueError as exc:
             raise SpecError(
                 error(
                     "bad-value",
-                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a channel count (1 to {MAX_CHANNELS}) "
-                    f"or a parameter name, got {show(value)}",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {exc} or a parameter name, got {show(value)}",
                     span,
                 )
-            )
-        if kind == "float":
-            if isinstance(value, (int, float)):
-                return float(value)
-            raise SpecError(
-                error(
-                    "bad-value",
-                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a number, got {show(value)}",
-                    span,
-                )
-            )
-        if isinstance(value, str):
-            return value
-        raise SpecError(
-            error(
-                "bad-value",
-                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be relu or none, got {show(value)}",
-                span,
-            )
-        )
+            ) from None
+        return scale(checked, self.spec.width, self.spec.width_divisor) if kind == "channels" else checked
 
     def sequence(
         self,
