@@ -78,14 +78,21 @@ def _suggest(name: str) -> str:
 
 @dataclass(frozen=True)
 class Weights:
-    """A state_dict read from a file, as numpy arrays."""
+    """A state_dict read from a file, as numpy arrays, and how it was read (for the user)."""
 
     path: str
     tensors: dict
+    how: str = ""
 
 
 def load_weights(path: str) -> Weights:
-    """A state_dict saved from the generated module, read without unpickling arbitrary objects."""
+    """A state_dict saved from the generated module, read without running code from the file: a
+    safetensors file (what the generated save_weights() writes), or a torch.save pickle, which
+    torch.load reads with weights_only=True (tensors and plain containers only)."""
+    with open_regular(path, "weights") as handle:
+        head = handle.read(9)
+    if path.endswith(".safetensors") or _looks_like_safetensors(head):
+        return _load_safetensors(path)
     import torch
 
     try:
@@ -99,7 +106,28 @@ def load_weights(path: str) -> Weights:
         ) from None
     if not isinstance(state, dict) or not all(isinstance(key, str) and hasattr(value, "numpy") for key, value in state.items()):
         raise SpecError(error("bad-weights", "weights file does not hold a state_dict (a mapping of names to tensors)", Span(path, 1, 1)))
-    return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()})
+    how = "as a PyTorch pickle, with torch.load(weights_only=True), which unpickles tensors only and runs no code from the file"
+    return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()}, how)
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    """safetensors files start with the length of their JSON header (8 bytes, little-endian), then '{'."""
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _load_safetensors(path: str) -> Weights:
+    try:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+    except ImportError:
+        raise SpecError(error("bad-weights", "reading a .safetensors file needs the safetensors package: pip install safetensors", Span(path, 1, 1))) from None
+    with open_regular(path, "weights") as handle:
+        data = handle.read()
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, TypeError) as exc:
+        raise SpecError(error("bad-weights", f"cannot read weights as safetensors: {exc}".splitlines()[0], Span(path, 1, 1))) from None
+    return Weights(path, tensors, "as safetensors: tensors only, nothing to unpickle")
 
 
 def produce(

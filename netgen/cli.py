@@ -354,7 +354,11 @@ def build(
     out_dir: OutDirOption = "generated",
     weights: Annotated[
         str | None,
-        typer.Option("--weights", metavar="FILE", help="A state_dict of the generated module to put into the ONNX model."),
+        typer.Option(
+            "--weights",
+            metavar="FILE",
+            help="A state_dict of the generated module to put into the ONNX model: a .safetensors file (save_weights() writes one), or a torch.save pickle, read with weights_only=True.",
+        ),
     ] = None,
     check_only: CheckOption = False,
     inline_functions: Annotated[
@@ -384,6 +388,7 @@ def build(
     failed = False
     results = []
     for path in specs:
+        state = None
         with out.progress(f"building {path}"):
             try:
                 state = load_weights(weights) if weights is not None else None
@@ -396,7 +401,12 @@ def build(
             failed = True
             results.append({"spec": path, "ok": False})
             continue
-        results.append(_write_or_compare(out, path, Path(out_dir), artifacts, check_only, "build"))
+        if state is not None:
+            out.line(f"read {weights} {state.how}")
+        result = _write_or_compare(out, path, Path(out_dir), artifacts, check_only, "build")
+        if state is not None:
+            result["weights"] = {"file": weights, "read": state.how}
+        results.append(result)
     _finish_writes(out, failed, results)
 
 

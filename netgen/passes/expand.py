@@ -139,6 +139,7 @@ class _Expander:
                 origin.ref_row,
                 call,
                 _scope(origin, name.rpartition(".")[0] or name),
+                init_std=layer.init_std,
             ),
             [source],
         )
