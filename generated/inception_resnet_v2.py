@@ -236,6 +236,7 @@ class InceptionResNetV2(nn.Module):
 
     forward() returns the logits, the output of classif (linear, N x 1000), in every mode:
     train with nn.CrossEntropyLoss.
+
     timm's model interface: forward_features() gives the N x 1536 x 8 x 8 feature map,
     forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
     feature_info lists the stages and feature_extractor() returns their feature maps.

@@ -171,6 +171,7 @@ class InceptionV2(nn.Module):
     InceptionV2Outputs(logits, aux1, aux2), with the logits of the heads:
     - aux1: head aux1 (linear, N x 1000), loss weight 0.3
     - aux2: head aux2 (linear, N x 1000), loss weight 0.3
+
     timm's model interface: forward_features() gives the N x 1024 x 7 x 7 feature map,
     forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
     feature_info lists the stages and feature_extractor() returns their feature maps.

@@ -278,6 +278,7 @@ class InceptionV3(nn.Module):
     In training mode with aux_logits, forward() returns
     InceptionOutputs(logits, aux_logits), with the logits of the heads:
     - aux_logits: head AuxLogits (linear, N x 1000), loss weight 0.4
+
     timm's model interface: forward_features() gives the N x 2048 x 8 x 8 feature map,
     forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
     feature_info lists the stages and feature_extractor() returns their feature maps.

@@ -117,7 +117,7 @@ def _make_layout(spec: Spec, graph: Graph) -> Layout:
         # Numbered like nn.Sequential numbers its items: a concat or add of earlier layers has no module.
         index = items.get(layer.container, 0)
         top[layer.name] = f"{groups[layer.container]}.{index}"
-        if _has_module(layer):
+        if has_module(layer):
             items[layer.container] = index + 1
     for head in spec.heads:
         top[head.name] = top_ns.add(head.name, head.span, "head")
@@ -185,7 +185,8 @@ class _BlockNamer:
                     self.names.branch_items[(path, layer.name)] = items.add(layer.name, layer.span, "layer")
 
 
-def _has_module(layer: Layer) -> bool:
+def has_module(layer: Layer) -> bool:
+    """Whether the generated module holds the layer as a module: a concat or add of earlier layers is computed in forward()."""
     return not (isinstance(layer.call, OpCall) and layer.call.op in ("concat", "add"))
 
 
@@ -226,7 +227,7 @@ class _Placer:
 
     def one(self, layer: Layer, node: str, path: str) -> None:
         if not isinstance(layer.call, BlockCall):
-            if _has_module(layer):  # a concat or add of earlier layers is computed in forward()
+            if has_module(layer):  # a concat or add of earlier layers is computed in forward()
                 self.modules[node] = path
             return
         block = self.spec.blocks[layer.call.block]

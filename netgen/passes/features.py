@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netgen.backends.layout import has_module
 from netgen.diagnostics import Diagnostic, error
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind, kind_for_op
@@ -72,7 +73,16 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     features = spec.layers[:head_start]
     for layer in marked:
         index = spec.layers.index(layer)
-        if index >= head_start:
+        if not has_module(layer):
+            problems.append(
+                error(
+                    "bad-stage",
+                    f"{layer.name}: 'stage' names the module whose output is the feature map, and a {layer.call.op} of "
+                    "earlier layers is computed in forward() without one; mark a layer with a module, or make the merge a block",
+                    layer.span,
+                )
+            )
+        elif index >= head_start:
             problems.append(
                 error(
                     "bad-stage",
@@ -88,10 +98,11 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     else:
         # The last layer at each stride: the layer before one whose stride is larger, and the last one.
         strides = [reductions[graph.exit_of(layer.name)] for layer in features]
+        # A merge of earlier layers has no module to name, so its stride goes without a stage.
         chosen = [
             layer
             for index, layer in enumerate(features)
-            if index + 1 == len(features) or strides[index + 1] != strides[index]
+            if (index + 1 == len(features) or strides[index + 1] != strides[index]) and has_module(layer)
         ]
     stages = []
     for layer in chosen:
