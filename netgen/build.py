@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netgen.backends.layout import Layout, make_layout
-from netgen.compile import compile_file, without_cycle_collection
+from netgen.compile import compile_file, located_in_libraries, without_cycle_collection
 from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
 from netgen.spec.files import open_regular
@@ -143,7 +143,7 @@ def check_backends(spec: Spec, graph: Graph) -> None:
     and state_dict keys), made without rendering anything, so without torch, onnx or Jinja."""
     from netgen.backends.pytorch import plan_pytorch
 
-    with without_cycle_collection():
+    with without_cycle_collection(), located_in_libraries(spec):
         plan_pytorch(spec, graph, make_layout(spec, graph))
 
 
@@ -158,7 +158,7 @@ def render_all(
 ) -> list[Artifact]:
     """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
     (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
-    with without_cycle_collection():
+    with without_cycle_collection(), located_in_libraries(spec):
         return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize)
 
 
@@ -288,6 +288,18 @@ def commit(staged: list[tuple[Path, Path]]) -> None:
                 backup.unlink(missing_ok=True)
 
 
+def stale_names(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
+    """The committed files (as paths under `out_dir`) that differ from what the spec builds to now."""
+    return [str(out_dir / artifact.name) for artifact in artifacts if artifact.golden and _differs(out_dir / artifact.name, artifact)]
+
+
+def _differs(target: Path, artifact: Artifact) -> bool:
+    if target.exists() and not target.is_file():
+        # A folder or a pipe where a generated file belongs: reading it would fail or wait forever.
+        raise OSError(errno.EINVAL, "it is not a regular file", str(target))
+    return not target.exists() or target.read_bytes() != artifact.data
+
+
 def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
     """Unified diffs of every committed artefact that differs from what the spec builds to now."""
     diffs = []
@@ -295,11 +307,8 @@ def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
         if not artifact.golden:
             continue
         target = out_dir / artifact.name
-        if target.exists() and not target.is_file():
-            # A folder or a pipe where a generated file belongs: reading it would fail or wait forever.
-            raise OSError(errno.EINVAL, "it is not a regular file", str(target))
-        old_data = target.read_bytes() if target.exists() else b""
-        if old_data != artifact.data:
+        if _differs(target, artifact):
+            old_data = target.read_bytes() if target.exists() else b""
             # Bytes, not text: reading text would turn a "\r" in a description into a newline.
             old, new = old_data.decode("utf-8", errors="replace"), artifact.data.decode()
             diff = difflib.unified_diff(

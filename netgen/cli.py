@@ -1,7 +1,8 @@
 """The command line. The only module that prints or exits.
 
 Exit codes: 0 success; 1 the spec has errors (diagnostics printed); 2 wrong usage;
-3 `build --check` found stale output or `verify` found an undocumented disagreement;
+3 `build --check` found stale output, or `verify` an undocumented disagreement, a claim that does
+not hold or a stale committed build;
 70 an internal error in netgen itself.
 
 Every command takes `--json`: stdout is then one JSON object holding the command's result and
@@ -25,7 +26,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from netgen import __version__
 from netgen.diagnostics import Diagnostic, Severity, SpecError, count
-from netgen.printable import escape
+from netgen.printable import escape, plural
 
 EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
@@ -37,7 +38,7 @@ Exit codes:
 0 success
 1 the spec has errors, each printed as file:line:col: error: message \\[code]
 2 wrong usage
-3 stale output (build --check, report --check), or a difference from the paper that nothing documents (verify)
+3 stale output (build --check, report --check), or a difference from the paper that nothing documents, a claim that does not hold or a stale committed build (verify)
 70 a bug in netgen; NETGEN_TRACEBACK=1 shows its traceback
 
 Start a spec with `netgen new mynet`, then `netgen check specs/mynet.yaml`. Colour only on a terminal, never with NO_COLOR set."""
@@ -157,9 +158,14 @@ def _input_size(text: str | None) -> tuple[int, int, int] | None:
         return None
     from netgen.spec.schema import MAX_SPATIAL
 
-    parts = text.replace("x", ",").split(",")
+    if "x" in text.lower() or "×" in text:
+        # HxWxC is how sizes print; what is written, as the spec's `input`, is channels first.
+        raise typer.BadParameter(
+            f"expected C,H,W with commas, channels first as the spec's `input`, such as 3,299,299; got {text!r} "
+            "(sizes print as HxWxC: 299x299x3)"
+        )
     try:
-        values = tuple(int(part) for part in parts)
+        values = tuple(int(part) for part in text.split(","))
     except ValueError:
         values = ()
     if len(values) != 3 or not all(1 <= value <= MAX_SPATIAL for value in values):
@@ -298,6 +304,7 @@ def check(
     from netgen.build import check_backends, output_stem
     from netgen.compile import compile_file
     from netgen.diagnostics import is_error
+    from netgen.verify.claims import claim_problems
     from netgen.verify.table import reference_problems
 
     out = _Output(as_json)
@@ -313,7 +320,9 @@ def check(
             failed = True
             results.append({"spec": path, "ok": False})
             continue
-        found = [*graph.warnings, *reference_problems(spec)]
+        # Claims hold the spec at its own input size; --input compiles another network.
+        claimed = claim_problems(spec, graph) if input_size is None else []
+        found = [*graph.warnings, *reference_problems(spec), *claimed]
         if strict:
             found = [replace(d, severity=Severity.ERROR) for d in found]
         out.report(found)
@@ -323,7 +332,8 @@ def check(
             continue
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
         results.append({"spec": path, "ok": True, "name": spec.name, "output": [c, h, w]})
-        out.line(f"{path}: ok ({spec.name}, output {h}x{w}x{c})")
+        held = f", {plural(len(spec.claims), 'claim holds', 'claims hold')}" if spec.claims and input_size is None else ""
+        out.line(f"{path}: ok ({spec.name}, output {h}x{w}x{c}{held})")
     out.finish(EXIT_SPEC_ERROR if failed else 0, specs=results)
 
 
@@ -375,6 +385,7 @@ def build(
             help="Build for inference: the module gains for_inference() and from_plain() (batch norm folded, 1x1 convolutions of one input fused, channels_last), and the ONNX model is rewritten the same way.",
         ),
     ] = False,
+    input_size: InputOption = None,
     max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -392,7 +403,7 @@ def build(
         with out.progress(f"building {path}"):
             try:
                 state = load_weights(weights) if weights is not None else None
-                compiled = _compiled(out, path, max_layers=max_layers)
+                compiled = _compiled(out, path, input_size, max_layers)
                 artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset, optimize) if compiled else None
             except SpecError as exc:
                 out.report(exc.diagnostics)
@@ -412,21 +423,21 @@ def build(
 
 def _write_or_compare(out: _Output, path: str, out_dir: Path, artifacts, check_only: bool, command: str) -> dict:
     """Write a spec's artefacts, or with --check compare them with what is there."""
-    from netgen.build import stale, write_all
+    from netgen.build import stale, stale_names, write_all
 
     if check_only:
         try:
             diffs = stale(out_dir, artifacts)
         except OSError as exc:
             _os_failure(exc, "read")
+        if diffs:
+            # The way out first; the diff, which can run to thousands of lines, after it.
+            out.line(f"{path}: {out_dir}/ is stale; run: netgen {command} {path} --out {out_dir}", err=True)
         for diff in diffs:
             out.line(diff, nl=False)
-        if diffs:
-            out.line(f"{path}: {out_dir}/ is stale; run: netgen {command} {path} --out {out_dir}", err=True)
-        else:
+        if not diffs:
             out.line(f"{path}: {out_dir}/ is up to date")
-        outdated = [str(out_dir / a.name) for a in artifacts if a.golden and stale(out_dir, [a])]
-        return {"spec": path, "ok": not diffs, "stale": outdated}
+        return {"spec": path, "ok": not diffs, "stale": stale_names(out_dir, artifacts)}
     try:
         written = write_all(out_dir, artifacts)
     except OSError as exc:
@@ -451,40 +462,143 @@ ReferenceOption = Annotated[
 ]
 
 
-@_command("netgen verify specs/googlenet.yaml --runtime")
+@_command("netgen verify specs/*.yaml --runtime")
 def verify(
-    spec_path: SpecArg,
+    specs: SpecsArg,
     reference: ReferenceOption = None,
     runtime: Annotated[
         bool,
         typer.Option("--runtime", help="Also run the generated PyTorch module and check every layer's real output shape and parameter count against the IR."),
     ] = False,
+    generated: Annotated[
+        str | None,
+        typer.Option(
+            "--generated",
+            metavar="DIR",
+            help="Also hold the files netgen build wrote for each spec into DIR (and its report, where DIR has one) to what the spec builds to now.",
+            show_default=False,
+        ),
+    ] = None,
     max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare a spec with its paper's table cell by cell; exit 3 on a difference that is neither a documented erratum nor a declared deviation."""
-    from netgen.verify.render import render, render_runtime, result_json, runtime_json
-
+    """Hold each spec to its paper's table (cell by cell), its claims, with --runtime its generated module, and with --generated its committed build; exit 3 on any difference that nothing documents."""
+    if reference is not None and len(specs) != 1:
+        raise typer.BadParameter("--reference belongs to one spec; verify one spec at a time with it")
+    folder = Path(generated) if generated is not None else None
+    if folder is not None and not folder.is_dir():
+        _usage_error(f"--generated {generated} is not a folder")
     out = _Output(as_json)
-    verified = _verified(out, spec_path, reference, runtime, max_layers)
+    results = []
+    for index, path in enumerate(specs):
+        if index:
+            out.line("")
+        results.append(_verify_one(out, path, reference, runtime, folder, max_layers))
+    failed = [result for result in results if result["ok"] is None]
+    differ = [result for result in results if result["ok"] is False]
+    if len(specs) > 1:
+        counts = [f"{len(specs) - len(failed) - len(differ)} ok"]
+        counts += [f"{len(differ)} with differences ({', '.join(r['spec'] for r in differ)})"] if differ else []
+        counts += [f"{len(failed)} with errors ({', '.join(r['spec'] for r in failed)})"] if failed else []
+        out.line(f"\nverified {plural(len(specs), 'spec', 'specs')}: {', '.join(counts)}")
+    for result in failed:
+        result["ok"] = False
+    # One spec's result is also the document itself, as it was before verify took several.
+    single = {key: value for key, value in results[0].items() if key not in ("spec", "ok")} if len(results) == 1 else {}
+    out.finish(EXIT_SPEC_ERROR if failed else EXIT_STALE if differ else 0, specs=results, **single)
+
+
+def _verify_one(out: _Output, path: str, reference: str | None, runtime: bool, generated: Path | None, max_layers: int | None) -> dict:
+    """Verify one spec, printing as it goes; `ok` is None when the spec has errors."""
+    from netgen.verify.render import render, render_claims, render_runtime, result_json, runtime_json
+
+    verified = _verified(out, path, reference, runtime, max_layers)
     if verified is None:
-        out.finish(EXIT_SPEC_ERROR)
-        return
-    spec, graph, result = verified
-    out.line(render(result))
-    ok, document = result.ok, {"verify": result_json(result)}
+        return {"spec": path, "ok": None}
+    spec, graph, result, claims = verified
+    document: dict[str, Any] = {"spec": path, "ok": True, "verify": None, "claims": None, "runtime": None, "generated": None}
+    if result is not None:
+        out.line(render(result))
+        document["verify"] = result_json(result)
+    if spec.claims:
+        out.line(("\n" if result is not None else "") + render_claims(spec, claims))
+        document["claims"] = [_claim_json(check) for check in claims]
+    if result is None and not spec.claims:
+        out.line(
+            f"{spec.name} ({path}): no reference table and no claims to hold it to; "
+            "state the design's targets under `claims:`, or name its paper's table with `reference:`"
+        )
+    ok = (result is None or result.ok) and all(check.ok for check in claims)
     if runtime:
-        with out.progress("running the generated module"):
+        with out.progress(f"running the generated module of {path}"):
             from netgen.verify.runtime import run_generated
 
             ran = run_generated(spec, graph)
         out.line("\n" + render_runtime(ran))
         ok, document["runtime"] = ok and ran.ok, runtime_json(ran)
-    out.finish(0 if ok else EXIT_STALE, **document)
+    if generated is not None:
+        with out.progress(f"comparing {generated}/ with {path}"):
+            compared = _compared(out, spec, graph, path, generated)
+        if compared is None:
+            document["ok"] = None
+            return document
+        names, outdated = compared
+        document["generated"] = {"folder": str(generated), "compared": names, "stale": outdated}
+        if outdated:
+            missing = [name for name in outdated if not Path(name).exists()]
+            phrases = [_are(missing, "missing"), _are([name for name in outdated if name not in missing], "stale")]
+            out.line(f"\n{path}: {'; '.join(filter(None, phrases))}; run: {_rebuild(path, generated, outdated)}")
+        else:
+            out.line(f"\n{path}: {', '.join(names)} {'is' if len(names) == 1 else 'are'} up to date")
+        ok = ok and not outdated
+    document["ok"] = ok
+    return document
+
+
+def _compared(out: _Output, spec, graph, path: str, folder: Path) -> tuple[list[str], list[str]] | None:
+    """(the files compared, those of them missing or stale), or None after reporting why the spec
+    does not build. The build's files must be in `folder`; its report is compared where it is there."""
+    from netgen.build import output_stem, render_all, stale_names
+    from netgen.report import report_artifact
+
+    try:
+        stem = output_stem(path)
+        artifacts = [artifact for artifact in render_all(spec, graph, stem) if artifact.golden]
+        report = report_artifact(spec, graph, stem)
+        if (folder / report.name).exists():
+            artifacts.append(report)
+        return [str(folder / artifact.name) for artifact in artifacts], stale_names(folder, artifacts)
+    except SpecError as exc:
+        out.report(exc.diagnostics)
+        return None
+    except OSError as exc:
+        _os_failure(exc, "read")
+
+
+def _are(names: list[str], what: str) -> str:
+    """'a.py is missing', 'a.py, b.md are stale', or nothing for no names."""
+    return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} {what}" if names else ""
+
+
+def _rebuild(path: str, folder: Path, outdated: list[str]) -> str:
+    """The commands that write the stale files again."""
+    where = "" if folder == Path("generated") else f" --out {folder}"
+    commands = []
+    if any(not name.endswith(".md") for name in outdated):
+        commands.append(f"netgen build {path}{where}")
+    if any(name.endswith(".md") for name in outdated):
+        commands.append(f"netgen report {path}{where}")
+    return " && ".join(commands)
+
+
+def _claim_json(check) -> dict:
+    return {"claim": check.label, "stated": check.stated, "computed": check.computed, "ok": check.ok, "where": str(check.claim.span)}
 
 
 def _verified(out: _Output, spec_path: str, reference: str | None, runtime: bool = False, max_layers: int | None = None):
-    """(spec, graph, verify result), or None after reporting why there is none."""
+    """(spec, graph, the table's verify result or None, the claims judged), or None after reporting
+    why there is none. A spec without a reference table is verified against its claims alone."""
+    from netgen.verify.claims import check_claims
     from netgen.verify.reference import spec_reference
     from netgen.verify.table import verify as verify_spec
 
@@ -493,12 +607,17 @@ def _verified(out: _Output, spec_path: str, reference: str | None, runtime: bool
         return None
     spec, graph = compiled
     try:
-        result = verify_spec(spec, graph, spec_reference(spec, reference))
+        result = None
+        if reference is not None or spec.reference is not None:
+            result = verify_spec(spec, graph, spec_reference(spec, reference))
+        claims, problems = check_claims(spec, graph)
+        if problems:
+            raise SpecError(problems)
         if runtime:
             from netgen.verify.runtime import check_runnable
 
             check_runnable(spec, graph)  # before allocating anything
-        return spec, graph, result
+        return spec, graph, result, claims
     except SpecError as exc:
         out.report(exc.diagnostics)
         return None
@@ -562,6 +681,7 @@ def report(
     specs: SpecsArg,
     out_dir: OutDirOption = "generated",
     check_only: CheckOption = False,
+    input_size: InputOption = None,
     max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -574,7 +694,7 @@ def report(
     failed = False
     results = []
     for path in specs:
-        compiled = _compiled(out, path, max_layers=max_layers)
+        compiled = _compiled(out, path, input_size, max_layers)
         if compiled is None:
             failed = True
             results.append({"spec": path, "ok": False})
@@ -624,7 +744,7 @@ def new(
     text, beside = new_spec(name, target, source)
     for path, content in beside.items():
         if path.exists() and path.read_bytes() != content:
-            _usage_error(f"{path} exists already and differs from the table {source} names; remove it or choose another --out")
+            _usage_error(f"{path} exists already and differs from the file {source} reads there; remove it or choose another --out")
     out = _Output(as_json)
     target.parent.mkdir(parents=True, exist_ok=True)
     schema_file = target.parent / SCHEMA_FILE

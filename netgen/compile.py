@@ -6,9 +6,11 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from netgen.diagnostics import SpecError
 from netgen.ir.graph import Graph
 from netgen.passes import compile_spec
 from netgen.passes.expand import MAX_LAYERS
+from netgen.spec.library import with_use_notes
 from netgen.spec.model import Spec
 from netgen.spec.parse import load_spec
 from netgen.spec.yaml_source import MAX_VALUES
@@ -23,7 +25,19 @@ def compile_file(
     max_layers = MAX_LAYERS if max_layers is None else max_layers
     with without_cycle_collection():
         spec = load_spec(path, input_size, max_values=max(MAX_VALUES, max_layers))
-        return spec, compile_spec(spec, max_layers)
+        with located_in_libraries(spec):
+            graph = compile_spec(spec, max_layers)
+        graph.warnings = with_use_notes(graph.warnings, spec.imports)
+        return spec, graph
+
+
+@contextmanager
+def located_in_libraries(spec: Spec) -> Iterator[None]:
+    """A problem found inside a block library is shown with the `use:` entries that brought it in."""
+    try:
+        yield
+    except SpecError as exc:
+        raise SpecError(with_use_notes(exc.diagnostics, spec.imports)) from None
 
 
 @contextmanager

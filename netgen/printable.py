@@ -16,3 +16,8 @@ def escape(text: str, keep: str = "\n") -> str:
 
 def escape_char(ch: str) -> str:
     return ch.encode("unicode_escape").decode("ascii")
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """'1 erratum', '2 errata'."""
+    return f"{count} {one if count == 1 else many}"

@@ -9,9 +9,11 @@ from typing import Any
 
 from netgen.backends.diagram import make_diagram, to_mermaid
 from netgen.build import Artifact
+from netgen.diagnostics import SpecError
 from netgen.ir.graph import Graph
 from netgen.spec.model import Spec
-from netgen.summary import kilo, mega, summarize
+from netgen.summary import count_text, size_text, summarize, type_text
+from netgen.verify.claims import check_claims
 from netgen.verify.reference import spec_reference
 from netgen.verify.render import HEADERS, SYMBOLS, describe, explanation, verdict
 from netgen.verify.table import LAYER, Mark, VerifyResult, verify
@@ -39,6 +41,8 @@ def report_markdown(spec: Spec, graph: Graph) -> str:
         "",
         *_totals(summary),
     ]
+    if spec.claims:
+        lines += ["", *_claims(spec, graph)]
     if spec.reference is not None:
         result = verify(spec, graph, spec_reference(spec, None))
         lines += ["", *_verification(result)]
@@ -56,19 +60,19 @@ def _layers(summary: dict[str, Any]) -> list[str]:
     header = ["layer", "type", "patch/stride", "output size", "depth", *columns, "params", "MACs"]
 
     def cells(row: dict[str, Any]) -> list[str]:
-        c, h, w = row["output"]
         module = [str(row["module"].get(column, "")) for column in columns]
         depth = str(row["depth"]) if row["depth"] else ""
-        return [row["name"], row["type"], row["patch"] or "", f"{h}x{w}x{c}", depth, *module, kilo(row["params"]), mega(row["macs"])]
+        counts = [count_text(row["params"]), count_text(row["macs"])]
+        return [row["name"], type_text(row), row["patch"] or "", size_text(row["output"]), depth, *module, *counts]
 
     totals = summary["totals"]
-    total = ["**total**", "", "", "", str(totals["depth"]), *[""] * len(columns), kilo(totals["params"]), mega(totals["macs"])]
+    total = ["**total**", "", "", "", str(totals["depth"]), *[""] * len(columns), count_text(totals["params"]), count_text(totals["macs"])]
     right = set(range(4, len(header)))
     lines = _table(header, [*(cells(row) for row in summary["rows"]), total], right)
     if summary["heads"]:
         lines += ["", "Heads, used in training only and left out of the totals:", ""]
         heads = [
-            [head["name"], head["type"], head["from"], f"{head['loss_weight']:g}", f"{head['output'][1]}x{head['output'][2]}x{head['output'][0]}", kilo(head["params"]), mega(head["macs"])]
+            [head["name"], type_text(head), head["from"], f"{head['loss_weight']:g}", size_text(head["output"]), count_text(head["params"]), count_text(head["macs"])]
             for head in summary["heads"]
         ]
         lines += _table(["head", "type", "from", "loss weight", "output size", "params", "MACs"], heads, {3, 5, 6})
@@ -84,14 +88,36 @@ def _totals(summary: dict[str, Any]) -> list[str]:
     ]
     if summary["heads"]:
         lines.append(f"- params with heads: {totals['params_with_heads']:,}")
-    return [*lines, "- K = 1024 and M = 10^6, as Table 1 of the GoogLeNet paper counts"]
+    return [*lines, "- counts are exact; sizes are HxWxC, as the papers print them"]
+
+
+def _claims(spec: Spec, graph: Graph) -> list[str]:
+    """The design's own targets, each with the network's value; K, M, G in a claim are 10^3, 10^6, 10^9."""
+    checks, problems = check_claims(spec, graph)
+    if problems:
+        raise SpecError(problems)
+    rows = [
+        [check.label, f"`{_escape(check.stated)}`", check.computed + (f" ({check.detail})" if check.detail else ""), "holds" if check.ok else "**FAILED**"]
+        for check in checks
+    ]
+    held = sum(check.ok for check in checks)
+    return [
+        "## Claims",
+        "",
+        "What the spec's `claims:` state (a claim's K, M and G are 10^3, 10^6 and 10^9), and what the network has.",
+        "",
+        *_table(["claim", "stated", "computed", ""], rows, set()),
+        "",
+        f"Verdict: {held} of {len(checks)} claims hold.",
+    ]
 
 
 def _verification(result: VerifyResult) -> list[str]:
     lines = ["## Against the paper", "", f"`{result.reference_path}`" + (f": {result.title}" if result.title else "") + ".", ""]
     lines += [
         "Each row as printed; where the spec differs, the cell shows the printed value, an arrow and the spec's value, "
-        "marked `*` for an erratum of the paper, `~` for a declared deviation, `!` for an undocumented mismatch.",
+        "marked `*` for an erratum of the paper, `~` for a declared deviation, `!` for an undocumented mismatch. "
+        f"Counts are in the paper's units: params in K = {result.k:,} weights, ops in M = {result.m:,} multiply-adds.",
         "",
     ]
     header = ["row", *(HEADERS[column] for column in result.columns), "spec layers"]

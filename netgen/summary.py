@@ -31,9 +31,10 @@ def summarize(spec: Spec, graph: Graph, depth: int = 1) -> dict[str, Any]:
         by_row.setdefault(node.row, []).append(node)
     columns = _module_columns(spec)
     for layer in spec.layers:
-        rows.append(_row(spec, graph, layer.name, layer.call, by_row[layer.name], columns))
+        rows.append(_row(spec, graph, layer.name, layer.call, by_row[layer.name], columns, layer.times))
     for head in spec.heads:
-        heads.append({**_row(spec, graph, head.name, head.layer.call, by_row[head.name], columns), "from": head.source, "loss_weight": head.loss_weight})
+        row = _row(spec, graph, head.name, head.layer.call, by_row[head.name], columns, head.layer.times)
+        heads.append({**row, "from": head.source, "loss_weight": head.loss_weight})
     if depth > 1:
         trees = {scope.path: scope for scope in scope_tree(spec, graph)}
         for row in [*rows, *heads]:
@@ -74,6 +75,7 @@ def _tree(scope: Scope, depth: int) -> dict[str, Any]:
         "name": scope.name,
         "path": scope.path,
         "type": scope.kind,
+        "patch": patch(scope.nodes[0]) if not scope.children else None,
         "output": as_chw(scope.exit.shape),
         "params": scope.params,
         "macs": scope.macs,
@@ -90,13 +92,14 @@ def _module_columns(spec: Spec) -> tuple[str, ...]:
     return spec.blocks[used.most_common(1)[0][0]].params
 
 
-def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) -> dict[str, Any]:
+def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns, times: int = 1) -> dict[str, Any]:
     out = graph[graph.exit_of(name)]
     row: dict[str, Any] = {
         "name": name,
         "type": call.block if isinstance(call, BlockCall) else call.op,
+        "times": times,
         "ref_row": nodes[0].ref_row,
-        "patch": _patch(nodes[0]) if len(nodes) == 1 else None,
+        "patch": patch(nodes[0]) if len(nodes) == 1 else None,
         "output": as_chw(out.shape),
         "depth": graph.row_depth[name][0],
         "depth_with_pooling": graph.row_depth[name][1],
@@ -106,16 +109,19 @@ def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns) 
         "macs": sum(node.macs for node in nodes),
         "module": {},
     }
-    if name in graph.instances:
-        block = spec.blocks[graph.instances[name].block]
+    # A block repeated with `times:` takes the same arguments in every copy: the first one's are shown.
+    instance = graph.instances.get(name) or graph.instances.get(f"{name}.0")
+    if instance is not None:
+        block = spec.blocks[instance.block]
         if block.params == columns:
-            row["module"] = dict(zip(block.params, graph.instances[name].args, strict=True))
+            row["module"] = dict(zip(block.params, instance.args, strict=True))
         else:
-            row["args"] = list(graph.instances[name].args)
+            row["args"] = list(instance.args)
     return row
 
 
-def _patch(node: Node) -> str | None:
+def patch(node: Node) -> str | None:
+    """A convolution's or pool's kernel and stride as Table 1 prints them: 7x7/2, 1x7/1."""
     attrs = node.attrs
     if node.kind in (OpKind.CONV, OpKind.MAXPOOL, OpKind.AVGPOOL):
         (kh, kw), (sh, sw) = attrs.kernel, attrs.stride
@@ -130,22 +136,21 @@ def render_table(summary: dict[str, Any]) -> str:
     lines = [header]
 
     def cells(row):
-        c, h, w = row["output"]
         module = [str(row["module"].get(col, "")) for col in columns]
         return [
             row["name"],
-            row["type"],
+            type_text(row),
             row["patch"] or "",
-            f"{h}x{w}x{c}",
+            size_text(row["output"]),
             str(row["depth"]) if row["depth"] else "",
             *module,
-            kilo(row["params"]),
-            mega(row["macs"]),
+            count_text(row["params"]),
+            count_text(row["macs"]),
         ]
 
     lines += [cells(row) for row in summary["rows"]]
     totals = summary["totals"]
-    total_line = ["total", "", "", "", str(totals["depth"]), *[""] * len(columns), kilo(totals["params"]), mega(totals["macs"])]
+    total_line = ["total", "", "", "", str(totals["depth"]), *[""] * len(columns), count_text(totals["params"]), count_text(totals["macs"])]
     widths = [max(len(line[i]) for line in [*lines, total_line]) for i in range(len(header))]
     numeric = {4, *range(5, len(header))}
 
@@ -153,7 +158,7 @@ def render_table(summary: dict[str, Any]) -> str:
         return "  ".join(cell.rjust(width) if i in numeric else cell.ljust(width) for i, (cell, width) in enumerate(zip(line, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    out = [f"{summary['name']} ({summary['spec']}), input {'x'.join(map(str, summary['input']))}", "", fmt(header), rule]
+    out = [_title(summary), "", fmt(header), rule]
     out += [fmt(line) for line in lines[1:]]
     out += [rule, fmt(total_line), ""]
     out.append(f"params: {totals['params']:,} ({totals['weights']:,} weights + {totals['biases']:,} biases)")
@@ -163,10 +168,9 @@ def render_table(summary: dict[str, Any]) -> str:
         out.append("")
         out.append("heads (training only, not in the totals above):")
         for head in summary["heads"]:
-            c, h, w = head["output"]
             out.append(
-                f"  {head['name']}: {head['type']} from {head['from']}, loss weight {head['loss_weight']:g}, "
-                f"output {h}x{w}x{c}, {head['params']:,} params, {head['macs']:,} multiply-adds"
+                f"  {head['name']}: {type_text(head)} from {head['from']}, loss weight {head['loss_weight']:g}, "
+                f"output {size_text(head['output'])}, {head['params']:,} params, {head['macs']:,} multiply-adds"
             )
         out.append(f"params with heads: {totals['params_with_heads']:,}")
     return "\n".join(out)
@@ -177,8 +181,8 @@ def render_tree(summary: dict[str, Any]) -> str:
     lines = [("layer (type)", "output size", "params", "MACs")]
 
     def walk(row: dict[str, Any], prefix: str, glyph: str) -> None:
-        c, h, w = row["output"]
-        lines.append((f"{prefix}{glyph}{row['name']} ({row['type']})", f"{h}x{w}x{c}", f"{row['params']:,}", f"{row['macs']:,}"))
+        kind = f"{type_text(row)} {row['patch']}" if row.get("patch") else type_text(row)
+        lines.append((f"{prefix}{glyph}{row['name']} ({kind})", size_text(row["output"]), f"{row['params']:,}", f"{row['macs']:,}"))
         children = row.get("children", [])
         inner = prefix + ("" if not glyph else "   " if glyph == "└─ " else "│  ")
         for i, child in enumerate(children):
@@ -194,7 +198,7 @@ def render_tree(summary: dict[str, Any]) -> str:
         return "  ".join([line[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True))]).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    out = [f"{summary['name']} ({summary['spec']}), input {'x'.join(map(str, summary['input']))}", "", fmt(lines[0]), rule]
+    out = [_title(summary), "", fmt(lines[0]), rule]
     out += [fmt(line) for line in lines[1:]]
     out += [rule, fmt(total)]
     if summary["heads"]:
@@ -206,11 +210,21 @@ def render_tree(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def kilo(value: int) -> str:
-    """Table 1's unit: K = 1024."""
-    return f"{value / 1024:.1f}K" if value else ""
+def _title(summary: dict[str, Any]) -> str:
+    return f"{summary['name']} ({summary['spec']}), input {size_text(summary['input'])}"
 
 
-def mega(value: int) -> str:
-    """Table 1's unit: M = 10^6."""
-    return f"{value / 1e6:.1f}M" if value else ""
+def size_text(chw) -> str:
+    """A size as netgen prints every size, as the papers' tables do: HxWxC (C, H, W = 3, 224, 224 is 224x224x3)."""
+    c, h, w = chw
+    return f"{h}x{w}x{c}"
+
+
+def type_text(row: dict[str, Any]) -> str:
+    """A row's op or block; a layer repeated with `times: N` says so."""
+    return f"{row['type']} x {row['times']}" if row.get("times", 1) > 1 else row["type"]
+
+
+def count_text(value: int) -> str:
+    """A count as netgen prints every count it computes: exact, with thousands separators (blank for 0)."""
+    return f"{value:,}" if value else ""

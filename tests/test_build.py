@@ -167,6 +167,7 @@ def small_state_dict(spec_path):
     return torch, getattr(module, layout.network_class)().state_dict()
 
 
+@pytest.mark.slow
 def test_weights_with_keys_the_network_lacks_are_refused_by_name(small, tmp_path):
     torch, state = small_state_dict(small)
     state["head.weight"] = torch.zeros(3)
@@ -184,3 +185,16 @@ def test_weights_with_keys_the_network_lacks_are_refused_by_name(small, tmp_path
     del state["head.weight"], state["conv.conv.extra"]
     torch.save(state, weights)
     assert run_netgen("build", "small.yaml", "--weights", "weights.pt", "--out", str(out), cwd=tmp_path).returncode == 0
+
+
+def test_build_and_report_take_another_input_size_as_check_and_summary_do(small, tmp_path):
+    out = tmp_path / "out"
+    built = run_netgen("build", str(small), "--input", "3,32,32", "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    assert "INPUT_SIZE = (3, 32, 32)\n" in (out / "small.py").read_text()
+    reported = run_netgen("report", str(small), "--input", "3,32,32", "--out", str(out))
+    assert reported.returncode == 0, reported.stderr
+    assert "for a 32x32x3 input" in (out / "small.md").read_text()
+    assert "| conv | conv | 3x3/1 | 32x32x4 |" in (out / "small.md").read_text()
+    refused = run_netgen("build", str(small), "--input", "32x32x3", "--out", str(out))
+    assert refused.returncode == 2 and "C,H,W" in refused.stderr

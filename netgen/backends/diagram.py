@@ -13,7 +13,7 @@ from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
 from netgen.ir.scopes import Scope, scope_tree
 from netgen.spec.model import Spec
-from netgen.summary import as_chw, kilo, mega
+from netgen.summary import as_chw, patch, size_text
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _module_diagram(spec: Spec, graph: Graph) -> Diagram:
     heads = {head.name for head in spec.heads}
     nodes = [_input_node(graph)]
     nodes += [
-        DiagramNode(scope.path, f"{scope.path}: {scope.kind}", as_chw(scope.exit.shape), scope.params, scope.macs, scope.path in heads)
+        DiagramNode(scope.path, f"{scope.path}: {_kind(scope.kind, scope.nodes if not scope.children else ())}", as_chw(scope.exit.shape), scope.params, scope.macs, scope.path in heads)
         for scope in scopes
     ]
     edges: dict[tuple[str, str], Edge] = {}
@@ -80,12 +80,19 @@ def _layer_diagram(spec: Spec, graph: Graph) -> Diagram:
     for node in graph.nodes():
         if node.kind is not OpKind.INPUT:
             short = node.name.rpartition(".")[2]
-            nodes.append(DiagramNode(node.name, f"{short}: {node.kind.value}", as_chw(node.shape), node.weights + node.biases, node.macs, node.head is not None))
+            title = f"{short}: {_kind(node.kind.value, (node,))}"
+            nodes.append(DiagramNode(node.name, title, as_chw(node.shape), node.weights + node.biases, node.macs, node.head is not None))
     edges = tuple(
         Edge(source, node.name, node.head is not None) for node in graph.nodes() for source in graph.inputs(node.name)
     )
     clusters = tuple(_cluster(scope) for scope in scope_tree(spec, graph) if scope.children)
     return Diagram(spec.name, "layer", tuple(nodes), edges, clusters)
+
+
+def _kind(kind: str, nodes) -> str:
+    """An op with its kernel and stride where it has them (`conv 1x7/1`), as the summary shows it."""
+    shape = patch(nodes[0]) if len(nodes) == 1 else None  # one op, not a block or branch of several
+    return f"{kind} {shape}" if shape else kind
 
 
 def _cluster(scope: Scope) -> Cluster:
@@ -102,9 +109,8 @@ def diagram_json(diagram: Diagram) -> dict:
 
 
 def label_lines(node: DiagramNode) -> list[str]:
-    c, h, w = node.output
-    lines = [node.title, f"{h}x{w}x{c}"]
-    counts = [text for text in (f"{kilo(node.params)} params" if node.params else "", f"{mega(node.macs)} MACs" if node.macs else "") if text]
+    lines = [node.title, size_text(node.output)]
+    counts = [text for text in (f"{node.params:,} params" if node.params else "", f"{node.macs:,} MACs" if node.macs else "") if text]
     if counts:
         lines.append(", ".join(counts))
     return lines

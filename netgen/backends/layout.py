@@ -88,7 +88,8 @@ def make_layout(spec: Spec, graph: Graph) -> Layout:
 def _make_layout(spec: Spec, graph: Graph) -> Layout:
     # Classes are module-level names: one named like a builtin the file calls (super, isinstance) would hide it.
     classes = Namespace({"BasicConv2d", "Outputs", *GENERATED_NAMES, *MODULE_NAMES, *PYTHON_BUILTINS})
-    network_class = classes.add(spec.name, spec.where("name"), "network")
+    # The network is a class: CamelCase whatever the spec's name (cifar10_gnet -> Cifar10Gnet).
+    network_class = classes.add(spec.name, spec.where("name"), "network", spelled=class_name(spec.name))
     outputs_class = None
     output_fields: list[tuple[str, str | None]] = []
     if spec.heads:

@@ -303,7 +303,7 @@ class _Planner:
     def channels(self, scope: _Scope, value: int | str, scaled: bool) -> Channels:
         """A count as the spec wrote it: a number (scaled by the width where expand scales it) or a name."""
         if isinstance(value, int):
-            return Channels(const=scale(value, self.spec.width) if scaled else value)
+            return Channels(const=scale(value, self.spec.width, self.spec.width_divisor) if scaled else value)
         return Channels.of(scope.symbols[value])
 
     def walk(

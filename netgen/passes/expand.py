@@ -25,8 +25,15 @@ MAX_LAYERS = 50_000
 MAX_NESTING = 16
 
 
-def scale(channels: int, width: float) -> int:
-    return max(1, int(channels * width + 0.5))
+def scale(channels: int, width: float, divisor: int | None = None) -> int:
+    """A channel count written as a number, at the spec's width: rounded to the nearest whole number
+    (at least 1), or with `width_divisor` to a multiple of it as timm's make_divisible rounds: to the
+    nearest multiple, at least the divisor, and up a step where rounding down would lose over 10%."""
+    if divisor is None:
+        return max(1, int(channels * width + 0.5))
+    value = channels * width
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
@@ -255,6 +262,18 @@ class _Expander:
                         span,
                     )
                 )
+            if kind == "activation" and value not in env:
+                # A word where an activation goes: most likely one netgen does not have (gelu).
+                params = [name for name, found in env.items() if _type_of_value(found) == "activation"]
+                named = f" or an activation parameter ({', '.join(params)})" if params else ""
+                raise SpecError(
+                    error(
+                        "bad-value",
+                        f"{path}: argument {index + 1} of {block.name!r} ({param}) is an activation: "
+                        f"{' or '.join(ACTIVATIONS)}{named}, got {value!r}{suggestion(value, [*ACTIVATIONS, *params])}",
+                        span,
+                    )
+                )
             found = self.lookup(value, span, env, path)
             if _type_of_value(found) != kind:
                 raise SpecError(
@@ -268,7 +287,7 @@ class _Expander:
             return found
         if kind == "channels":
             if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
-                return scale(value, self.spec.width)
+                return scale(value, self.spec.width, self.spec.width_divisor)
             raise SpecError(
                 error(
                     "bad-value",
@@ -374,7 +393,7 @@ class _Expander:
         if isinstance(value, int):
             if not scaled:
                 return value
-            channels = scale(value, self.spec.width)
+            channels = scale(value, self.spec.width, self.spec.width_divisor)
             if channels > MAX_CHANNELS:
                 raise SpecError(
                     error(

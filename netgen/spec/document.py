@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from netgen.spec.schema import OP_ARGS, SpecHeader
+from netgen.spec.schema import OP_ARGS, BlockLibrary, SpecHeader
 
 SCHEMA_FILE = "netgen.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -23,7 +23,16 @@ class _Generator(GenerateJsonSchema):
 
 
 def document_schema() -> dict[str, Any]:
+    """A network spec, or a block library (a file of `blocks:` that specs `use:`): both start with
+    the line naming this schema, and a library's keys are a spec's too."""
     schema = SpecHeader.model_json_schema(by_alias=True, schema_generator=_Generator)
+    library = BlockLibrary.model_json_schema(by_alias=True, schema_generator=_Generator)
+    schema["$defs"].update(library.pop("$defs"))
+    schema["$defs"]["BlockLibrary"] = library
+    schema["anyOf"] = [
+        {"description": "A network spec", "required": schema.pop("required")},
+        {"$ref": "#/$defs/BlockLibrary"},
+    ]
     for args in OP_ARGS.values():
         # `defaults:` may give any argument, so neither a default nor a layer must give all of them.
         schema["$defs"].get(args.__name__, {}).pop("required", None)

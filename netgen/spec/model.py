@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from netgen.diagnostics import Span
+from netgen.spec.claims import Claim
+from netgen.spec.library import Import
 from netgen.spec.schema import DataArgs, InitArgs, Strict
 
 Combine = Literal["seq", "concat", "add"]
@@ -162,6 +164,9 @@ class Spec:
     deviations: tuple[Deviation, ...] = ()
     outputs: Outputs | None = None
     data: DataArgs | None = None  # how images are prepared (timm's data config)
+    width_divisor: int | None = None  # channel counts `width` scales are rounded to a multiple of it
+    claims: tuple[Claim, ...] = ()  # the design's own targets, in the order written
+    imports: tuple[Import, ...] = ()  # the block libraries read, each with the `use:` entry naming it
 
     def where(self, key: str) -> Span:
         return self.field_spans.get(key, self.span)

@@ -18,18 +18,24 @@ STARTER = Template('''\
 # yaml-language-server: $$schema=$schema
 # A small Inception-style network to start from; `netgen check $path` checks it,
 # `netgen summary $path --depth 2` shows it, `netgen build $path` writes its PyTorch and ONNX.
-name: $name                       # the generated class's name
+name: $name                       # the network's name; the generated class is its CamelCase form
 description: A two-module Inception network for 32x32 images   # one line, for readers
 input: [3, 32, 32]                # C, H, W of one input image
 num_classes: 10                   # the classifier's outputs; blocks can use `num_classes` as a value
 # width: 0.5                      # scales every channel count written as a number
+# width_divisor: 8                # ...and rounds each scaled count to a multiple of 8 (timm's make_divisible)
 # init: {weight: xavier_uniform, bias: 0.0}   # how weights start (default: PyTorch's)
 # reference: reference/table.yaml # the paper's table, for `netgen verify`
+# use: [blocks/inception.yaml]    # block libraries: their blocks join those under `blocks:`
 # data: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], crop_pct: 0.875, interpolation: bilinear}
 #                                 # how images are prepared: the module's pretrained_cfg, for timm
 
+claims:                           # the design's targets; `netgen check` and `netgen verify` hold it to them
+  params: ≈ 29K ± 5%            # within 5% (also an exact count, `≤ 1.5M` or `≥ ...`; K, M, G = 10^3, 10^6, 10^9)
+  output: 1x1x10                  # the output size, HxWxC as sizes print
+
 defaults:                         # arguments by op
-  conv: {act: relu, bn: true}     # every conv gets these unless it says otherwise
+  conv: {act: relu, bn: true, bias: false}   # every conv gets these unless it says otherwise (batch norm's shift replaces the bias)
 
 blocks:                           # parameterised blocks the layers use by name
   inception:                      # a block: parameters, then branches that each read its input
@@ -90,4 +96,36 @@ def new_spec(name: str, target: Path, source: str | None = None) -> tuple[str, d
             if found.is_file():
                 beside[target.parent / moved] = found.read_bytes()
         text = text[: match.start(1)] + moved + text[match.end(1) :]
+    beside.update(_libraries(Path(source), target.parent))
     return f"# yaml-language-server: $schema={SCHEMA_FILE}\n{text}", beside
+
+
+def _libraries(source: Path, folder: Path) -> dict[Path, bytes]:
+    """The block libraries `source` uses (and those they use), placed where the copy in `folder`
+    finds them: at the same paths relative to it. Libraries stay in the spec's folder or below, so
+    the copy's `use:` entries need no change; a file that cannot be read is left to `check`."""
+    from netgen.diagnostics import SpecError
+    from netgen.spec.files import read_regular
+    from netgen.spec.yaml_source import MAX_BYTES, load_yaml, read_source
+
+    home = source.parent.resolve()
+    if home == folder.resolve():
+        return {}
+    found: dict[Path, bytes] = {}
+    pending = [source]
+    while pending:
+        current = pending.pop()
+        try:
+            data = read_regular(str(current), "spec", MAX_BYTES)
+            entries = load_yaml(read_source(str(current), data)).get("use") or []
+        except SpecError:
+            continue
+        for entry in entries if isinstance(entries, list) else []:
+            library = (current.parent / str(entry)).resolve()
+            if not library.is_relative_to(home) or not library.is_file():
+                continue
+            place = folder / library.relative_to(home)
+            if place not in found:
+                found[place] = library.read_bytes()
+                pending.append(library)
+    return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import typing
 import unicodedata
@@ -12,8 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from netgen.diagnostics import Diagnostic, Span, SpecError, error
+from netgen.diagnostics import Diagnostic, Span, SpecError, error, note
+from netgen.spec.claims import Claim, parse_count_claim, parse_size_claim
 from netgen.spec.files import read_regular
+from netgen.spec.library import Import, LibraryFiles, with_use_notes
 from netgen.spec.model import (
     PARAM_TYPES,
     Block,
@@ -35,6 +38,8 @@ from netgen.spec.schema import (
     LAYER_META_KEYS,
     OP_ARGS,
     BlockDecl,
+    BlockLibrary,
+    ClaimsArgs,
     DeviationArgs,
     HeadMeta,
     InlineHeadMeta,
@@ -45,6 +50,8 @@ from netgen.spec.schema import (
     keys_of,
 )
 from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
+
+_COUNT_CLAIMS = ("params", "params_with_heads", "macs", "macs_with_heads", "depth", "depth_with_pooling")
 
 # Ops that read several layers; every other op and every block reads exactly one.
 MERGE_OPS = ("concat", "add")
@@ -64,7 +71,7 @@ def load_spec(path: str, input_size: tuple[int, int, int] | None = None, max_val
 def parse_spec(
     path: str, data: bytes, input_size: tuple[int, int, int] | None = None, max_values: int | None = None
 ) -> Spec:
-    return _Parser(path, input_size).spec(load_yaml(read_source(path, data), max_values=max_values))
+    return _Parser(path, input_size, max_values).spec(load_yaml(read_source(path, data), max_values=max_values))
 
 
 def show(value: Any) -> str:
@@ -111,18 +118,23 @@ def _nested_model(model: type[Strict], key: str) -> type[Strict] | None:
     return None
 
 
+def literal_choices(annotation: Any) -> list[str]:
+    """The words a field's type allows (`relu`, `none`), wherever they are in its annotation."""
+    choices, pending = [], [annotation]
+    while pending:
+        item = pending.pop()
+        if typing.get_origin(item) is typing.Literal:
+            choices += [choice for choice in typing.get_args(item) if isinstance(choice, str)]
+        else:
+            pending.extend(typing.get_args(item))
+    return choices
+
+
 def _word_hint(value: Any, info) -> str:
     """'did you mean' for a misspelt choice such as `act: rleu`."""
     if not isinstance(value, str) or info is None:
         return ""
-    choices, pending = [], [info.annotation]
-    while pending:
-        annotation = pending.pop()
-        if typing.get_origin(annotation) is typing.Literal:
-            choices += [choice for choice in typing.get_args(annotation) if isinstance(choice, str)]
-        else:
-            pending.extend(typing.get_args(annotation))
-    return suggestion(value, choices)
+    return suggestion(value, literal_choices(info.annotation))
 
 
 def _number_hint(value: Any, kinds: set[str]) -> str:
@@ -164,9 +176,11 @@ def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
 
 
 class _Parser:
-    def __init__(self, path: str, input_size: tuple[int, int, int] | None = None):
+    def __init__(self, path: str, input_size: tuple[int, int, int] | None = None, max_values: int | None = None):
         self.path = path
         self.input_size = input_size  # given on the command line, in place of the spec's `input`
+        self.libraries = LibraryFiles(path, max_values)
+        self.imports: list[Import] = []
         self.diagnostics: list[Diagnostic] = []
         self.defaults: dict[str, YMap] = {}
         self.block_names: set[str] = set()
@@ -184,6 +198,22 @@ class _Parser:
     # -- top level ---------------------------------------------------------------------------
 
     def spec(self, top: YMap) -> Spec:
+        try:
+            return self._spec(top)
+        except SpecError as exc:
+            # What is wrong inside a block library is shown with the `use:` that brought it in.
+            raise SpecError(with_use_notes(exc.diagnostics, self.imports)) from None
+
+    def _spec(self, top: YMap) -> Spec:
+        if "blocks" in top and not {"name", "input", "layers"} & set(top):
+            raise SpecError(
+                error(
+                    "not-a-spec",
+                    "this file is a block library, not a network spec: it has `blocks:` and no `name`, `input` or `layers`; "
+                    "netgen checks a library through the specs that `use:` it",
+                    top.span,
+                )
+            )
         header = self.validate(SpecHeader, top, top.span, "spec")
         if header is None:
             raise SpecError(self.diagnostics)
@@ -213,10 +243,27 @@ class _Parser:
         blocks_node = top.get("blocks", YMap())
         if not isinstance(blocks_node, YMap):
             blocks_node = YMap()
-        self.block_names = set(blocks_node)
+        # Blocks of the libraries the spec uses come first, as if `use:` were written above `blocks:`.
+        found = self.used_blocks(top.get("use"), self.path, (os.path.realpath(self.path),))
+        found += [(name, value, blocks_node.key_spans[name]) for name, value in blocks_node.items()]
+        defined: dict[str, Span] = {}
+        for name, _value, span in found:
+            if name in defined:
+                self.fail(
+                    error(
+                        "duplicate-name",
+                        f"block {name!r} is defined twice; rename one",
+                        span,
+                        note(f"{name!r} is also defined here", defined[name]),
+                    )
+                )
+            defined.setdefault(name, span)
+        self.block_names = set(defined)
         blocks = {}
-        for name, value in blocks_node.items():
-            block = self.block(name, value, blocks_node.key_spans[name])
+        for name, value, span in found:
+            if span != defined[name]:
+                continue
+            block = self.block(name, value, span)
             if block is not None:
                 blocks[name] = block
         layers = self.sequence(top["layers"], top.value_spans["layers"], "layers", named_only=True)
@@ -230,6 +277,7 @@ class _Parser:
         )
         deviations = self.deviations(top.get("deviations"), top.value_spans.get("deviations", top.span))
         outputs = self.outputs(top.get("outputs"), top.value_spans.get("outputs", top.span))
+        claims = self.claims(top.get("claims"), top.value_spans.get("claims", top.span))
         if self.diagnostics:
             raise SpecError(self.diagnostics)
         return Spec(
@@ -250,7 +298,76 @@ class _Parser:
             deviations=deviations,
             outputs=outputs,
             data=header.data,
+            width_divisor=header.width_divisor,
+            claims=claims,
+            imports=tuple(self.imports),
         )
+
+    def used_blocks(self, node: Any, importer: str, chain: tuple[str, ...]) -> list[tuple[str, Any, Span]]:
+        """(name, definition, where) of every block in the libraries `use:` names, and in those they use."""
+        if not isinstance(node, YList):
+            return []  # absent; any other kind is reported by the header's validation
+        found = []
+        for entry, span in zip(node, node.item_spans, strict=True):
+            if not isinstance(entry, str):
+                continue
+            try:
+                path = self.libraries.path(importer, entry, span, chain)
+                if path is None:
+                    continue  # read already, through another library
+                top = self.libraries.load(path)
+            except SpecError as exc:
+                self.diagnostics += [d for d in exc.diagnostics if d not in self.diagnostics]
+                continue
+            self.imports.append(Import(path, span))
+            if "layers" in top or "name" in top:
+                self.fail(
+                    error(
+                        "not-a-library",
+                        f"use {entry!r} names a network spec, not a block library; a library holds `blocks:` "
+                        "(and may `use:` other libraries): move the blocks both networks need into one",
+                        span,
+                    )
+                )
+                continue
+            if self.validate(BlockLibrary, top, top.span, f"block library {path}") is None:
+                continue
+            found += self.used_blocks(top.get("use"), path, (*chain, os.path.realpath(path)))
+            blocks = top["blocks"]
+            found += [(name, value, blocks.key_spans[name]) for name, value in blocks.items()]
+        return found
+
+    def claims(self, node: Any, span: Span) -> tuple[Claim, ...]:
+        """`claims:`, each claim parsed as written and located at its value."""
+        if node is None:
+            return ()
+        if not isinstance(node, YMap):
+            self.fail(error("wrong-type", f"'claims' must be a mapping such as {{params: ≈ 7M ± 5%, output: 1x1x1000}}, got {show(node)}", span))
+            return ()
+        known = fields_of(ClaimsArgs)
+        unknown = [key for key in node if key not in known]
+        if unknown:  # reported as any unknown key is, with the keys a claim may have
+            self.validate(ClaimsArgs, _part(node, unknown), span, "claims")
+        written = []  # (key, layer, value, where, name_span)
+        for key, value in node.items():
+            if key == "sizes":
+                if not isinstance(value, YMap):
+                    self.fail(error("wrong-type", f"claims: 'sizes' must be {known['sizes'].description}, got {show(value)}", node.value_spans[key]))
+                    continue
+                written += [(key, layer, size, value.value_spans[layer], value.key_spans[layer]) for layer, size in value.items()]
+            elif key in known:
+                written.append((key, None, value, node.value_spans[key], None))
+        out: list[Claim] = []
+        for key, layer, value, where, name_span in written:
+            try:
+                if key in _COUNT_CLAIMS:
+                    out.append(parse_count_claim(key, value, where))
+                else:
+                    out.append(parse_size_claim(layer, value, where, name_span))
+            except ValueError as exc:
+                label = f"sizes: {layer}" if layer is not None else key
+                self.fail(error("bad-claim", f"claims: {label}: {exc}", where))
+        return tuple(out)
 
     def outputs(self, node: Any, span: Span) -> Outputs | None:
         """`outputs: {class, fields}`; the header validated the types, this keeps the spans."""
@@ -467,13 +584,14 @@ class _Parser:
     def typed_reference(self, block: str, key: str, value: str, span: Span, types: dict[str, str], want: str, literals=()) -> bool:
         """A residual argument naming a parameter: the parameter must exist and hold a `want`."""
         if value not in types:
-            choices = [*literals, *(param for param, kind in types.items() if kind == want)]
-            expected = " or ".join(literals) if literals else "a number"
-            hint = suggestion(value, choices) or f"; expected {expected} or a {want} parameter"
+            params = [param for param, kind in types.items() if kind == want]
+            expected = ", ".join(literals) if literals else "a number"
+            named = f" ({', '.join(params)})" if params else ""
             self.fail(
                 error(
                     "undefined-name",
-                    f"block {block!r}: residual {key!r} names {value!r}, which is not a parameter of the block{hint}",
+                    f"block {block!r}: residual {key!r} names {value!r}, which is not a parameter of the block; it takes "
+                    f"{expected} or {_article(want)} {want} parameter{named}{suggestion(value, [*literals, *params])}",
                     span,
                 )
             )
@@ -727,7 +845,9 @@ class _Parser:
             return self.op_call(label, op, args, op_span, args_span)
         if op in self.block_names:
             return self.block_call(label, op, args, op_span, args_span)
-        self.fail(error("unknown-op", f"{label}: unknown op or block {op!r}{suggestion(op, [*OP_ARGS, *self.block_names])}", op_span))
+        known = [*OP_ARGS, *sorted(self.block_names)]
+        hint = suggestion(op, known) or f"; expected one of {', '.join(known)}"
+        self.fail(error("unknown-op", f"{label}: unknown op or block {op!r}{hint}", op_span))
         return None
 
     def op_call(self, label: str, op: str, args: Any, op_span: Span, args_span: Span) -> OpCall | None:

@@ -27,6 +27,8 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from netgen.spec.claims import COUNT_FORMS, SIZE_FORMS
+
 # Limits that keep a typo (an extra zero, a pasted number) from becoming an absurd model.
 MAX_CHANNELS = 1_000_000
 MAX_KERNEL = 1024
@@ -353,6 +355,42 @@ class BlockDecl(Strict):
     ] = None
 
 
+CountClaim = Annotated[StrictInt | StrictStr, Field(description=COUNT_FORMS + "; K = 10^3, M = 10^6, G = 10^9")]
+SizeClaim = Annotated[
+    StrictStr | Annotated[list[StrictInt], Field(min_length=3, max_length=3)], Field(description=SIZE_FORMS)
+]
+
+
+class ClaimsArgs(Strict):
+    """Targets the design states for itself; `netgen check` and `netgen verify` hold the network to them."""
+
+    params: Annotated[
+        CountClaim, Field(title="parameters without the heads (weights and biases, batch norm's scale and shift), as `netgen summary` counts them")
+    ] = None
+    params_with_heads: Annotated[CountClaim, Field(title="parameters with the auxiliary heads")] = None
+    macs: Annotated[CountClaim, Field(title="multiply-adds for one image at the spec's input size, without the heads")] = None
+    macs_with_heads: Annotated[CountClaim, Field(title="multiply-adds for one image with the auxiliary heads")] = None
+    depth: Annotated[CountClaim, Field(title="layers with weights (conv, linear) on the longest path from input to output")] = None
+    depth_with_pooling: Annotated[CountClaim, Field(title="the depth counting pooling layers too")] = None
+    output: Annotated[SizeClaim, Field(title="the network's output size")] = None
+    sizes: Annotated[
+        dict[StrictStr, SizeClaim],
+        Field(
+            title="output sizes of named layers and heads, or of parts of them by path (inception3a.branch_3x3)",
+            description=f"a mapping from a layer's name to {SIZE_FORMS}",
+        ),
+    ] = None
+
+
+LibraryPaths = Annotated[
+    list[Annotated[StrictStr, Field(min_length=1)]],
+    Field(
+        title="block libraries whose blocks this file uses, as if written under its `blocks:`",
+        description="a list of paths to YAML files of blocks, relative to this file, in the spec's folder or below it (blocks/inception.yaml)",
+    ),
+]
+
+
 class SpecHeader(Strict):
     """A network spec: its header, defaults, blocks, layers, heads and what verify may expect."""
 
@@ -367,12 +405,27 @@ class SpecHeader(Strict):
     ]
     num_classes: Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, title="the classifier's outputs; blocks may use it as a name", description="a positive integer")] = 1000
     width: Annotated[Finite, Field(gt=0.0, le=16.0, title="multiplies every channel count written as a number", description="a multiplier > 0 and <= 16")] = 1.0
+    width_divisor: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_KERNEL,
+            title="round every channel count `width` scales to a multiple of this, never below it and never more than 10% down (timm's make_divisible)",
+            description=f"a whole number from 1 to {MAX_KERNEL}, such as 8",
+        ),
+    ] = None
     init: Annotated[InitArgs, Field(title="how weights start", description="{weight: xavier_uniform | trunc_normal | torch_default, std, bias, classifier_bias}")] = InitArgs()
     transform_input: Annotated[
         StrictBool | None,
         Field(title="give the generated constructor torchvision's transform_input argument", description="true or false: the default of the generated constructor's transform_input argument"),
     ] = None
     reference: Annotated[StrictStr | None, Field(min_length=1, title="the paper's table, relative to the spec, for netgen verify", description="a path to a reference table")] = None
+    claims: Annotated[
+        Any,
+        walked(ClaimsArgs, dict),
+        Field(title="targets the design states for itself, held by netgen check and netgen verify", description="{params, macs, depth, output, sizes, ...}"),
+    ] = None
+    use: LibraryPaths = []
     defaults: Annotated[Any, walked("Defaults", dict), Field(title="arguments every layer of an op gets unless it says otherwise", description="a mapping from op to default arguments")] = {}
     blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks the layers use by name", description="a mapping of block definitions")] = {}
     layers: Annotated[Any, walked(dict[Symbol, TopLayer], dict), Field(title="the network, in order; each layer reads the previous one unless it says `from`", description="a mapping of named layers")]
@@ -386,6 +439,14 @@ class SpecHeader(Strict):
         OutputsArgs | None,
         Field(title="what forward() returns in training mode", description="{class: ..., fields: {field: layer or head, ...}, when: training | always}: the outputs' names and order"),
     ] = None
+
+
+class BlockLibrary(Strict):
+    """A file of blocks that specs (and other libraries) bring in with `use:`."""
+
+    description: Annotated[StrictStr, Field(title="one line on what the blocks are", description="text")] = ""
+    use: LibraryPaths = []
+    blocks: Annotated[Any, walked(dict[Symbol, BlockDecl], dict), Field(title="parameterised blocks, as a spec's `blocks:` defines them", description="a mapping of block definitions")]
 
 
 LAYER_META_KEYS = keys_of(LayerMeta)
@@ -460,5 +521,5 @@ Defaults = create_model(
     __doc__="Default arguments, by op.",
     **{op: (Annotated[OP_ARGS[op] | None, Field(title=f"arguments every {op} gets unless it gives its own", description=f"{op} arguments")], None) for op in DEFAULTABLE},
 )
-for _model in (BlockDecl, SpecHeader):
+for _model in (BlockDecl, SpecHeader, BlockLibrary):
     _model.model_rebuild()

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from netgen.printable import plural
 from netgen.summary import as_chw
 from netgen.verify.reference import Size
 from netgen.verify.table import LAYER, TOTAL, Check, Mark, VerifyResult
 
 if TYPE_CHECKING:  # running the generated module needs torch; rendering its result does not
+    from netgen.spec.model import Spec
+    from netgen.verify.claims import ClaimCheck
     from netgen.verify.runtime import RuntimeResult
 
 SYMBOLS = {Mark.ERRATUM: "*", Mark.DEVIATION: "~", Mark.MISMATCH: "!"}
@@ -43,6 +46,7 @@ def render(result: VerifyResult) -> str:
     if result.title:
         lines.append(result.title)
     lines += [
+        f"counts in the reference's units, as the paper prints them: params in K = {result.k:,} weights, ops in M = {result.m:,} multiply-adds",
         "each row as printed; under it (->) the spec's value of each cell that differs: * erratum, ~ deviation, ! MISMATCH",
         "",
         *_table(result),
@@ -152,17 +156,40 @@ def verdict(result: VerifyResult) -> str:
     counts = {mark: sum(1 for check in result.differences if check.mark is mark) for mark in SYMBOLS}
     if result.ok:
         return (
-            f"ok: every difference is documented ({_plural(counts[Mark.ERRATUM], 'erratum', 'errata')} of the paper, "
-            f"{_plural(counts[Mark.DEVIATION], 'declared deviation', 'declared deviations')})"
+            f"ok: every difference is documented ({plural(counts[Mark.ERRATUM], 'erratum', 'errata')} of the paper, "
+            f"{plural(counts[Mark.DEVIATION], 'declared deviation', 'declared deviations')})"
         )
     return (
-        f"FAILED: {_plural(counts[Mark.MISMATCH], 'undocumented difference', 'undocumented differences')} (MISMATCH); "
+        f"FAILED: {plural(counts[Mark.MISMATCH], 'undocumented difference', 'undocumented differences')} (MISMATCH); "
         "fix the spec, or declare each under `deviations:` with a reason"
     )
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+def render_claims(spec: Spec, checks: list[ClaimCheck]) -> str:
+    """The spec's claims, each with the network's value and where a failing one is written."""
+    lines = [
+        f"{spec.name} ({spec.path}): its claims; counts are exact, and a claim's K, M, G are 10^3, 10^6, 10^9",
+        "",
+    ]
+    rows = [["claim", "stated", "computed", ""]]
+    for check in checks:
+        computed = check.computed + (f" ({check.detail})" if check.detail else "")
+        rows.append([check.label, check.stated, computed, "" if check.ok else "FAILED"])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    rule = ["-" * width for width in widths]
+    for row in [rows[0], rule, *rows[1:]]:
+        lines.append("  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), *row[3:]]).rstrip())
+    failed = [check for check in checks if not check.ok]
+    if failed:
+        lines.append("")
+        lines += [f"  FAILED  {check.claim.span}: {check.message().removeprefix('claims: ')}" for check in failed]
+    held = len(checks) - len(failed)
+    verdict = (
+        f"ok: every claim holds ({plural(held, 'claim', 'claims')})"
+        if not failed
+        else f"FAILED: {plural(len(failed), 'claim does', 'claims do')} not hold ({held} of {len(checks)} hold)"
+    )
+    return "\n".join([*lines, "", verdict])
 
 
 def size_text(shape: tuple[int, ...] | None) -> str:
@@ -173,9 +200,9 @@ def size_text(shape: tuple[int, ...] | None) -> str:
 
 
 def render_runtime(result: RuntimeResult) -> str:
-    shape = " x ".join(map(str, result.input_shape))
+    batch, *chw = result.input_shape
     lines = [
-        f"runtime: the generated {result.network_class}, one forward pass in training mode on an input of {shape}",
+        f"runtime: the generated {result.network_class}, one forward pass in training mode on a batch of {batch} at {size_text(tuple(chw))}",
         "",
     ]
     rows = [["row", "layer", "module", "output (IR)", "output (run)", "params (IR)", "params (run)", ""]]
@@ -196,9 +223,10 @@ def render_runtime(result: RuntimeResult) -> str:
     rows.append(["", "total", "", "", "", f"{result.ir_params:,}", f"{result.real_params:,}", "" if total_ok else "MISMATCH"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {5, 6}
+    first = 0 if any(run.row for run in result.layers) else 1  # no reference row to show: no column for them
     for row in rows:
         cells = (cell.rjust(width) if i in right else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths, strict=True)))
-        lines.append("  ".join(cells).rstrip())
+        lines.append("  ".join(list(cells)[first:]).rstrip())
     lines.append("")
     failures = [run for run in result.layers if not run.ok]
     for run in failures:

@@ -120,6 +120,8 @@ class VerifyResult:
     totals: tuple[Check, ...]
     unused_deviations: tuple[Deviation, ...]
     unmapped_layers: tuple[str, ...]  # top-level layers with weights that no row describes
+    k: int = 1000  # the units the reference prints counts in: params in K weights, ops in M multiply-adds
+    m: int = 10**6
 
     def checks(self) -> list[Check]:
         return [check for row in self.rows for check in row.checks] + list(self.totals)
@@ -201,6 +203,8 @@ class _Verifier:
             totals,
             unused,
             unmapped,
+            self.ref.k,
+            self.ref.m,
         )
 
     # -- deviations ------------------------------------------------------------------------
@@ -524,7 +528,8 @@ def _check_names(spec: Spec, reference: Reference) -> None:
                 problems.append(
                     error(
                         "unknown-cell",
-                        f"deviation: {name!r} is not a cell of {reference.path}{suggestion(name, cells)}",
+                        f"deviation: {name!r} is not a cell of {reference.path}"
+                        f"{suggestion(name, cells) or '; the cells are ' + ', '.join(cells)}",
                         span,
                     )
                 )

@@ -88,3 +88,15 @@ def test_every_spec_draws_every_layer_and_head_once(spec):
     names = [node.id for node in diagram.nodes]
     assert names == ["input", *(layer.name for layer in compiled[0].layers), *(head.name for head in compiled[0].heads)]
     assert {edge.target for edge in diagram.edges} == set(names[1:])
+
+
+def test_the_layer_graph_shows_each_kernel_and_exact_counts():
+    from netgen.compile import compile_file
+
+    diagram = make_diagram(*compile_file(str(SPECS / "inception-v3.yaml")), "layer")
+    titles = {node.id: node.title for node in diagram.nodes}
+    assert titles["Mixed_6b.branch7x7.branch7x7_2"] == "branch7x7_2: conv 1x7/1"
+    assert titles["Mixed_6b.branch7x7.branch7x7_3"] == "branch7x7_3: conv 7x1/1"
+    assert titles["Mixed_6b.branch_pool.pool"] == "pool: avgpool 3x3/1"
+    text = to_mermaid(diagram)
+    assert '["branch7x7_2: conv 1x7/1<br/>17x17x128<br/>114,944 params, 33,144,832 MACs"]' in text

@@ -21,6 +21,9 @@ from tests.backends.conftest import import_source
 from tests.backends.test_onnx import outputs, random_weights
 from tests.conftest import GOOGLENET, SPECS
 
+# Every test here builds an inference network and runs it beside the plain one.
+pytestmark = pytest.mark.slow
+
 GOOGLENET_BN = SPECS / "googlenet-bn.yaml"
 # float32 rounding of folded and fused weights: outputs of order 10-100 differ by about 1e-5
 RTOL = 1e-4
@@ -144,6 +147,7 @@ TOLERANCE = {
     "googlenet-bn": 2e-6,
     "googlenet-cifar10": 2e-6,
     "googlenet-w05": 2e-6,
+    "inception-fact7-cifar10": 2e-6,
     "inception-v2": 3e-6,
     "inception-v3": 4e-6,
     "inception-v4": 7e-6,

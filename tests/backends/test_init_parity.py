@@ -10,7 +10,8 @@ The rules are written here from the libraries' source, not from the specs:
   InceptionAux gives its fc (0.001) and its conv1 BasicConv2d (0.01, a module the loop never
   starts: its nn.Conv2d gets 0.1);
 - timm's InceptionV4 and InceptionResnetV2: PyTorch's defaults (no init function);
-- the BVLC Caffe GoogLeNet (train_val.prototxt): xavier weights, 0.2 biases, 0 for the classifiers.
+- the BVLC Caffe GoogLeNet (train_val.prototxt): xavier weights, 0.2 biases, 0 for the classifiers;
+- inception-fact7-cifar10.yaml, a design with no library: its own init, as it declares it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def caffe_googlenet(name: str, kind: str, role: str, fan_in: int):
     return ("constant", 0.0 if classifier else 0.2)
 
 
+def declared_trunc_normal(name: str, kind: str, role: str, fan_in: int):
+    # A design of netgen's own, with no library: its spec's init, trunc_normal std 0.1, biases 0
+    if kind == "bn":
+        return ("constant", 1.0 if role == "weight" else 0.0)
+    return ("normal", 0.1) if role == "weight" else ("constant", 0.0)
+
+
 RULES = {
     "googlenet-bn.yaml": torchvision_googlenet,
     "inception-v2.yaml": torchvision_googlenet,  # started as torchvision's GoogLeNet, which it varies
@@ -74,6 +82,7 @@ RULES = {
     "googlenet.yaml": caffe_googlenet,
     "googlenet-w05.yaml": caffe_googlenet,
     "googlenet-cifar10.yaml": caffe_googlenet,
+    "inception-fact7-cifar10.yaml": declared_trunc_normal,
 }
 
 

@@ -492,6 +492,7 @@ def _write_every_spec(canary: Path, folder: Path) -> dict[str, bool | None]:
     return expected
 
 
+@pytest.mark.slow
 def test_cli_refuses_or_builds_every_hostile_spec(canary, tmp_path):
     specs = tmp_path / "specs"
     specs.mkdir()

@@ -181,6 +181,7 @@ def test_a_state_dict_of_the_librarys_shapes_loads_strictly(library_net):
         assert torch.equal(value, weights[key]), key
 
 
+@pytest.mark.slow
 def test_onnx_runtime_computes_what_the_pytorch_module_computes(library_net):
     _, generated, network = library_net
     spec, graph, layout = generated.spec, generated.graph, generated.layout

@@ -213,6 +213,7 @@ def test_inlined_blocks_compute_the_same_as_functions(model, inlined, net):
     np.testing.assert_allclose(run(inlined, x), run(model, x), atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_googlenet_matches_pytorch_functional_reference(model, net):
     spec, graph, layout = net
     x = images(spec, 2)
@@ -553,6 +554,7 @@ def pytorch_logits(module, layout, name: str, x: np.ndarray) -> np.ndarray:
     return seen[-1].numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(render_pytorch is None, reason="netgen.backends.pytorch cannot be imported")
 @pytest.mark.parametrize("source", ["googlenet", "small"])
 def test_onnx_runtime_matches_the_generated_pytorch_module(compile_text, net, source):
@@ -691,6 +693,7 @@ def test_the_dynamic_model_runs_at_other_sizes_like_pytorch(compile_text):
         np.testing.assert_allclose(run(model, x), expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_googlenet_bn_runs_at_two_sizes(net_bn):
     spec, graph, layout, module, model = net_bn
     for size in (224, 160):

@@ -223,6 +223,7 @@ def test_training_mode_returns_every_heads_output(generated_googlenet, googlenet
     assert [tuple(output.shape[1:]) for output in outputs[1:]] == [graph[graph.heads[h.name]].shape for h in spec.heads]
 
 
+@pytest.mark.slow
 def test_a_few_sgd_steps_lower_the_weighted_loss(generated_googlenet):
     spec = generated_googlenet.spec
     torch.manual_seed(0)

@@ -4,7 +4,8 @@ a file written anywhere.
 
 Each case runs in that folder with a relative file name, so the expected output holds no
 absolute path. To add a case, add NAME.yaml and NAME.expected (the exact stderr); a case that
-needs another command than `check` gives its arguments in NAME.args (`verify {spec}`).
+needs another command than `check` gives its arguments in NAME.args (`verify {spec}`). The block
+libraries the cases `use:` are in blocks/, and a diagnostic may point into one of them.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_bad_spec_is_refused_with_located_diagnostics(name):
     assert run.stderr == (BAD / name).with_suffix(".expected").read_text(encoding="utf-8")
     # Every diagnostic is located and every error has a code, whatever its wording.
     *lines, count = run.stderr.splitlines()
-    location = re.escape(name) + r":\d+:\d+: "
+    location = rf"(?:{re.escape(name)}|blocks/[\w.-]+\.yaml):\d+:\d+: "
     for line in lines:
         assert re.fullmatch(location + r"(error: .+ \[[a-z0-9-]+\]|note: .+)", line), line
     errors = sum(line.split(": ", 2)[1].startswith("error") for line in lines)

@@ -201,5 +201,5 @@ def test_new_spec_checks_and_a_copy_keeps_its_reference(tmp_path):
     assert again.exit_code == 0, again.output
     table.write_text("rows: {}\n")
     differs = invoke("new", "variant3", "--from", "specs/googlenet.yaml", "--out", str(tmp_path / "mine"))
-    assert differs.exit_code == 2 and "differs from the table" in differs.output
+    assert differs.exit_code == 2 and "differs from the file" in differs.output
     assert not (tmp_path / "mine" / "variant3.yaml").exists()

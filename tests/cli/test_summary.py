@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -115,3 +116,46 @@ def test_summary_depth_prints_an_indented_tree():
     assert "28x28x128" in lines[start + 2] and "129,248" in lines[start + 2]
     # Depth 1 is the table, unchanged.
     assert netgen("summary", "specs/googlenet.yaml", "--depth", "1").stdout == netgen("summary", "specs/googlenet.yaml").stdout
+
+
+def test_a_repeated_block_shows_its_arguments_and_how_often_it_repeats():
+    run = netgen("summary", "specs/inception-resnet-v2.yaml", "--json")
+    rows = {row["name"]: row for row in json.loads(run.stdout)["rows"]}
+    assert (rows["repeat_2"]["type"], rows["repeat_2"]["times"]) == ("inception_resnet_c", 9)
+    assert rows["repeat_2"]["module"] == {"scale": 0.2, "act": "relu"}  # the module columns are this block's
+    assert rows["repeat"]["args"] == [0.17]  # another block: its arguments, outside the columns
+    table = netgen("summary", "specs/inception-resnet-v2.yaml").stdout
+    line = next(line for line in table.splitlines() if line.startswith("repeat_2 "))
+    assert line.split()[1:4] == ["inception_resnet_c", "x", "9"]
+    assert line.split()[6:8] == ["0.2", "relu"]
+
+
+def test_the_nested_summary_shows_each_kernel_so_a_factorised_7x7_reads_as_one():
+    run = netgen("summary", "specs/inception-v3.yaml", "--depth", "3")
+    lines = run.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Mixed_6b (inception_c)"))
+    branch = [line.split("─ ")[1].split("  ")[0] for line in lines[start : start + 8] if "─ branch7x7_" in line]
+    assert branch == ["branch7x7_1 (conv 1x1/1)", "branch7x7_2 (conv 1x7/1)", "branch7x7_3 (conv 7x1/1)"]
+    assert any("├─ branch7x7 (branch) " in line for line in lines[start : start + 8])  # several ops: no one kernel
+    assert next(line for line in lines if line.startswith("Conv2d_1a_3x3 ")).startswith("Conv2d_1a_3x3 (conv 3x3/2)")
+    rows = {row["name"]: row for row in json.loads(netgen("summary", "specs/inception-v3.yaml", "--depth", "3", "--json").stdout)["rows"]}
+    ops = rows["Mixed_6b"]["children"][1]["children"]
+    assert [(op["name"], op["patch"]) for op in ops] == [("branch7x7_1", "1x1/1"), ("branch7x7_2", "1x7/1"), ("branch7x7_3", "7x1/1")]
+
+
+def test_counts_print_exact_and_sizes_height_width_channels():
+    """One convention: exact counts with thousands separators, HxWxC sizes, the input's too."""
+    lines = netgen("summary", "specs/googlenet.yaml").stdout.splitlines()
+    assert lines[0] == "GoogLeNet (specs/googlenet.yaml), input 224x224x3"
+    assert next(line for line in lines if line.startswith("inception3a ")).split()[-2:] == ["163,696", "128,049,152"]
+    assert next(line for line in lines if line.startswith("total ")).split()[-2:] == ["6,998,552", "1,582,671,872"]
+    assert not any(re.search(r"\d[KM]\b", line) for line in lines)
+    report = (ROOT / "generated" / "googlenet.md").read_text(encoding="utf-8")
+    assert "| inception3a | inception |  | 28x28x256 | 2 | 64 | 96 | 128 | 16 | 32 | 32 | 163,696 | 128,049,152 |" in report
+    assert "params in K = 1,024 weights, ops in M = 1,000,000 multiply-adds" in report  # the paper's units, said
+
+
+def test_input_takes_channels_first_with_commas_only():
+    run = netgen("check", "specs/googlenet.yaml", "--input", "299x299x3")
+    assert run.returncode == 2
+    assert "expected C,H,W with commas, channels first" in " ".join(run.stderr.split())

@@ -37,7 +37,7 @@ def test_summary_tries_another_input_size_and_says_the_pool_stops_being_global()
     spec = str(GOOGLENET.relative_to(ROOT))
     run = _python("-m", "netgen", "summary", spec, "--input", "3,299,299", cwd=ROOT)
     assert run.returncode == 0, run.stderr
-    assert "input 3x299x299" in run.stdout.splitlines()[0]
+    assert "input 299x299x3" in run.stdout.splitlines()[0]
     avgpool = next(line for line in run.stdout.splitlines() if line.startswith("avgpool "))
     assert "3x3x1024" in avgpool  # the 7x7 pool over 9x9 is no longer global
     assert ": warning: avgpool: the 7x7 average pool over a 9x9 input gives 3x3, not 1x1" in run.stderr
@@ -46,7 +46,7 @@ def test_summary_tries_another_input_size_and_says_the_pool_stops_being_global()
     assert plain.returncode == 0 and plain.stderr == ""
 
 
-@pytest.mark.parametrize("value", ["3,299", "3,0,224", "three", "3,224,224,1"])
+@pytest.mark.parametrize("value", ["3,299", "3,0,224", "three", "3,224,224,1", "3x299x299"])
 def test_a_malformed_input_size_is_a_usage_error(value):
     run = _python("-m", "netgen", "check", str(GOOGLENET.relative_to(ROOT)), "--input", value, cwd=ROOT)
     assert run.returncode == 2

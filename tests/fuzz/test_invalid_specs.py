@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
@@ -73,6 +74,7 @@ def _check_located(diagnostic: Diagnostic, path: str, lines: list[str]) -> None:
     assert 1 <= span.col <= len(lines[span.line - 1]) + 1, f"column {span.col} of {lines[span.line - 1]!r}: {shown}"
 
 
+@pytest.mark.slow
 def test_mutated_specs_compile_or_are_refused_with_located_diagnostics():
     outcomes = []
 

@@ -211,6 +211,7 @@ def _session(model: onnx.ModelProto) -> ort.InferenceSession:
 # -- the bounded run -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @VALID_SETTINGS
 @given(valid_specs())
 def test_ir_matches_the_generated_pytorch_module_and_onnx_model(text):
@@ -254,6 +255,7 @@ def aliasing_constructs(data: dict) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_valid_specs_use_every_construct_that_aliases_a_value():
     """The differential property above only covers what the strategy writes."""
     seen: set[str] = set()

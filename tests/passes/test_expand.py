@@ -1,4 +1,7 @@
+import pytest
+
 from netgen.ir.ops import OpKind
+from netgen.passes.expand import scale
 
 BLOCKY = """\
 name: Net
@@ -115,3 +118,53 @@ def test_times_copies_a_layer_and_from_input_names_the_block_input(compile_text)
     assert graph.inputs("convs.0") == ["body.1.act"] and graph.inputs("convs.1") == ["convs.0"]
     assert graph.exit_of("body") == "body.1.act" and graph.output == "convs.1"
     assert sum(node.weights for node in graph.nodes() if node.row == "convs") == 2 * 3 * 3 * 3 * 3
+
+
+def _make_divisible(v, divisor=8, min_value=None, round_limit=0.9):
+    """timm's rounding of a scaled channel count (timm/layers/helpers.py), as timm writes it."""
+    min_value = min_value or divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < round_limit * v:
+        new_v += divisor
+    return new_v
+
+
+@pytest.mark.parametrize("divisor", [1, 4, 8, 16])
+@pytest.mark.parametrize("width", [0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 2.0])
+def test_width_divisor_rounds_as_timms_make_divisible(width, divisor):
+    for channels in [*range(1, 130), 160, 192, 208, 320, 384, 1000, 1024]:
+        assert scale(channels, width, divisor) == _make_divisible(channels * width, divisor), channels
+
+
+def test_width_divisor_rounds_every_scaled_count_and_only_those(compile_text):
+    """At 0.75 and 8: 16 -> 12 rounds up to 16 (never below the divisor), 208 -> 156 to 160, and
+    a linear layer's width, which `width` leaves alone, stays as written."""
+    _, graph = compile_text(
+        """\
+        name: Net
+        input: [3, 8, 8]
+        width: 0.75
+        width_divisor: 8
+        blocks:
+          unit:
+            params: [n]
+            layers:
+              conv: {conv: {out: n, kernel: 1}}
+        layers:
+          stem: {conv: {out: 16, kernel: 3, pad: 1}}
+          body: {unit: [208]}
+          pool: {global_avgpool: }
+          flat: {flatten: }
+          fc: {linear: {out: 10}}
+        """
+    )
+    assert graph["stem"].attrs.out == 16
+    assert graph.instances["body"].args == (160,)
+    assert graph["fc"].attrs.out == 10
+    # Without a divisor the count is rounded to the nearest whole number, as before.
+    assert scale(16, 0.75) == 12 and scale(208, 0.75) == 156
+
+
+def test_a_width_divisor_out_of_range_is_refused(diagnostics_of):
+    (message,) = diagnostics_of("name: Net\ninput: [3, 8, 8]\nwidth_divisor: 0\nlayers:\n  c: {conv: {out: 4, kernel: 1}}\n")
+    assert message == "net.yaml:3:16: error: spec: 'width_divisor' must be a whole number from 1 to 1024, such as 8, got 0 [bad-value]"
