@@ -15,7 +15,7 @@ from netgen.spec.model import Spec
 from netgen.summary import count_text, size_text, summarize, type_text
 from netgen.verify.claims import check_claims
 from netgen.verify.reference import spec_reference
-from netgen.verify.render import HEADERS, SYMBOLS, describe, explanation, verdict
+from netgen.verify.render import SYMBOLS, describe, explanation, header, verdict
 from netgen.verify.table import LAYER, Mark, VerifyResult, verify
 
 MARK_WORDS = {Mark.ERRATUM: "erratum", Mark.DEVIATION: "deviation", Mark.MISMATCH: "**MISMATCH**"}
@@ -120,7 +120,7 @@ def _verification(result: VerifyResult) -> list[str]:
         f"Counts are in the paper's units: params in K = {result.k:,} weights, ops in M = {result.m:,} multiply-adds.",
         "",
     ]
-    header = ["row", *(HEADERS[column] for column in result.columns), "spec layers"]
+    header_row = ["row", *(header(result, column) for column in result.columns), "spec layers"]
     rows = []
     for row in result.rows:
         differing = {check.cell: check for check in row.checks if check.mark is not Mark.AGREE}
@@ -132,7 +132,7 @@ def _verification(result: VerifyResult) -> list[str]:
             cells.append(cell)
         layers = ", ".join(row.layers) if missing is None else f"(none) {_symbol(missing)}"
         rows.append([row.id, *(_escape(cell) for cell in cells), layers])
-    lines += _table(header, rows, set())
+    lines += _table(header_row, rows, set())
     if result.totals:
         lines += ["", "| whole network | the paper | computed | |", "| --- | --- | --- | --- |"]
         for check in result.totals:

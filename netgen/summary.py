@@ -113,7 +113,8 @@ def _row(spec: Spec, graph: Graph, name: str, call, nodes: list[Node], columns, 
     instance = graph.instances.get(name) or graph.instances.get(f"{name}.0")
     if instance is not None:
         block = spec.blocks[instance.block]
-        if block.params == columns:
+        # A block with some of the columns' parameters (BN-Inception's 3c, without a 1x1) fills those.
+        if block.params == columns or (block.params and set(block.params) <= set(columns)):
             row["module"] = dict(zip(block.params, instance.args, strict=True))
         else:
             row["args"] = list(instance.args)

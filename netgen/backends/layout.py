@@ -15,7 +15,13 @@ Rules (they follow torchvision's googlenet.py, so its state_dict keys come out t
 - a layer with `times: N` is an `nn.Sequential` of its N copies, numbered 0 .. N-1;
 - the layers of a top-level `sequential:` group are items 0, 1, ... of one `nn.Sequential`
   attribute named like the group (timm's `features.4`);
-- a `bare: true` conv is a plain `nn.Conv2d` (`<name>.weight`, `<name>.bias`).
+- a `bare: true` conv is a plain `nn.Conv2d` (`<name>.weight`, `<name>.bias`); its batch norm,
+  if it has one, is the attribute beside it, `<name>_bn` (Caffe's layout);
+- a use of a block with `inline: true` has no module of its own: each attribute the block would
+  have is an attribute of the module that uses it, named `<use>_<attribute>` (Caffe's layout,
+  `inception_3a_1x1`). Both need the layer to be an attribute of its own (at the top level, in a
+  block's `layers`, or in a mapping branch of a flat block); a repeat, a `sequential:` group, a
+  head or an `nn.Sequential` branch cannot hold them.
 
 Inside a block, attributes are keyed by their path relative to the block's use, as the IR
 names nodes (`branch3x3.branch3x3_1`, `split.branch3x3_2a`).
@@ -23,9 +29,10 @@ names nodes (`branch3x3.branch3x3_1`, `split.branch3x3_2a`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-from netgen.diagnostics import SpecError, error
+from netgen.diagnostics import Diagnostic, SpecError, error
 from netgen.ir.graph import Graph
 from netgen.ir.names import (
     GENERATED_NAMES,
@@ -52,13 +59,36 @@ class Slot:
 
 @dataclass
 class BlockNames:
-    """Identifiers inside one block class."""
+    """Identifiers inside one block class (or the network's, or an inline block's own names)."""
 
-    cls: str
+    cls: str  # "" for an inline block, which has no class
     params: list[str]  # constructor parameters, in the block's order
-    attrs: dict[str, str]  # path in the block of a branch or layer with an attribute of its own -> attribute
-    branch_items: dict[tuple[str, str], str] = field(default_factory=dict)  # (branch path, layer) -> attribute in a named Sequential
-    stored: dict[str, str] = field(default_factory=dict)  # parameter forward() reads (a residual's scale, act) -> attribute
+    # path in the block of a branch or layer with an attribute of its own -> attribute; the layers
+    # of an inline use inside the block are keyed by their path through it (`use.branch.layer`)
+    attrs: dict[str, str]
+    branch_items: dict[tuple[str, str], str] = field(
+        default_factory=dict
+    )  # (branch path, layer) -> attribute in a named Sequential
+    stored: dict[str, str] = field(
+        default_factory=dict
+    )  # parameter forward() reads (a residual's scale, act) -> attribute
+    bn: dict[str, str] = field(
+        default_factory=dict
+    )  # path of a bare conv with batch norm -> its batch norm's attribute
+    # An inline block's attributes are its spec names, made identifiers only once a use prefixes them.
+    inline: bool = False
+
+    def within(self, use: str) -> BlockNames:
+        """The names of an inline use at `use` (a path in this module), keyed by their path in the used block."""
+        prefix = use + "."
+        cut = len(prefix)
+        return BlockNames(
+            "",
+            [],
+            {path[cut:]: attr for path, attr in self.attrs.items() if path.startswith(prefix)},
+            {(path[cut:], layer): item for (path, layer), item in self.branch_items.items() if path.startswith(prefix)},
+            bn={path[cut:]: attr for path, attr in self.bn.items() if path.startswith(prefix)},
+        )
 
 
 @dataclass
@@ -67,11 +97,17 @@ class Layout:
     outputs_class: str | None  # the NamedTuple returned in training, when the network has heads
     # its fields in order, each with the head it holds (None: the network's logits)
     output_fields: list[tuple[str, str | None]]
-    top: dict[str, str]  # top-level layer / head name -> attribute path (`conv1`, `features.3`)
+    # top-level layer / head name -> attribute path (`conv1`, `features.3`); the layers of a top-level
+    # inline block use by their IR name (`inception_3a.branch_1x1.1x1` -> `inception_3a_1x1`)
+    top: dict[str, str]
     blocks: dict[str, BlockNames]
-    modules: dict[str, str]  # IR node name -> module path (convs: the BasicConv2d unit)
+    modules: dict[str, str]  # IR node name -> module path (convs: the BasicConv2d unit, or the nn.Conv2d)
     slots: dict[str, list[Slot]]  # IR node name -> its parameters and buffers
     groups: dict[str, str] = field(default_factory=dict)  # `sequential:` group -> its attribute
+    # The network's own attributes as a block's are named: `top`, with the batch norms beside bare
+    # convs and the items of named branches of top-level inline uses.
+    network: BlockNames = field(default_factory=lambda: BlockNames("", [], {}))
+    bn_modules: dict[str, str] = field(default_factory=dict)  # IR node of a bare conv -> its batch norm's module path
 
 
 def make_layout(spec: Spec, graph: Graph) -> Layout:
@@ -99,19 +135,56 @@ def _make_layout(spec: Spec, graph: Graph) -> Layout:
         else:
             outputs_class = classes.add(f"{network_class}Outputs", spec.where("name"), "outputs class")
         output_fields = _output_fields(spec, graph)
+    # An inline block has no class of its own.
     block_classes = {
-        name: classes.add(name, block.span, "block", spelled=class_name(name)) for name, block in spec.blocks.items()
+        name: classes.add(name, block.span, "block", spelled=class_name(name))
+        for name, block in spec.blocks.items()
+        if not block.inline
     }
     # A block parameter is a local of its __init__, which calls the classes and imports above.
     params_reserved = classes.reserved | set(classes.taken)
-    blocks = {name: _block_names(block, block_classes[name], params_reserved) for name, block in spec.blocks.items()}
+    problems: list[Diagnostic] = []
+    blocks: dict[str, BlockNames] = {}
+
+    def names_of(name: str) -> BlockNames:
+        # A block names the layers of the inline blocks it uses after their own: made on first
+        # use (the expand pass refused a block that uses itself).
+        if name not in blocks:
+            blocks[name] = _block_names(
+                spec.blocks[name], block_classes.get(name, ""), params_reserved, spec.blocks, names_of, problems
+            )
+        return blocks[name]
+
+    for name in spec.blocks:
+        names_of(name)
+    blocks = {name: blocks[name] for name in spec.blocks}
     top_ns = Namespace(MODULE_RESERVED | NETWORK_MEMBERS)
-    top: dict[str, str] = {}
+    network = BlockNames(network_class, [], {})
+    top = network.attrs
     groups: dict[str, str] = {}
     items: dict[str, int] = {}  # modules in each group so far
     for layer in spec.layers:
+        needs = _needs_own_attribute(spec.blocks, layer)
+        if needs and (layer.container is not None or layer.times > 1):
+            where = (
+                f"an item of the sequential group {layer.container!r}"
+                if layer.container is not None
+                else f"repeated {layer.times} times"
+            )
+            problems.append(_misplaced(layer, needs, where))
+            continue
         if layer.container is None:
+            if _inline_block(spec.blocks, layer) is not None:
+                inner = names_of(layer.call.block)
+                for kind, key, name, label, what in _inline_attributes(layer, inner, ""):
+                    getattr(network, kind)[key] = top_ns.add(name, layer.span, what, label=label)
+                network.branch_items.update(_inline_items(layer, inner, ""))
+                continue
             top[layer.name] = top_ns.add(layer.name, layer.span, "layer")
+            if needs:
+                network.bn[layer.name] = top_ns.add(
+                    f"{layer.name}_bn", layer.span, "batch norm", label=f"the batch norm of conv {layer.name!r}"
+                )
             continue
         if layer.container not in groups:
             groups[layer.container] = top_ns.add(layer.container, layer.span, "group")
@@ -121,15 +194,99 @@ def _make_layout(spec: Spec, graph: Graph) -> Layout:
         if has_module(layer):
             items[layer.container] = index + 1
     for head in spec.heads:
+        needs = _needs_own_attribute(spec.blocks, head.layer)
+        if needs:
+            problems.append(_misplaced(head.layer, needs, "a head", head.span))
+            continue
         top[head.name] = top_ns.add(head.name, head.span, "head")
+    if problems:
+        raise SpecError(problems)
     modules: dict[str, str] = {}
-    placer = _Placer(spec, blocks, modules)
+    bn_modules: dict[str, str] = {}
+    placer = _Placer(spec, blocks, modules, bn_modules)
     for layer in [*spec.layers, *(head.layer for head in spec.heads)]:
-        placer.layer(layer, layer.name, top[layer.name])
-    slots = {name: _slots(graph, name, path) for name, path in modules.items()}
+        if _inline_block(spec.blocks, layer) is not None:
+            placer.inline(layer, layer.name, _At("", network.within(layer.name)))
+        else:
+            placer.layer(layer, layer.name, top[layer.name], network.bn.get(layer.name))
+    slots = {name: _slots(graph, name, path, bn_modules.get(name)) for name, path in modules.items()}
     return Layout(
-        network_class, outputs_class, output_fields, top, blocks, modules, {name: s for name, s in slots.items() if s}, groups
+        network_class,
+        outputs_class,
+        output_fields,
+        top,
+        blocks,
+        modules,
+        {name: s for name, s in slots.items() if s},
+        groups,
+        network,
+        bn_modules,
     )
+
+
+def _inline_block(blocks: dict[str, Block], layer: Layer) -> Block | None:
+    """The block a layer uses, when that block is inline."""
+    call = layer.call
+    if isinstance(call, BlockCall) and call.block in blocks and blocks[call.block].inline:
+        return blocks[call.block]
+    return None
+
+
+def _sibling_bn(layer: Layer) -> bool:
+    """A bare conv with batch norm: its batch norm is the attribute `<name>_bn` beside it."""
+    call = layer.call
+    return isinstance(call, OpCall) and call.op == "conv" and call.args.bare and call.args.bn is not False
+
+
+def _needs_own_attribute(blocks: dict[str, Block], layer: Layer) -> str:
+    """Why a layer must be an attribute of its own, named after it; empty when it need not be."""
+    if _sibling_bn(layer):
+        return f"a bare conv with batch norm keeps it beside itself as the attribute {layer.name}_bn"
+    block = _inline_block(blocks, layer)
+    if block is not None:
+        return f"block {block.name!r} is inline: its layers become attributes named {layer.name}_<layer> of the module that uses it"
+    return ""
+
+
+def _misplaced(layer: Layer, needs: str, where: str, span=None) -> Diagnostic:
+    return error(
+        "misplaced-layer",
+        f"{layer.name or 'layer'}: {needs}, so it cannot be {where}; it can be a layer at the top level (not repeated, "
+        "not in a group), in a block's 'layers', or in a branch written as a mapping of a block with flat: true",
+        span or layer.span,
+    )
+
+
+def _inline_attributes(layer: Layer, inner: BlockNames, prefix: str) -> list[tuple[str, str, str, str, str]]:
+    """What an inline use `layer` (at `prefix`.layer in the module using it) gives that module:
+    (which names, key, name, label, what) for each attribute of the used block, named
+    `<use>_<attribute>` and keyed by its path through the use."""
+    path = _join(prefix, layer.name)
+    block = layer.call.block
+    out = []
+    for kind, names in (("attrs", inner.attrs), ("bn", inner.bn)):
+        for rel, raw in names.items():
+            what = "inline layer" if kind == "attrs" else "inline batch norm"
+            part = (
+                f"layer {rel.rpartition('.')[2]!r}"
+                if kind == "attrs"
+                else f"the batch norm of conv {rel.rpartition('.')[2]!r}"
+            )
+            out.append(
+                (
+                    kind,
+                    f"{path}.{rel}",
+                    f"{layer.name}_{raw}",
+                    f"{part} of {layer.name} (block {block!r} is inline)",
+                    what,
+                )
+            )
+    return out
+
+
+def _inline_items(layer: Layer, inner: BlockNames, prefix: str) -> dict[tuple[str, str], str]:
+    path = _join(prefix, layer.name)
+    return {(f"{path}.{rel}", item): ident for (rel, item), ident in inner.branch_items.items()}
 
 
 def _output_fields(spec: Spec, graph: Graph) -> list[tuple[str, str | None]]:
@@ -146,13 +303,17 @@ def _output_fields(spec: Spec, graph: Graph) -> list[tuple[str, str | None]]:
 class _BlockNamer:
     """Attribute names inside one block, walked in the order the layout places them."""
 
-    def __init__(self, block: Block, names: BlockNames):
+    def __init__(self, block: Block, names: BlockNames, spec_blocks, names_of, problems: list[Diagnostic]):
         self.block, self.names = block, names
         self.attrs = Namespace(MODULE_RESERVED)
         self.owners: dict[str, str] = {}  # attribute -> the path in the block that has it
+        self.spec_blocks, self.names_of, self.problems = spec_blocks, names_of, problems
 
-    def attribute(self, path: str, name: str, span, what: str) -> None:
-        ident = self.attrs.add(name, span, what)
+    def attribute(
+        self, path: str, name: str, span, what: str, label: str | None = None, into: dict | None = None
+    ) -> str:
+        # An inline block keeps the spec's names: each use prefixes them and makes them identifiers.
+        ident = name if self.names.inline else self.attrs.add(name, span, what, label=label)
         if ident in self.owners:
             raise SpecError(
                 error(
@@ -163,15 +324,28 @@ class _BlockNamer:
                 )
             )
         self.owners[ident] = path
-        self.names.attrs[path] = ident
+        (self.names.attrs if into is None else into)[path] = ident
+        return ident
 
     def sequence(self, layers: tuple[Layer, ...], prefix: str) -> None:
         for layer in layers:
             path = _join(prefix, layer.name)
-            if isinstance(layer.call, MergeCall):
-                self.branches(layer.call.branches, path)
+            call = layer.call
+            needs = _needs_own_attribute(self.spec_blocks, layer)
+            if needs and layer.times > 1:
+                self.problems.append(_misplaced(layer, needs, f"repeated {layer.times} times"))
+            elif isinstance(call, MergeCall):
+                self.branches(call.branches, path)
+            elif _inline_block(self.spec_blocks, layer) is not None:
+                inner = self.names_of(call.block)
+                for kind, key, name, label, what in _inline_attributes(layer, inner, prefix):
+                    self.attribute(key, name, layer.span, what, label, into=getattr(self.names, kind))
+                self.names.branch_items.update(_inline_items(layer, inner, prefix))
             else:
                 self.attribute(path, layer.name, layer.span, "layer")
+                if needs:
+                    label = f"the batch norm of conv {layer.name!r}"
+                    self.attribute(path, f"{layer.name}_bn", layer.span, "batch norm", label, into=self.names.bn)
 
     def branches(self, branches: tuple[Branch, ...], prefix: str) -> None:
         for branch in branches:
@@ -179,6 +353,13 @@ class _BlockNamer:
             if _is_flat(self.block, branch):
                 self.sequence(branch.layers, path)
                 continue
+            where = "a layer of an nn.Sequential branch (written as a list" + (
+                ", or as a mapping of a block without flat: true)" if not branch.indexed else ")"
+            )
+            for layer in branch.layers:
+                needs = _needs_own_attribute(self.spec_blocks, layer)
+                if needs:
+                    self.problems.append(_misplaced(layer, needs, where))
             self.attribute(path, branch.name, branch.span, "branch")
             if not branch.indexed:
                 items = Namespace(MODULE_RESERVED)
@@ -195,17 +376,44 @@ def _is_flat(block: Block, branch: Branch) -> bool:
     return block.flat and not branch.indexed
 
 
-def _block_names(block: Block, cls: str, params_reserved: set[str]) -> BlockNames:
-    params_ns = Namespace(params_reserved)
-    params = [params_ns.add(param, span, "block parameter") for param, span in zip(block.params, block.param_spans, strict=True)]
-    names = BlockNames(cls, params, {})
-    namer = _BlockNamer(block, names)
+def _block_names(
+    block: Block,
+    cls: str,
+    params_reserved: set[str],
+    spec_blocks: dict[str, Block],
+    names_of,
+    problems: list[Diagnostic],
+) -> BlockNames:
+    if block.inline:
+        # No class, so no constructor: its parameters never reach generated code as names.
+        names = BlockNames("", list(block.params), {}, inline=True)
+    else:
+        params_ns = Namespace(params_reserved)
+        params = [
+            params_ns.add(param, span, "block parameter")
+            for param, span in zip(block.params, block.param_spans, strict=True)
+        ]
+        names = BlockNames(cls, params, {})
+    namer = _BlockNamer(block, names, spec_blocks, names_of, problems)
     residual = block.residual
-    for value in (residual.scale, residual.act) if residual is not None else ():
-        if isinstance(value, str) and value in block.params:
-            span = block.param_spans[block.params.index(value)]
-            names.stored[value] = namer.attrs.add(value, span, "block parameter")
-            namer.owners[names.stored[value]] = f"parameter {value}"
+    for value, span in (
+        ((residual.scale, residual.scale_span), (residual.act, residual.act_span)) if residual is not None else ()
+    ):
+        if not (isinstance(value, str) and value in block.params):
+            continue
+        if block.inline:
+            problems.append(
+                error(
+                    "inline-parameter",
+                    f"block {block.name!r} is inline, so it has no module to keep its parameter {value!r} for forward(); "
+                    "write the residual's value in the block, or make the block not inline",
+                    span,
+                )
+            )
+            continue
+        span = block.param_spans[block.params.index(value)]
+        names.stored[value] = namer.attrs.add(value, span, "block parameter")
+        namer.owners[names.stored[value]] = f"parameter {value}"
     if block.combine == "seq":
         namer.sequence(block.branches[0].layers, "")
     else:
@@ -213,52 +421,78 @@ def _block_names(block: Block, cls: str, params_reserved: set[str]) -> BlockName
     return names
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where a block's attributes go: the module path that holds them, and their names there."""
+
+    container: str
+    names: BlockNames
+
+    def path(self, rel: str) -> str:
+        return _join(self.container, self.names.attrs[rel])
+
+    def bn_path(self, rel: str) -> str | None:
+        return _join(self.container, self.names.bn[rel]) if rel in self.names.bn else None
+
+    def within(self, rel: str) -> _At:
+        return _At(self.container, self.names.within(rel))
+
+
 class _Placer:
     """The module path of every IR node, by the rules above."""
 
-    def __init__(self, spec: Spec, blocks: dict[str, BlockNames], modules: dict[str, str]):
-        self.spec, self.blocks, self.modules = spec, blocks, modules
+    def __init__(self, spec: Spec, blocks: dict[str, BlockNames], modules: dict[str, str], bn_modules: dict[str, str]):
+        self.spec, self.blocks, self.modules, self.bn_modules = spec, blocks, modules, bn_modules
 
-    def layer(self, layer: Layer, node: str, path: str) -> None:
+    def layer(self, layer: Layer, node: str, path: str, bn_path: str | None = None) -> None:
         if layer.times == 1:
-            self.one(layer, node, path)
+            self.one(layer, node, path, bn_path)
             return
         for copy in range(layer.times):
             self.one(layer, f"{node}.{copy}", f"{path}.{copy}")
 
-    def one(self, layer: Layer, node: str, path: str) -> None:
+    def one(self, layer: Layer, node: str, path: str, bn_path: str | None = None) -> None:
         if not isinstance(layer.call, BlockCall):
             if has_module(layer):  # a concat or add of earlier layers is computed in forward()
                 self.modules[node] = path
+                if bn_path is not None:
+                    self.bn_modules[node] = bn_path
             return
         block = self.spec.blocks[layer.call.block]
-        if block.combine == "seq":
-            self.sequence(block, block.branches[0].layers, "", node, path)
-        else:
-            self.branches(block, block.branches, "", node, path)
+        self.body(block, node, _At(path, self.blocks[block.name]))
 
-    def sequence(self, block: Block, layers: tuple[Layer, ...], prefix: str, node: str, container: str) -> None:
-        names = self.blocks[block.name]
+    def inline(self, layer: Layer, node: str, at: _At) -> None:
+        """An inline use: its block's layers are placed where `at` says, under the names of the use."""
+        self.body(self.spec.blocks[layer.call.block], node, at)
+
+    def body(self, block: Block, node: str, at: _At) -> None:
+        if block.combine == "seq":
+            self.sequence(block, block.branches[0].layers, "", node, at)
+        else:
+            self.branches(block, block.branches, "", node, at)
+
+    def sequence(self, block: Block, layers: tuple[Layer, ...], prefix: str, node: str, at: _At) -> None:
         for layer in layers:
             rel, inner = _join(prefix, layer.name), _join(node, layer.name)
             if isinstance(layer.call, MergeCall):
-                self.branches(block, layer.call.branches, rel, inner, container)
+                self.branches(block, layer.call.branches, rel, inner, at)
+            elif _inline_block(self.spec.blocks, layer) is not None:
+                self.inline(layer, inner, at.within(rel))
             else:
-                self.layer(layer, inner, f"{container}.{names.attrs[rel]}")
+                self.layer(layer, inner, at.path(rel), at.bn_path(rel))
 
-    def branches(self, block: Block, branches: tuple[Branch, ...], prefix: str, node: str, container: str) -> None:
-        names = self.blocks[block.name]
+    def branches(self, block: Block, branches: tuple[Branch, ...], prefix: str, node: str, at: _At) -> None:
         for branch in branches:
             rel, inner = _join(prefix, branch.name), _join(node, branch.name)
             if _is_flat(block, branch):
-                self.sequence(block, branch.layers, rel, inner, container)
+                self.sequence(block, branch.layers, rel, inner, at)
                 continue
-            branch_path = f"{container}.{names.attrs[rel]}"
+            branch_path = at.path(rel)
             for index, layer in enumerate(branch.layers):
                 if branch.indexed:
                     layer_path = branch_path if len(branch.layers) == 1 else f"{branch_path}.{index}"
                 else:
-                    layer_path = f"{branch_path}.{names.branch_items[(rel, layer.name)]}"
+                    layer_path = f"{branch_path}.{at.names.branch_items[(rel, layer.name)]}"
                 self.layer(layer, f"{inner}.{layer.name}", layer_path)
 
 
@@ -266,7 +500,7 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix and name else prefix or name
 
 
-def _slots(graph: Graph, name: str, path: str) -> list[Slot]:
+def _slots(graph: Graph, name: str, path: str, bn_path: str | None = None) -> list[Slot]:
     node = graph[name]
     attrs = node.attrs
     if node.kind is OpKind.CONV:
@@ -276,7 +510,9 @@ def _slots(graph: Graph, name: str, path: str) -> list[Slot]:
         if attrs.bias:
             out.append(Slot(f"{conv}.bias", (attrs.out,), "bias"))
         if attrs.bn_eps is not None:
-            out += _bn_slots(f"{path}.bn", attrs.out)
+            if attrs.bare and bn_path is None:
+                raise AssertionError(f"{name}: a bare conv with batch norm has no place for it")
+            out += _bn_slots(bn_path if attrs.bare else f"{path}.bn", attrs.out)
         return out
     if node.kind is OpKind.LINEAR:
         in_features = graph[graph.inputs(name)[0]].shape[0]
@@ -297,3 +533,21 @@ def _bn_slots(path: str, channels: int) -> list[Slot]:
         Slot(f"{path}.running_var", (channels,), "running_var"),
         Slot(f"{path}.num_batches_tracked", (), "num_batches_tracked"),
     ]
+
+
+def shared_prefix(paths: list[str]) -> str:
+    """The start of the name of something placed beside several modules: the module path they share
+    ('inception3a.' for inception3a.branch1.conv and inception3a.branch2.0.conv), and when they are
+    attributes of that module named alike, as an inline block use names its layers, that name's
+    start too ('inception_3a_' for inception_3a_1x1 and inception_3a_3x3_reduce)."""
+    parts = [path.split(".") for path in paths]
+    common = []
+    for part in zip(*parts, strict=False):
+        if len(set(part)) != 1:
+            break
+        common.append(part[0])
+    prefix = "".join(f"{part}." for part in common)
+    if all(len(part) == len(common) + 1 for part in parts):
+        last = os.path.commonprefix([part[-1] for part in parts])
+        prefix += last[: last.rfind("_") + 1]
+    return prefix

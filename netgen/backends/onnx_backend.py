@@ -3,7 +3,8 @@
 The text (templates/onnx/) is the model: `build_onnx` parses it with onnx.parser and only adds
 the initializers. Each block becomes an ONNX local function (domain `netgen.blocks`) that takes
 its weights as inputs, so the block structure survives export; `inline_functions=True` writes
-plain nodes instead. Only the inference path is exported: no auxiliary heads, no dropout.
+plain nodes instead, as a block with `inline: true` always is (its layers are the using module's).
+Only the inference path is exported: no auxiliary heads, no dropout.
 
 Names: ONNX values and nodes are named after IR nodes (`inception3a.branch_3x3.conv2`), weights
 after the generated module's state_dict keys; the text quotes every name, so dots are kept.
@@ -450,13 +451,17 @@ class _Scope:
         return name
 
     def _called_instance(self, node: Node) -> Instance | None:
-        """The outermost block instance below this scope that `node` belongs to."""
+        """The outermost block instance below this scope that `node` belongs to. A use of an inline
+        block is no function: its nodes are the scope's own, as its layers are the module's."""
         scopes = node.scope
         if self.path is not None:
             if self.path not in scopes:
                 return None
             scopes = scopes[scopes.index(self.path) + 1 :]
-        return next((self.graph.instances[path] for path in scopes if path in self.graph.instances), None)
+        instances, blocks = self.graph.instances, self.layout.blocks
+        return next(
+            (instances[path] for path in scopes if path in instances and not blocks[instances[path].block].inline), None
+        )
 
     # -- nodes --
 

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from netgen.backends.layout import shared_prefix
 from netgen.backends.onnx_backend import check_model
 
 
@@ -70,17 +71,6 @@ def _fold_batch_norms(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray
     return kept
 
 
-def _common_prefix(names: list[str]) -> str:
-    """'inception3a.' for inception3a.branch1.conv.weight and inception3a.branch2.0.conv.weight."""
-    parts = [name.split(".")[:-1] for name in names]
-    common = []
-    for part in zip(*parts, strict=False):
-        if len(set(part)) != 1:
-            break
-        common.append(part[0])
-    return "".join(f"{part}." for part in common)
-
-
 def _fresh(name: str, weights: dict[str, np.ndarray]) -> str:
     while any(key == name or key.startswith(f"{name}.") for key in weights):
         name += "_"
@@ -120,7 +110,7 @@ def _fuse_1x1(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray]) -> li
         relus = [consumers.get(conv.output[0], []) for conv in convs]
         relu_first = all(len(users) == 1 and users[0].op_type == "Relu" for users in relus)
         sizes = [weights[conv.input[1]].shape[0] for conv in convs]
-        name = _fresh(_common_prefix([conv.input[1] for conv in convs]) + "fused1x1", weights)
+        name = _fresh(shared_prefix([conv.input[1].rpartition(".")[0] for conv in convs]) + "fused1x1", weights)
         weights[f"{name}.weight"] = np.concatenate([weights[conv.input[1]] for conv in convs])
         weights[f"{name}.bias"] = np.concatenate(
             [weights[conv.input[2]] if len(conv.input) > 2 else np.zeros(size, np.float32) for conv, size in zip(convs, sizes, strict=True)]

@@ -17,17 +17,18 @@ softmax is its output activation, applied by the generated `predict()`. Paramete
 from __future__ import annotations
 
 import ast
-import itertools
 import math
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from netgen.backends.layout import Layout
+from netgen.backends.layout import BlockNames, Layout, shared_prefix
 from netgen.backends.render import render
 from netgen.diagnostics import SpecError, error, note
+from netgen.ir import ops
 from netgen.ir.build import INPUT
 from netgen.ir.graph import Graph
 from netgen.ir.names import GENERATED_NAMES, MODULE_NAMES, sanitize
@@ -137,7 +138,28 @@ class Identity:
     form: str = "identity"
 
 
-Module = OpModule | BlockModule | Sequential | Identity
+@dataclass(frozen=True)
+class ConvBN:
+    """A bare conv with batch norm: two attributes side by side, the conv's and `bn_attr` (Caffe's layout)."""
+
+    conv: OpModule
+    bn: OpModule
+    bn_attr: str
+    relu: bool
+    form: str = "conv_bn"
+
+
+@dataclass(frozen=True)
+class Inline:
+    """A use of an inline block: attributes of the module that uses it, and a function writing the
+    statements that run them, given the variable the use reads, the one it writes and the locals taken."""
+
+    attrs: tuple[tuple[str, Module], ...]
+    statements: Callable[[str, str, _Locals], list[Step]]
+    form: str = "inline"
+
+
+Module = OpModule | BlockModule | Sequential | Identity | ConvBN | Inline
 
 
 @dataclass(frozen=True)
@@ -153,12 +175,15 @@ class Step:
     """One statement of a forward(): `target = <action>`, or `return <action>` without a target."""
 
     target: str | None
-    action: str  # call, head (a call made in training only), concat, add, residual, relu, act, var
+    # call, head (a call made in training only), concat, add, residual, relu, act, var, or statements:
+    # the statements in `body`, one layer's (a conv and its batch norm, an inline block use)
+    action: str
     inputs: tuple[str, ...]
     module: ModuleRef | None = None
-    relu: bool = False  # a linear layer with act: relu
+    relu: bool = False  # the call's ReLU, applied in forward(): a linear layer or a bare conv with act: relu
     shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
     extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it; head: its condition
+    body: tuple[Step, ...] = ()
 
 
 @dataclass
@@ -172,6 +197,7 @@ class BlockClass:
     out: Channels
     param_types: list[str] = field(default_factory=list)  # Python annotations, one per parameter
     stored: list[tuple[str, str]] = field(default_factory=list)  # (attribute, parameter) forward() reads
+    residual: bool = False  # the block adds its input to its body
     stddevs: list[tuple[str, float]] = field(default_factory=list)  # (weight module, its own init std)
 
 
@@ -207,6 +233,8 @@ class _Scope:
     label: str
     paths: list[str]  # "" for the top level, else every use of the block
     symbols: dict[str, str]  # spec name -> identifier in generated code
+    names: BlockNames  # the attributes of the module the layers are in
+    prefix: str = ""  # of the local variables its layers get: `<use>_` in an inline block use
     # (node relative to a path, the channels generated code computes there, whether it is a block use)
     checks: list[tuple[str, Channels, bool]] = field(default_factory=list)
 
@@ -225,7 +253,7 @@ class _Planned:
 
     @property
     def relu(self) -> bool:
-        return _linear_relu(self.module)
+        return _applies_relu(self.module)
 
 
 class _Locals:
@@ -367,9 +395,11 @@ class _Planner:
     ) -> tuple[Module | None, Channels]:
         call, in_channels = layer.call, inputs[0]
         if isinstance(call, BlockCall):
-            inner = self.block_class(call.block)
             block = self.spec.blocks[call.block]
             args = [self.argument(scope, block, index, arg) for index, arg in enumerate(call.args)]
+            if block.inline:
+                return self.inline_use(scope, block, rel, in_channels, args)
+            inner = self.block_class(call.block)
             values = {
                 "in_channels": in_channels,
                 **dict(zip(inner.params, args, strict=True)),
@@ -387,6 +417,10 @@ class _Planner:
         out, flat, options = in_channels, False, ()
         if kind is OpKind.CONV:
             out, options = self.channels(scope, call.args.out, scaled=True), self.conv_options(attrs)
+            if attrs.bare and attrs.bn_eps is not None:
+                conv = OpModule(kind.value, attrs, in_channels, out)
+                bn = OpModule(OpKind.BATCHNORM.value, ops.BatchNorm(attrs.bn_eps, attrs.bn_momentum), out, out)
+                return ConvBN(conv, bn, scope.names.bn[rel], attrs.relu), out
         elif kind is OpKind.LINEAR:
             out = self.channels(scope, call.args.out, scaled=False)
         elif kind is OpKind.FLATTEN:
@@ -394,6 +428,30 @@ class _Planner:
         elif kind is OpKind.BATCHNORM:
             flat = self.uniform(scope, layer, rel, "normalises", len) == 1
         return OpModule(kind.value, attrs, in_channels, out, options, flat), out
+
+    def inline_use(
+        self, scope: _Scope, block: Block, rel: str, entry: Channels, args: list[Channels | Constant]
+    ) -> tuple[Inline, Channels]:
+        """A use of an inline block at `rel` in `scope`: its attributes, named there, and how to write
+        its statements once the variables around it are known. The block is planned in terms of its
+        own parameters, then the use's arguments take their place."""
+        names = scope.names.within(rel)
+        paths = [_join(path, rel) for path in scope.paths]
+        values: dict[str, Channels | Constant] = {"in_channels": entry, "num_classes": Channels.of("num_classes")}
+        values.update((_placeholder(param), arg) for param, arg in zip(block.params, args, strict=True))
+
+        prefix = f"{scope.prefix}{rel.rpartition('.')[2]}_"
+
+        def statements(entry_var: str, target: str, names_taken: _Locals) -> list[Step]:
+            return _BlockWriter(
+                self, block, _InlineUse(names, paths, entry_var, target, names_taken, prefix)
+            ).write_inline()[1]
+
+        # A first writing, with variables of its own, gives the attributes and the output's channels.
+        writer = _BlockWriter(self, block, _InlineUse(names, paths, "x", "x", _Locals(self.reserved), prefix))
+        attrs, _, out = writer.write_inline()
+        attrs = tuple((attr, _substituted(module, values)) for attr, module in attrs)
+        return Inline(attrs, statements), _substituted(out, values)
 
     def uniform(self, scope: _Scope, layer: Layer, rel: str, verb: str, measure):
         """A fact about a layer's input shape that its class fixes, so every use of the block must share it."""
@@ -415,13 +473,21 @@ class _Planner:
                 )
         return facts[0]
 
-    def steps(self, planned: list[_Planned], refs: list[ModuleRef], entry: str, running: str, names: _Locals):
+    def steps(
+        self,
+        planned: list[_Planned],
+        refs: list[ModuleRef | None],
+        entry: str,
+        running: str,
+        names: _Locals,
+        block_input: str = "x",
+    ):
         """One statement per layer. Outputs flow through `running`; a layer's output gets a variable
         of its own only when a later layer names it in `from`."""
         named = {source for item in planned if item.layer.inputs is not None for source in item.sources}
         if None in named and running == entry:
             running = names.fresh("out")  # the entry is read again later: keep it
-        var_of: dict[int | str | None, str] = {None: entry, INPUT: "x"}
+        var_of: dict[int | str | None, str] = {None: entry, INPUT: block_input}
         steps = []
         for index, (item, ref) in enumerate(zip(planned, refs, strict=True)):
             target = names.fresh(item.layer.name) if index in named else running
@@ -429,7 +495,7 @@ class _Planner:
             if item.module is None:
                 steps.append(Step(target, item.op, inputs))
             else:
-                steps.append(Step(target, "call", inputs, ref, item.relu))
+                steps.append(_call(target, inputs, ref, item.module, names))
             var_of[index] = target
         return steps, var_of
 
@@ -488,7 +554,7 @@ class _Planner:
 
     def network(self) -> dict[str, Any]:
         spec, graph, layout = self.spec, self.graph, self.layout
-        scope = _Scope("network", [""], {"num_classes": "num_classes"})
+        scope = _Scope("network", [""], {"num_classes": "num_classes"}, layout.network)
         image = Channels(const=spec.input[0])
         planned = self.walk(scope, spec.layers, image, "", entry_names=("input",))
         index_of = {item.layer.name: index for index, item in enumerate(planned)}
@@ -520,9 +586,15 @@ class _Planner:
                 if source == index:
                     ref = ModuleRef(layout.top[head.name])
                     condition = None if in_eval else "self.training"
-                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _linear_relu(module), extra=condition))
+                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _applies_relu(module), extra=condition))
 
-        layers = _grouped([(ref, item.module) for ref, item in zip(refs, planned, strict=True) if item.module is not None])
+        attributes: list[tuple[ModuleRef, Module]] = []
+        for ref, item in zip(refs, planned, strict=True):
+            if isinstance(item.module, (Inline, ConvBN)):  # several attributes, side by side
+                attributes += [(ModuleRef(attr), module) for attr, module in _attributes(ref, item.module)]
+            elif item.module is not None:
+                attributes.append((ref, item.module))
+        layers = _grouped(attributes)
         head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
         members = self.members(planned, refs, heads)
         logits_node = graph[graph.logits()]
@@ -549,7 +621,7 @@ class _Planner:
             "members": members,
             "head_vars": [head_vars[head.name] for head, _, _ in heads],
             "heads_in_eval": in_eval,
-            "forward": forward,
+            "forward": _flattened(forward),
             "interface": self.interface(planned, refs, steps, var_of, trunk_steps, head_steps),
             "stddevs": self.stddevs(planned, refs, heads),
             "logits": logits,
@@ -580,7 +652,9 @@ class _Planner:
             module, ref = planned[index].module, refs[index]
             if module is None:
                 continue
-            if ref.item is None:
+            if isinstance(module, (Inline, ConvBN)):  # several attributes, side by side
+                out += [{"heads": False, "attrs": [pair]} for pair in _attributes(ref, module)]
+            elif ref.item is None:
                 out.append({"heads": False, "attrs": [(ref.attr, module)]})
             elif out and not out[-1]["heads"] and out[-1]["attrs"][-1][0] == ref.attr:
                 group = out[-1]["attrs"][-1][1]
@@ -616,7 +690,7 @@ class _Planner:
                 width = graph[graph.inputs(node.name)[0]].shape[0]
                 resets.append((f"self.{layout.modules[node.name]}", f"self.{layout.top[node.head]}", width, node.attrs.bias))
         return {
-            "trunk": trunk,
+            "trunk": _flattened(trunk),
             "features_var": var_of[start - 1],
             "feature_shape": feature_shape,
             "head": head[:-1],
@@ -676,8 +750,11 @@ class _Planner:
         unit = isinstance(module, OpModule) and module.kind == "conv" and not module.attrs.bare
         return f"{path}.conv" if unit else path
 
-    def top_ref(self, layer: Layer) -> ModuleRef:
-        """self.conv1, or self.features[3] for an item of a `sequential:` group."""
+    def top_ref(self, layer: Layer) -> ModuleRef | None:
+        """self.conv1, or self.features[3] for an item of a `sequential:` group; None for an inline
+        block use, whose layers are the network's attributes."""
+        if layer.name not in self.layout.top:
+            return None
         path = self.layout.top[layer.name]
         if layer.container is None:
             return ModuleRef(path)
@@ -716,9 +793,9 @@ class _Planner:
                 "OrderedDict": any(isinstance(module, Sequential) and module.names is not None for module in modules),
                 "NamedTuple": bool(network["heads"]),
                 # training_loss() uses F.cross_entropy
-                "F": any(_linear_relu(op) for op in ops)
+                "F": any(_applies_relu(module) for module in modules)
                 or bool(relu and (relu.varies or relu.value))
-                or any(step.action in ("relu", "act") for block in blocks for step in block.steps)
+                or _uses_functional([*network["forward"], *(step for block in blocks for step in block.steps)])
                 or bool(network["heads"]),
             },
             "batch_norm": any(
@@ -737,61 +814,128 @@ class _Planner:
             raise GeneratedCodeError(f"generated names clash: {', '.join(sorted(clashes))}")
 
 
+@dataclass(frozen=True)
+class _InlineUse:
+    """Where an inline block's statements go: its attributes' names in the module using it, the paths
+    of the use in the IR, the variables it reads and writes, and the locals taken there."""
+
+    names: BlockNames
+    paths: list[str]
+    entry_var: str
+    target: str
+    locals: _Locals
+    prefix: str  # of its local variables, `<use>_`, so that each use's read apart
+
+
 class _BlockWriter:
     """One block class: its attributes, in the order the layout names them, and its forward().
 
     A block's body is a sequence (`layers:`) or a merge of branches (`concat:`/`add:`); a
     sequence may hold merges of branches of its own, and a flat block's mapping branches are
-    sequences whose layers are attributes of the block. `x` is the block's input throughout."""
+    sequences whose layers are attributes of the block. `x` is the block's input throughout.
 
-    def __init__(self, planner: _Planner, block: Block):
-        self.planner, self.block = planner, block
-        self.names = planner.layout.blocks[block.name]
-        self.scope = _Scope(
-            block.name,
-            [instance.path for instance in planner.graph.instances.values() if instance.block == block.name],
-            {"num_classes": "num_classes", **dict(zip(block.params, self.names.params, strict=True))},
-        )
+    With `inline`, it writes one use of an inline block instead: attributes of the module that
+    uses it and statements of that module's forward(), reading `inline.entry_var` and writing
+    `inline.target`; channel counts are in terms of the block's parameters, for the caller to
+    replace with the use's arguments."""
+
+    def __init__(self, planner: _Planner, block: Block, inline: _InlineUse | None = None):
+        self.planner, self.block, self.inline = planner, block, inline
+        if inline is None:
+            self.names = planner.layout.blocks[block.name]
+            paths = [instance.path for instance in planner.graph.instances.values() if instance.block == block.name]
+            params = self.names.params
+            self.input, self.locals = "x", _Locals(planner.reserved)
+        else:
+            self.names, paths = inline.names, inline.paths
+            params = [_placeholder(param) for param in block.params]
+            self.input, self.locals = inline.entry_var, inline.locals
+        symbols = {"num_classes": "num_classes", **dict(zip(block.params, params, strict=True))}
+        self.scope = _Scope(block.name, paths, symbols, self.names, inline.prefix if inline is not None else "")
         self.entry = Channels.of("in_channels")
-        self.locals = _Locals(planner.reserved)
         self.attrs: list[tuple[str, Module]] = []
         self.steps: list[Step] = []
         self.stddevs: list[tuple[str, float]] = []
 
     def write(self) -> BlockClass:
         block = self.block
-        # x stays the block's input when anything reads it again: a residual or `from: input`.
-        keeps_input = block.residual is not None or _reads_input(block)
-        if block.combine == "seq":
-            running = self.locals.fresh("out") if keeps_input else "x"
-            var, out = self.sequence(block.branches[0].layers, "", "x", self.entry, running)
-        else:
-            target = self.locals.fresh("out") if block.residual is not None else None
-            var, out = self.merge(block.combine, block.branches, "", "x", self.entry, target)
-        if block.residual is not None:
-            var = self.residual(var)
+        var, out = self.body(None)
         if var is not None:
             self.steps.append(Step(None, "var", (var,)))
         planner = self.planner
         takes_num_classes = _mentions([module for _, module in self.attrs], "num_classes")
         types = [_PYTHON_TYPES[block.type_of(param)] for param in block.params]
         stored = [(attr, self.names.params[block.params.index(param)]) for param, attr in self.names.stored.items()]
+        steps = _flattened(self.steps)
         block_class = BlockClass(
-            block.name, self.names.cls, self.names.params, takes_num_classes, self.attrs, self.steps, out, types, stored, self.stddevs
+            block.name,
+            self.names.cls,
+            self.names.params,
+            takes_num_classes,
+            self.attrs,
+            steps,
+            out,
+            types,
+            stored,
+            block.residual is not None,
+            stddevs=self.stddevs,
         )
         planner.verify(self.scope, lambda path: planner.block_env(block_class, path), out)
         return block_class
+
+    def write_inline(self) -> tuple[list[tuple[str, Module]], list[Step], Channels]:
+        """The attributes and statements of the inline use, and its output's channels."""
+        inline, planner = self.inline, self.planner
+        var, out = self.body(inline.target)
+        if var != inline.target:
+            self.steps.append(Step(inline.target, "var", (var,)))
+        placeholders = [_placeholder(param) for param in self.block.params]
+
+        def env(path: str) -> dict[str, int]:
+            instance = planner.graph.instances[path]
+            values = dict(zip(placeholders, instance.args, strict=True))
+            return {
+                "in_channels": planner.graph[instance.entry].shape[0],
+                **values,
+                "num_classes": self.planner.spec.num_classes,
+            }
+
+        planner.verify(self.scope, env, out)
+        return self.attrs, self.steps, out
+
+    def body(self, target: str | None) -> tuple[str | None, Channels]:
+        """The block's statements, its result in `target` (None: returned by the last statement)."""
+        block, x = self.block, self.input
+        # x stays the block's input when anything reads it again: a residual or `from: input`.
+        keeps_input = block.residual is not None or _reads_input(block)
+        if block.combine == "seq":
+            if target is None:
+                running = self.fresh("out") if keeps_input else x
+            else:
+                running = self.fresh("out") if keeps_input and target == x else target
+            var, out = self.sequence(block.branches[0].layers, "", x, self.entry, running)
+        else:
+            merged = target
+            if block.residual is not None and (target is None or target == x):
+                merged = self.fresh("out")
+            var, out = self.merge(block.combine, block.branches, "", x, self.entry, merged)
+        if block.residual is not None:
+            var = self.residual(var)
+        return var, out
+
+    def fresh(self, name: str) -> str:
+        return self.locals.fresh(self.scope.prefix + name)
 
     def sequence(self, layers, prefix: str, entry_var: str, entry: Channels, running: str) -> tuple[str, Channels]:
         """Layers that are attributes of the block; an output gets a variable of its own only when
         a later layer names it in `from`."""
         named = {source for layer in layers if layer.inputs is not None for source in layer.inputs}
-        local: dict[str, tuple[str, Channels]] = {INPUT: ("x", self.entry)}
+        local: dict[str, tuple[str, Channels]] = {INPUT: (self.input, self.entry)}
         previous = (entry_var, entry)
         for layer in layers:
             rel = _join(prefix, layer.name)
             sources = [previous] if layer.inputs is None else [local[source] for source in layer.inputs]
-            target = self.locals.fresh(layer.name) if layer.name in named else running
+            target = self.fresh(layer.name) if layer.name in named else running
             call = layer.call
             if isinstance(call, MergeCall):
                 _, out = self.merge(call.op, call.branches, rel, sources[0][0], sources[0][1], target)
@@ -801,11 +945,11 @@ class _BlockWriter:
                 self.steps.append(Step(target, call.op, tuple(var for var, _ in sources)))
             else:
                 module, out = self.planner.plan_layer(self.scope, layer, rel, [sources[0][1]])
-                attr = self.names.attrs[rel]
-                self.attrs.append((attr, module))
+                ref = None if isinstance(module, Inline) else ModuleRef(self.names.attrs[rel])
+                self.attrs += _attributes(ref, module)
                 if layer.init_std is not None:
-                    self.stddevs.append((self.planner._weight_module(ModuleRef(attr), module), layer.init_std))
-                self.steps.append(Step(target, "call", (sources[0][0],), ModuleRef(attr), _linear_relu(module)))
+                    self.stddevs.append((self.planner._weight_module(ref, module), layer.init_std))
+                self.steps.append(_call(target, (sources[0][0],), ref, module, self.locals))
             local[layer.name] = previous = (target, out)
         return previous
 
@@ -815,7 +959,7 @@ class _BlockWriter:
         for branch in branches:
             rel = _join(prefix, branch.name)
             if self.block.flat and not branch.indexed:
-                var, out = self.sequence(branch.layers, rel, entry_var, entry, self.locals.fresh(branch.name))
+                var, out = self.sequence(branch.layers, rel, entry_var, entry, self.fresh(branch.name))
             else:
                 var, out = self.branch(branch, rel, entry_var, entry)
             variables.append(var)
@@ -844,7 +988,7 @@ class _BlockWriter:
         if module is not None and _is_chain(planned):
             self.steps.append(Step(var, "call", (entry_var,), ModuleRef(attr)))
         else:
-            branch_steps, var_of = planner.steps(planned, refs, entry_var, var, self.locals)
+            branch_steps, var_of = planner.steps(planned, refs, entry_var, var, self.locals, self.input)
             self.steps += branch_steps
             var = var_of[len(planned) - 1]
         return var, planned[-1].out
@@ -856,12 +1000,67 @@ class _BlockWriter:
             scale = f"self.{self.names.stored[residual.scale]}"
         else:
             scale = None if residual.scale == 1.0 else repr(residual.scale)
-        self.steps.append(Step(body, "residual", (body, "x"), extra=scale))
+        self.steps.append(Step(body, "residual", (body, self.input), extra=scale))
         if residual.act == "relu":
             self.steps.append(Step(body, "relu", (body,)))
         elif residual.act != "none":
             self.steps.append(Step(body, "act", (body,), extra=f"self.{self.names.stored[residual.act]}"))
         return body
+
+
+def _placeholder(param: str) -> str:
+    """What an inline block's parameter is called while its use is planned: no identifier, so that
+    one left in the generated code would fail its parse rather than name something."""
+    return f"<{param}>"
+
+
+def _substituted(value, values: dict[str, Channels | Constant]):
+    """A module or count with the parameters of an inline block replaced by the use's arguments."""
+    if isinstance(value, Channels):
+        if value.terms and value.const == 0 and len(value.terms) == 1 and value.terms[0][1] == 1:
+            found = values.get(value.terms[0][0])
+            if isinstance(found, Constant):  # a scale or an activation passed on to a block
+                return found
+        return value.substitute({name: values.get(name, Channels.of(name)) for name, _ in value.terms})
+    if isinstance(value, OpModule):
+        return replace(value, in_channels=_substituted(value.in_channels, values), out=_substituted(value.out, values))
+    if isinstance(value, BlockModule):
+        return replace(value, args=tuple(_substituted(arg, values) for arg in value.args))
+    if isinstance(value, Sequential):
+        return replace(value, items=tuple(_substituted(item, values) for item in value.items))
+    if isinstance(value, ConvBN):
+        return replace(value, conv=_substituted(value.conv, values), bn=_substituted(value.bn, values))
+    if isinstance(value, Inline):
+        return replace(value, attrs=tuple((attr, _substituted(module, values)) for attr, module in value.attrs))
+    return value
+
+
+def _attributes(ref: ModuleRef | None, module: Module | None) -> list[tuple[str, Module]]:
+    """The attributes a layer gives its module: its own, the batch norm beside a bare conv, or
+    those of an inline block use."""
+    if module is None:
+        return []
+    if isinstance(module, Inline):
+        return list(module.attrs)
+    if isinstance(module, ConvBN):
+        return [(ref.attr, module.conv), (module.bn_attr, module.bn)]
+    return [(ref.attr, module)]
+
+
+def _call(target: str, inputs: tuple[str, ...], ref: ModuleRef | None, module: Module, names: _Locals) -> Step:
+    """The statement that runs a layer's module: a call, or one layer's statements (a bare conv and
+    its batch norm, an inline block use)."""
+    if isinstance(module, Inline):
+        return Step(target, "statements", inputs, body=tuple(module.statements(inputs[0], target, names)))
+    if isinstance(module, ConvBN):
+        conv = Step(target, "call", inputs, ref)
+        return Step(
+            target,
+            "statements",
+            inputs,
+            body=(conv, Step(target, "call", (target,), ModuleRef(module.bn_attr), module.relu)),
+        )
+    return Step(target, "call", inputs, ref, _applies_relu(module))
 
 
 # Python annotations of block parameters in the generated constructor.
@@ -915,12 +1114,39 @@ def _grouped(modules: list[tuple[ModuleRef, Module]]) -> list[tuple[str, Module]
 
 def _is_chain(planned: list[_Planned]) -> bool:
     """Layers an nn.Sequential can run by itself: each takes the previous one's output, no extra step."""
-    return all(item.layer.inputs is None and item.module is not None and not item.relu for item in planned)
+    return all(
+        item.layer.inputs is None and isinstance(item.module, (OpModule, BlockModule, Sequential)) and not item.relu
+        for item in planned
+    )
 
 
-def _linear_relu(module: Module | None) -> bool:
-    """A linear layer's ReLU, applied in forward(): the layer itself is a bare nn.Linear."""
-    return isinstance(module, OpModule) and module.kind == "linear" and module.attrs.relu
+def _applies_relu(module: Module | None) -> bool:
+    """A ReLU applied in forward() after the module: a linear layer's (a bare nn.Linear), a bare
+    conv's, or that of a bare conv with batch norm, after its batch norm."""
+    if isinstance(module, ConvBN):
+        return module.relu
+    return (
+        isinstance(module, OpModule)
+        and (module.kind == "linear" or (module.kind == "conv" and module.attrs.bare))
+        and module.attrs.relu
+    )
+
+
+def _flattened(steps: list[Step]) -> list[Step]:
+    """Statements one a line: a layer's several statements take its place, the last with its shape."""
+    out: list[Step] = []
+    for step in steps:
+        if step.action != "statements":
+            out.append(step)
+            continue
+        body = _flattened(list(step.body))
+        out += [*body[:-1], replace(body[-1], shape=step.shape)]
+    return out
+
+
+def _uses_functional(steps: list[Step]) -> bool:
+    """Whether statements call torch.nn.functional: a ReLU of their own."""
+    return any(step.action in ("relu", "act") or step.relu or _uses_functional(list(step.body)) for step in steps)
 
 
 def _walk_modules(modules):
@@ -928,6 +1154,10 @@ def _walk_modules(modules):
         yield module
         if isinstance(module, Sequential):
             yield from _walk_modules(module.items)
+        elif isinstance(module, ConvBN):
+            yield from (module.conv, module.bn)
+        elif isinstance(module, Inline):
+            yield from _walk_modules([inner for _, inner in module.attrs])
 
 
 def _mentions(modules: list[Module], name: str) -> bool:
@@ -966,9 +1196,7 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
     for convs in groups.values():
         if len(convs) < 2:
             continue
-        parts = [conv.split(".") for conv in convs]
-        common = [part[0] for part in itertools.takewhile(lambda part: len(set(part)) == 1, zip(*parts, strict=False))]
-        name = ".".join([*common, "fused1x1"])
+        name = shared_prefix(list(convs)) + "fused1x1"
         while name in taken or name in fused:
             name += "_"
         fused[name] = tuple(convs)

@@ -74,20 +74,31 @@ class Namespace:
         self.taken: dict[str, str] = {}  # identifier -> the spec name it came from
         self.kinds: dict[str, str] = {}  # identifier -> what that spec name names (layer, block, ...)
         self.spans: dict[str, Span | None] = {}  # identifier -> where that spec name was written
+        self.labels: dict[str, str] = {}  # identifier -> how a diagnostic names what it came from
 
-    def add(self, name: str, span: Span | None = None, what: str = "name", spelled: str | None = None) -> str:
-        """The identifier for spec name `name`, written as `spelled` (a class name, say) when given."""
+    def add(
+        self,
+        name: str,
+        span: Span | None = None,
+        what: str = "name",
+        spelled: str | None = None,
+        label: str | None = None,
+    ) -> str:
+        """The identifier for spec name `name`, written as `spelled` (a class name, say) when given;
+        `label` is how a collision names it, when `what` and the name do not say enough (the layer of
+        an inline block use, a batch norm beside its convolution)."""
         ident = sanitize(name if spelled is None else spelled)
         while ident in self.reserved:
             ident += "_"
+        label = label or f"{what} {name!r}"
         if ident in self.taken and (self.kinds[ident], self.taken[ident]) != (what, name):
-            other, other_what = self.taken[ident], self.kinds[ident]
+            other = self.taken[ident]
             renamed = [f"{spec_name!r} {why}" for spec_name in dict.fromkeys((other, name)) if (why := renaming_reason(spec_name, self.reserved))]
             because = f" ({'; '.join(renamed)})" if renamed else ""
             raise SpecError(
                 error(
                     "name-collision",
-                    f"{what} {name!r} and {other_what} {other!r} both become the Python name {ident!r}{because}; rename one",
+                    f"{label} and {self.labels[ident]} both become the Python name {ident!r}{because}; rename one",
                     span,
                     *([note(f"{other!r} is here", self.spans[ident])] if self.spans.get(ident) else []),
                 )
@@ -95,6 +106,7 @@ class Namespace:
         self.taken[ident] = name
         self.kinds[ident] = what
         self.spans[ident] = span
+        self.labels[ident] = label
         return ident
 
 

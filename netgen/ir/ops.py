@@ -50,7 +50,8 @@ class Conv:
     bn_eps: float | None  # batch norm after the convolution, when set
     bn_momentum: float
     relu: bool
-    bare: bool = False  # a plain nn.Conv2d, not a BasicConv2d unit (never with batch norm or a ReLU)
+    # A plain nn.Conv2d, not a BasicConv2d unit; its batch norm is the attribute `<name>_bn` beside it.
+    bare: bool = False
 
 
 @dataclass(frozen=True)

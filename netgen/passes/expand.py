@@ -439,16 +439,6 @@ class _Expander:
             bn = args.bn
             if bn is True:
                 bn = BatchNormArgs()
-            if args.bare and (bn or args.act != "none"):
-                raise SpecError(
-                    error(
-                        "bad-value",
-                        f"{where}: a bare conv is a lone nn.Conv2d, without batch norm or an activation; "
-                        f"give it bn: false and act: none (it has {'bn' if bn else ''}{' and ' if bn and args.act != 'none' else ''}"
-                        f"{'act: ' + args.act if args.act != 'none' else ''})",
-                        call.where("bare"),
-                    )
-                )
             return ops.Conv(
                 bare=args.bare,
                 out=self.channels(args.out, call.where("out"), env, where),

@@ -21,7 +21,7 @@ from netgen.backends.layout import has_module
 from netgen.diagnostics import Diagnostic, error
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind, kind_for_op
-from netgen.spec.model import Layer, MergeCall, OpCall, Spec
+from netgen.spec.model import BlockCall, Layer, MergeCall, OpCall, Spec
 
 # Ops a classifier head is made of.
 HEAD_KINDS = frozenset(
@@ -73,12 +73,18 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     features = spec.layers[:head_start]
     for layer in marked:
         index = spec.layers.index(layer)
-        if not has_module(layer):
+        if not _named(layer, spec, graph):
+            if isinstance(layer.call, BlockCall):
+                what = "a use of an inline block"
+            elif has_module(layer):
+                what = f"the {layer.call.op} and what follows it (its batch norm or ReLU)"
+            else:
+                what = f"a {layer.call.op} of earlier layers"
             problems.append(
                 error(
                     "bad-stage",
-                    f"{layer.name}: 'stage' names the module whose output is the feature map, and a {layer.call.op} of "
-                    "earlier layers is computed in forward() without one; mark a layer with a module, or make the merge a block",
+                    f"{layer.name}: 'stage' names the module whose output is the feature map, and {what} is computed "
+                    "in forward() without one; mark a layer with a module of its own",
                     layer.span,
                 )
             )
@@ -98,11 +104,11 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     else:
         # The last layer at each stride: the layer before one whose stride is larger, and the last one.
         strides = [reductions[graph.exit_of(layer.name)] for layer in features]
-        # A merge of earlier layers has no module to name, so its stride goes without a stage.
+        # A merge of earlier layers or an inline block use has no module to name: its stride goes without a stage.
         chosen = [
             layer
             for index, layer in enumerate(features)
-            if (index + 1 == len(features) or strides[index + 1] != strides[index]) and has_module(layer)
+            if (index + 1 == len(features) or strides[index + 1] != strides[index]) and _named(layer, spec, graph)
         ]
     stages = []
     for layer in chosen:
@@ -132,6 +138,20 @@ def _head_start(graph: Graph, spec: Spec) -> int | None:
             break
         start -= 1
     return start if start > 0 else None
+
+
+def _named(layer: Layer, spec: Spec, graph: Graph) -> bool:
+    """Whether a module of the generated network outputs the layer's value, under the layer's name:
+    not a merge or an inline block use, which forward() computes without a module of their own, nor
+    a bare conv whose batch norm or ReLU forward() applies after it."""
+    if isinstance(layer.call, BlockCall):
+        return not spec.blocks[layer.call.block].inline
+    if not has_module(layer):
+        return False
+    node = graph[graph.exit_of(layer.name)]
+    if node.kind is OpKind.CONV and node.attrs.bare:
+        return node.attrs.bn_eps is None and not node.attrs.relu
+    return not (node.kind is OpKind.LINEAR and node.attrs.relu)
 
 
 def _kind(layer: Layer) -> OpKind | None:

@@ -94,6 +94,8 @@ class Block:
     param_types: tuple[ParamType, ...] = ()
     flat: bool = False  # layers of mapping branches are attributes of the block, not of an nn.Sequential
     residual: Residual | None = None
+    # A use has no module: the block's attributes are the using module's, named <use>_<attribute>.
+    inline: bool = False
 
     def type_of(self, param: str) -> ParamType:
         return self.param_types[self.params.index(param)] if self.param_types else "channels"

@@ -60,6 +60,9 @@ ACTIVATIONS = ("relu", "none")
 GROUP_KEY = "sequential"
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A layer of an inline block is only ever named `<use>_<layer>` in generated code, so its name may
+# start with a digit, as Caffe's do (`inception_3a_1x1`).
+INLINE_LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def load_spec(path: str, input_size: tuple[int, int, int] | None = None, max_values: int | None = None) -> Spec:
@@ -152,10 +155,11 @@ def _number_hint(value: Any, kinds: set[str]) -> str:
     return ""
 
 
-def check_name(name: Any, span: Span, what: str) -> Diagnostic | None:
+def check_name(name: Any, span: Span, what: str, leading_digit: bool = False) -> Diagnostic | None:
+    """None when `name` is a good spec name; `leading_digit` allows a digit first (layers of inline blocks)."""
     if not isinstance(name, str):
         return error("bad-name", f"{what} name must be a name, got {show(name)}", span)
-    if IDENTIFIER.match(name):
+    if IDENTIFIER.match(name) or (leading_digit and INLINE_LAYER_NAME.match(name)):
         return None
     if any(ord(ch) > 127 for ch in name):
         odd = next(ch for ch in name if ord(ch) > 127)
@@ -187,6 +191,7 @@ class _Parser:
         self.default_spans: set[Span] = set()  # where the values under `defaults:` are written
         self.inline_heads: list[Head] = []  # heads written among the layers (`head: true`), in order
         self.init_weight = "torch_default"  # the spec's init.weight, which a layer's own `init` must fit
+        self.in_inline_block = False  # reading the body of a block with `inline: true`
 
     def fail(self, diagnostic: Diagnostic) -> None:
         # A bad value in `defaults` fails every layer that inherits it; report it once, at the value.
@@ -500,6 +505,7 @@ class _Parser:
         declared = self.validate(BlockDecl, node, span, f"block {name!r}")
         params, param_spans, param_types = self.block_params(name, node)
         flat = declared.flat if declared is not None else node.get("flat") is True
+        inline = declared.inline if declared is not None else node.get("inline") is True
         bodies = [key for key in ("concat", "add", "layers") if key in node]
         if len(bodies) != 1:
             self.fail(
@@ -516,16 +522,24 @@ class _Parser:
         if "residual" in node:
             types = dict(zip(params, param_types, strict=True))
             residual = self.residual(name, node["residual"], node.value_spans["residual"], types)
-        if body == "layers":
-            layers = self.sequence(body_node, body_span, f"{name}.layers", merges=True, flat=flat, context=f"block {name!r}")
-            branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
-            combine = "seq"
-        else:
-            found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat)
-            if found is None:
-                return None
-            branches, combine = found, body
-        return Block(name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual)
+        self.in_inline_block = inline
+        try:
+            if body == "layers":
+                layers = self.sequence(
+                    body_node, body_span, f"{name}.layers", merges=True, flat=flat, context=f"block {name!r}"
+                )
+                branches = (Branch("", layers, body_span, indexed=isinstance(body_node, list)),)
+                combine = "seq"
+            else:
+                found = self.branches(f"block {name!r}", name, body, body_node, body_span, flat)
+                if found is None:
+                    return None
+                branches, combine = found, body
+        finally:
+            self.in_inline_block = False
+        return Block(
+            name, tuple(params), tuple(param_spans), combine, branches, span, tuple(param_types), flat, residual, inline
+        )
 
     def block_params(self, name: str, node: YMap) -> tuple[list[str], list[Span], list[str]]:
         """`params: [n1x1, scale: float, act: activation]`: a bare name is a channel count."""
@@ -676,7 +690,7 @@ class _Parser:
             out = []
             for name, value in node.items():
                 key_span = node.key_spans[name]
-                bad = check_name(name, key_span, "layer")
+                bad = check_name(name, key_span, "layer", leading_digit=self.in_inline_block)
                 if bad:
                     self.fail(bad)
                     continue

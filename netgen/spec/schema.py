@@ -111,8 +111,12 @@ class ConvArgs(Strict):
     bias: Annotated[Flag, Field(title="whether the convolution adds a bias")] = True
     bn: Annotated[StrictBool | BatchNormArgs, Field(title="batch norm after the convolution", description="true, false or {eps: ..., momentum: ...}")] = False
     act: Annotated[Activation, Field(title="the activation after it")] = "none"
-    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit.
-    bare: Annotated[Flag, Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; no bn, no act")] = False
+    # A plain nn.Conv2d attribute (keys <name>.weight, <name>.bias) rather than a BasicConv2d unit;
+    # its batch norm, if any, is the attribute beside it, <name>_bn (Caffe's layout).
+    bare: Annotated[
+        Flag,
+        Field(title="a plain nn.Conv2d attribute instead of a BasicConv2d unit; its batch norm is the attribute <name>_bn beside it, its activation applied in forward()"),
+    ] = False
 
 
 class PoolArgs(Strict):
@@ -341,6 +345,10 @@ class BlockDecl(Strict):
     flat: Annotated[
         Flag, Field(title="layers of a branch written as a mapping are attributes of the block itself")
     ] = False
+    inline: Annotated[
+        Flag,
+        Field(title="a use has no module of its own: the block's attributes belong to the module that uses it, named <use>_<attribute>"),
+    ] = False
     residual: Annotated[
         Any, walked(ResidualArgs), Field(title="add the block's input to its body", description="{scale: ..., act: ...}")
     ] = None
@@ -502,8 +510,12 @@ _HEADS = tuple(_layer_model(op, HeadMeta) for op in OP_ARGS)
 _INLINE_HEADS = tuple(_layer_model(op, InlineHeadMeta) for op in OP_ARGS)
 
 Layer = TypeAliasType("Layer", Union[(*_LAYERS, BlockUse)])  # noqa: UP007 - a union built from a tuple
-Layers = TypeAliasType("Layers", list[Layer] | dict[Symbol, Layer])
-Branch = TypeAliasType("Branch", list[Layer] | dict[Symbol, Layer] | None)
+# The name of a layer inside a block. In a block with `inline: true` it may start with a digit
+# (`1x1`: its attribute is `<use>_1x1`); elsewhere the loader refuses that, which a schema of the
+# layer alone cannot say.
+LayerName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_]+$")]
+Layers = TypeAliasType("Layers", list[Layer] | dict[LayerName, Layer])
+Branch = TypeAliasType("Branch", list[Layer] | dict[LayerName, Layer] | None)
 Head = TypeAliasType("Head", Union[(*_HEADS, BlockHead)])  # noqa: UP007
 InlineHead = TypeAliasType("InlineHead", Union[(*_INLINE_HEADS, BlockInlineHead)])  # noqa: UP007
 

@@ -4,13 +4,20 @@ The file is read with netgen's located YAML reader, so a malformed reference is 
 file:line:col like a spec. Cells are parsed from the notation the paper prints:
 `112×112×64` (H×W×C), `7×7/2` (kernel/stride), `2.7K` and `34M` (in the file's `units`), null
 for a blank cell.
+
+A reference lists its columns. Besides the built-in ones (COLUMNS), it may declare the module
+columns its table prints, each with its title as printed, the block parameters it shows (matched
+by `column_key`: `n3x3red` is `#3x3 reduce`), and its cells' notation: a count (`64`, where 0 is
+no such layer), or a pooling and a count (`avg + 32`, `max + pass through`: the kind of pooling
+in the module, then the projection's filters or none), as Figure 5 of the BN-Inception paper
+prints "Pool +proj".
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -27,12 +34,21 @@ COUNT_COLUMNS = ("params", "ops")
 COLUMNS = ("type", "patch_size_stride", "input_size", "output_size", "depth", *MODULE_COLUMNS, *COUNT_COLUMNS)
 CLAIMS = ("depth", "depth_with_pooling", "building_blocks", "params", "ops")
 REFERENCE_TOP = "a mapping with 'units' and 'rows'"
+# The notations of a declared module column's cells.
+COUNT, POOL_COUNT = "count", "pool + count"
+CELL_FORMS = (COUNT, POOL_COUNT)
+COLUMN_KEYS = ("id", "title", "params", "cell")
+PASS_THROUGH = "pass through"
+POOL_KINDS = {"avg": "avg", "average": "avg", "max": "max", "maximum": "max"}
 
 _TIMES = "[×x]"
 _SIZE = re.compile(rf"^(\d+)\s*{_TIMES}\s*(\d+)\s*{_TIMES}\s*(\d+)$")
 _PATCH = re.compile(rf"^(\d+)\s*{_TIMES}\s*(\d+)\s*(?:/\s*(\d+))?$")
+_STRIDE = re.compile(r"^stride\s+(\d+)$")
 _COUNT = re.compile(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]?)$")
 _TYPE = re.compile(r"^([^()]*?)\s*(?:\(([^()]*)\))?$")
+_POOL_COUNT = re.compile(r"^([A-Za-z]+)\s*\+\s*(\d+|pass\s+through)$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -48,10 +64,12 @@ class Size:
 
 @dataclass(frozen=True)
 class Patch:
-    kernel: tuple[int, int]
+    kernel: tuple[int, int] | None  # None: a module's stride alone (`stride 2`, Figure 5 of the BN-Inception paper)
     stride: int | None  # None: printed without one (`8 × 8`), any stride agrees
 
     def __str__(self) -> str:
+        if self.kernel is None:
+            return f"stride {self.stride}"
         kernel = f"{self.kernel[0]}x{self.kernel[1]}"
         return kernel if self.stride is None else f"{kernel}/{self.stride}"
 
@@ -83,7 +101,30 @@ class RowType:
         return self.text
 
 
-Cell = Any  # RowType | Patch | Size | int | Count | None
+@dataclass(frozen=True)
+class PoolProj:
+    """`avg + 32`: the pooling a module applies beside its convolutions, and the filters of the 1x1
+    projection after it (None: `pass through`, the pooled input is concatenated as it is)."""
+
+    pool: str | None  # avg or max; None: the module pools nothing (or both ways)
+    count: int | None
+
+    def __str__(self) -> str:
+        return f"{self.pool or 'no pool'} + {PASS_THROUGH if self.count is None else self.count}"
+
+
+@dataclass(frozen=True)
+class ModuleColumn:
+    """A column that prints a block use's arguments: its id (in rows, errata and deviations), its
+    title as printed, the block parameters it shows, and its cells' notation (COUNT or POOL_COUNT)."""
+
+    id: str
+    title: str
+    params: tuple[str, ...]
+    cell: str = COUNT
+
+
+Cell = Any  # RowType | Patch | Size | int | Count | PoolProj | None
 
 
 @dataclass(frozen=True)
@@ -128,6 +169,9 @@ class Reference:
     claims: dict[str, Claim]
     k: int
     m: int
+    # The module columns, built-in (Table 1's, by name) or declared, in the table's order.
+    modules: dict[str, ModuleColumn] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)  # declared columns' titles, as printed
 
     def row(self, row_id: str) -> Row | None:
         return next((row for row in self.rows if row.id == row_id), None)
@@ -147,9 +191,12 @@ def parse_size(text: str) -> Size:
 
 
 def parse_patch(text: str) -> Patch:
+    stride = _STRIDE.match(text.strip())
+    if stride:
+        return Patch(None, int(stride.group(1)))
     match = _PATCH.match(text.strip())
     if not match:
-        raise ValueError(f"a patch size/stride is written K×K/S or K×K, e.g. 7×7/2; got {text!r}")
+        raise ValueError(f"a patch size/stride is written K×K/S, K×K or stride S, e.g. 7×7/2; got {text!r}")
     kh, kw, stride = match.groups()
     return Patch((int(kh), int(kw)), None if stride is None else int(stride))
 
@@ -173,6 +220,16 @@ def parse_type(text: str) -> RowType:
             f"a layer type is a word with an optional label in parentheses, e.g. 'inception (3a)'; got {text!r}"
         )
     return RowType(text.strip(), match.group(1).lower(), match.group(2))
+
+
+def parse_pool_count(text: str) -> PoolProj:
+    match = _POOL_COUNT.match(text.strip())
+    if not match or match.group(1).lower() not in POOL_KINDS:
+        raise ValueError(
+            f"a pooling and its projection are written `avg + 32`, `max + 128` or `max + pass through`; got {text!r}"
+        )
+    pool, count = match.groups()
+    return PoolProj(POOL_KINDS[pool.lower()], None if count.startswith("pass") else int(count))
 
 
 def dropout_rate(label: str | None) -> Fraction | None:
@@ -245,12 +302,13 @@ def load_reference(path: str) -> Reference:
 
 
 class _Reader:
+    def fail(self, message: str, span: Span) -> None:
+        self.problems.append(error("bad-reference", message, span))
+
     def __init__(self, path: str):
         self.path = path
         self.problems = []
-
-    def fail(self, message: str, span: Span) -> None:
-        self.problems.append(error("bad-reference", message, span))
+        self.modules: dict[str, ModuleColumn] = {}
 
     def reference(self, top: YMap) -> Reference:
         units = self.units(top)
@@ -261,7 +319,8 @@ class _Reader:
             raise SpecError(self.problems)
         source = top.get("source")
         title = source.get("table", "") if isinstance(source, YMap) else ""
-        return Reference(self.path, str(title), columns, rows, claims, units["K"], units["M"])
+        titles = {column.id: column.title for column in self.modules.values() if column.title}
+        return Reference(self.path, str(title), columns, rows, claims, units["K"], units["M"], self.modules, titles)
 
     def units(self, top: YMap) -> dict[str, int]:
         node = top.get("units")
@@ -279,15 +338,73 @@ class _Reader:
 
     def columns(self, top: YMap) -> tuple[str, ...]:
         node = top.get("columns")
-        if not isinstance(node, YList) or not all(isinstance(name, str) for name in node):
-            self.fail(f"reference needs 'columns': a list of column names from {', '.join(COLUMNS)}", top.span)
+        if not isinstance(node, YList) or not all(isinstance(item, (str, YMap)) for item in node):
+            self.fail(
+                f"reference needs 'columns': a list of column names from {', '.join(COLUMNS)}, or of module columns "
+                "declared as {id, title, params, cell}",
+                top.span,
+            )
             return ()
-        for name, span in zip(node, node.item_spans, strict=True):
-            if name not in COLUMNS:
-                self.fail(f"unknown column {name!r}; known columns: {', '.join(COLUMNS)}", span)
-        if "type" not in node:
+        out = []
+        for item, span in zip(node, node.item_spans, strict=True):
+            name = item if isinstance(item, str) else self.declared(item, span)
+            if name is None:
+                continue
+            if isinstance(item, str) and name not in COLUMNS:
+                self.fail(
+                    f"unknown column {name!r}; known columns: {', '.join(COLUMNS)}; a module column of the table's own "
+                    f"is declared as {{id: {name}, title: ..., params: [...]}}",
+                    span,
+                )
+                continue
+            if name in out:
+                self.fail(f"column {name!r} is listed twice", span)
+                continue
+            if name in MODULE_COLUMNS and name not in self.modules:
+                self.modules[name] = ModuleColumn(name, "", (name,))
+            out.append(name)
+        if "type" not in out:
             self.fail("columns must include 'type'", node.span)
-        return tuple(name for name in node if name in COLUMNS)
+        return tuple(out)
+
+    def declared(self, node: YMap, span: Span) -> str | None:
+        """A module column the table prints: `{id: double_3x3_reduce, title: 'double #3×3 reduce',
+        params: [double_3x3_reduce], cell: count}`."""
+        unknown = [key for key in node if key not in COLUMN_KEYS]
+        if unknown:
+            self.fail(f"column: unknown key {unknown[0]!r}; a declared column has {', '.join(COLUMN_KEYS)}", node.key_spans[unknown[0]])
+            return None
+        column_id, title = node.get("id"), node.get("title")
+        if not isinstance(column_id, str) or not _IDENT.match(column_id):
+            self.fail(f"column: 'id' must be a name (letters, digits and '_'), got {column_id!r}", node.value_spans.get("id", span))
+            return None
+        if column_id in COLUMNS and column_id not in MODULE_COLUMNS or column_id in CLAIMS or column_id in ("total", "layer"):
+            self.fail(
+                f"column {column_id!r} is a built-in column or claim; list it by its name, or give a module column another id",
+                node.value_spans["id"],
+            )
+            return None
+        if not isinstance(title, str) or not title.strip():
+            self.fail(f"column {column_id!r}: 'title' must be the column's heading as printed", node.value_spans.get("title", span))
+            return None
+        params = node.get("params", [column_id])
+        if isinstance(params, str):
+            params = [params]
+        if not isinstance(params, list) or not params or not all(isinstance(p, str) and _IDENT.match(p) for p in params):
+            self.fail(
+                f"column {column_id!r}: 'params' must name the block parameters it shows (a name or a list of names)",
+                node.value_spans.get("params", span),
+            )
+            return None
+        cell = node.get("cell", COUNT)
+        if cell not in CELL_FORMS:
+            self.fail(
+                f"column {column_id!r}: 'cell' must be {' or '.join(repr(form) for form in CELL_FORMS)}, got {cell!r}",
+                node.value_spans.get("cell", span),
+            )
+            return None
+        self.modules[column_id] = ModuleColumn(column_id, title.strip(), tuple(params), cell)
+        return column_id
 
     def rows(self, top: YMap, columns: tuple[str, ...], units: dict[str, int]) -> tuple[Row, ...]:
         node = top.get("rows")
@@ -338,7 +455,11 @@ class _Reader:
         if value is None:
             return None
         try:
-            if column in ("depth", *MODULE_COLUMNS):
+            if column in self.modules and self.modules[column].cell == POOL_COUNT:
+                if not isinstance(value, str):
+                    raise ValueError(f"must be a pooling and a count as printed (`avg + 32`) or null, got {value!r}")
+                return parse_pool_count(value)
+            if column in ("depth", *self.modules):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError(f"must be a whole number or null, got {value!r}")
                 return value

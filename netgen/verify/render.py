@@ -32,6 +32,11 @@ HEADERS = {
     "ops": "ops",
 }
 TEXT_COLUMNS = ("type", "patch_size_stride", "input_size", "output_size")
+
+
+def header(result: VerifyResult, column: str) -> str:
+    """A column's heading: netgen's short one, or a declared column's title as printed, in ASCII."""
+    return (result.titles.get(column) or HEADERS[column]).replace("×", "x")
 CLAIM_LABELS = {
     "depth": "depth (layers with weights)",
     "depth_with_pooling": "depth with pooling",
@@ -78,8 +83,8 @@ def _table(result: VerifyResult) -> list[str]:
     """The table as printed, one line per row; under a row that differs, a `->` line holds the
     computed value of each differing cell with its mark."""
     columns = result.columns
-    header = ["row", *(HEADERS[column] for column in columns), "spec layers"]
-    lines = [header]
+    header_row = ["row", *(header(result, column) for column in columns), "spec layers"]
+    lines = [header_row]
     for row in result.rows:
         lines.append([row.id, *row.printed, ", ".join(row.layers)])
         missing = row.check(LAYER)
@@ -88,8 +93,8 @@ def _table(result: VerifyResult) -> list[str]:
             differing = {"type": missing}
         if differing:
             lines.append(["  ->", *(_computed(differing.get(column)) for column in columns), ""])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    left = {0, len(header) - 1, *(i + 1 for i, column in enumerate(columns) if column in TEXT_COLUMNS)}
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header_row))]
+    left = {0, len(header_row) - 1, *(i + 1 for i, column in enumerate(columns) if column in TEXT_COLUMNS)}
 
     def fmt(line: list[str]) -> str:
         cells = (
@@ -99,7 +104,7 @@ def _table(result: VerifyResult) -> list[str]:
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    return [fmt(header), rule, *(fmt(line) for line in lines[1:])]
+    return [fmt(header_row), rule, *(fmt(line) for line in lines[1:])]
 
 
 def _computed(check: Check | None) -> str:
@@ -264,6 +269,7 @@ def result_json(result: VerifyResult) -> dict:
         "reference": result.reference_path,
         "title": result.title,
         "columns": list(result.columns),
+        **({"titles": dict(result.titles)} if result.titles else {}),
         "rows": [
             {
                 "id": row.id,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from netgen.backends.layout import make_layout
+from netgen.backends.layout import make_layout, shared_prefix
 from netgen.backends.pytorch import render_pytorch
 from netgen.diagnostics import Span, SpecError, error
 from netgen.ir.graph import Graph
@@ -120,20 +120,34 @@ def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
         return lambda _module, args: seen.__setitem__(name, tuple(args[0].shape[1:]))
 
     inline = []
+    owned = _modules_by_layer(graph, layout)
     for layer in tops:
-        sub = _submodule(model, layout.top[layer.name])
-        if sub is None:
+        sub = _submodule(model, layout.top[layer.name]) if layer.name in layout.top else None
+        if sub is None or layer.name in owned:
+            # No module of its own (a concat), or several (a bare conv and its batch norm, the layers
+            # of an inline block use): its parameters are theirs.
             inline.append(layer)
+            # The network's attributes it has (a named branch of an inline use is one nn.Sequential).
+            modules = list(dict.fromkeys(path.split(".")[0] for path in owned.get(layer.name, [])))
+            params[layer.name] = sum(
+                parameter.numel() for path in modules for parameter in model.get_submodule(path).parameters()
+            )
+            if modules:
+                several = f"{shared_prefix(modules)}* ({len(modules)} modules)"
+                paths[layer.name] = ", ".join(modules) if len(modules) <= 2 else several
             continue
         paths[layer.name] = layout.top[layer.name]
         params[layer.name] = sum(parameter.numel() for parameter in sub.parameters())
         sub.register_forward_hook(record(layer.name))
     for layer in inline:
-        params[layer.name] = 0
+        # Observed as the input of a module that reads it.
         for user in graph.users(exits[layer.name]):
             consumer = by_exit.get(user) if graph.inputs(user) == [exits[layer.name]] else None
-            if consumer in paths:
+            if consumer in paths and consumer not in owned:
                 model.get_submodule(paths[consumer]).register_forward_pre_hook(record_input(layer.name))
+                break
+            if graph.inputs(user) == [exits[layer.name]] and user in layout.modules:
+                model.get_submodule(layout.modules[user]).register_forward_pre_hook(record_input(layer.name))
                 break
 
     generator = torch.Generator().manual_seed(SEED)
@@ -168,6 +182,19 @@ def run_generated(spec: Spec, graph: Graph) -> RuntimeResult:
     ir_total = sum(node.weights + node.biases for node in graph.nodes())
     real_total = sum(parameter.numel() for parameter in model.parameters())
     return RuntimeResult(layout.network_class, tuple(batch.shape), tuple(runs), ir_total, real_total)
+
+
+def _modules_by_layer(graph: Graph, layout) -> dict[str, list[str]]:
+    """The module paths of each top-level layer that has several modules side by side rather than
+    one: a bare conv and its batch norm, or the layers of an inline block use."""
+    out: dict[str, list[str]] = {}
+    for node, path in layout.modules.items():
+        row = graph[node].row
+        if row not in layout.top or (node == row and node in layout.bn_modules):
+            out.setdefault(row, []).append(path)
+            if node in layout.bn_modules:
+                out[row].append(layout.bn_modules[node])
+    return out
 
 
 def _exit(graph: Graph, name: str) -> str:

@@ -5,11 +5,13 @@ conv3 both map to the "convolution 3x3/1" row). Of those layers:
   type, patch/stride and output size are the last layer's;
   depth is the longest path through the row counting layers with weights (conv, linear);
   module columns are a block use's arguments, matched to the columns by parameter name; rows of plain
-    convolutions fill them as the paper does (a 1x1 conv before a KxK one is #KxK reduce);
+    convolutions fill them as the paper does (a 1x1 conv before a KxK one is #KxK reduce); a
+    `pool + count` column also holds the kind of pooling the block use applies (avg, max);
   params are the weights of the row's layers without biases, ops their multiply-adds.
 
 When a cell agrees:
-  type, patch/stride, output size, depth and channel counts: exactly (a dropout row's
+  type, patch/stride, output size, depth and channel counts: exactly, a printed 0 filters being
+    no such layer (a dropout row's
     parenthesised rate is compared with p; a window applied once needs no matching stride);
   params and ops: when the computed value is within half a unit of the printed last digit,
     ends included, in exact arithmetic: "159K" covers 158.5K to 159.5K (so 163,328 weights,
@@ -29,7 +31,7 @@ The result is ok when every difference is an erratum or a deviation.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -43,11 +45,12 @@ from netgen.summary import as_chw, building_blocks
 from netgen.verify.reference import (
     CLAIMS,
     COUNT_COLUMNS,
-    MODULE_COLUMNS,
+    POOL_COUNT,
     Claim,
     Count,
     Erratum,
     Patch,
+    PoolProj,
     Reference,
     Row,
     RowType,
@@ -122,6 +125,7 @@ class VerifyResult:
     unmapped_layers: tuple[str, ...]  # top-level layers with weights that no row describes
     k: int = 1000  # the units the reference prints counts in: params in K weights, ops in M multiply-adds
     m: int = 10**6
+    titles: dict[str, str] = field(default_factory=dict)  # the reference's declared columns, as printed
 
     def checks(self) -> list[Check]:
         return [check for row in self.rows for check in row.checks] + list(self.totals)
@@ -205,6 +209,7 @@ class _Verifier:
             unmapped,
             self.ref.k,
             self.ref.m,
+            self.ref.titles,
         )
 
     # -- deviations ------------------------------------------------------------------------
@@ -249,7 +254,7 @@ class _Verifier:
         checks = []
         for column in self.ref.columns:
             cell = row.cells[column]
-            agrees = _agrees(column, cell, seen[column].value)
+            agrees = _agrees(column, cell, seen[column].value, self.ref)
             checks.append(self.judge(row.id, label, column, _text(cell), seen[column], agrees, row.errata.get(column)))
         return RowResult(row.id, label, tuple(layer.name for layer in layers), printed, tuple(checks))
 
@@ -292,6 +297,13 @@ class _Verifier:
         return max(best.values(), default=0)
 
     def patch_of(self, layer: Layer) -> _Seen:
+        instance = self.graph.instances.get(layer.name)
+        if instance is not None:
+            stride = self.stride_of(instance)
+            if stride == (1, 1):
+                return _Seen(None, "", layer.span)
+            text = f"stride {stride[0]}" if stride[0] == stride[1] else f"stride {stride[0]}x{stride[1]}"
+            return _Seen((None, stride, self.graph[instance.exit].shape[1:]), text, layer.span)
         if layer.name in self.graph.exits or layer.name not in self.graph:
             return _Seen(None, "", layer.span)
         node = self.graph[layer.name]
@@ -307,22 +319,39 @@ class _Verifier:
         text = f"{kernel[0]}x{kernel[1]}/" + (str(stride[0]) if stride[0] == stride[1] else f"{stride[0]}x{stride[1]}")
         return _Seen((kernel, stride, (out_h, out_w)), text, layer.span)
 
+    def stride_of(self, instance) -> tuple[int, int]:
+        """How far apart a block use's outputs are on its input: the product of the strides on the way
+        through it (its branches agree, or their concat would not align)."""
+        graph, inside = self.graph, set(instance.nodes)
+        strides: dict[str, tuple[int, int]] = {}
+        for name in sorted(inside, key=graph.position):
+            node = graph[name]
+            before = [strides.get(source, (1, 1)) for source in graph.inputs(name)]
+            own = node.attrs.stride if node.kind in (OpKind.CONV, OpKind.MAXPOOL, OpKind.AVGPOOL) else (1, 1)
+            strides[name] = (max(s[0] for s in before) * own[0], max(s[1] for s in before) * own[1])
+        return strides.get(instance.exit, (1, 1))
+
     def module_columns(self, layers: list[Layer]) -> dict[str, _Seen]:
-        """A block use's arguments in the paper's column order, or the outs of plain convolutions."""
+        """A block use's arguments in the reference's module columns, or the outs of plain convolutions."""
         last = layers[-1]
-        found: dict[str, tuple[int, Span]] = {}
-        unmatched = ""  # a block whose arguments are not the paper's six columns
+        columns = list(self.ref.modules.values())
+        found: dict[str, tuple[Any, Span]] = {}
+        unmatched = ""  # a block whose arguments are not the paper's columns
         if len(layers) == 1 and isinstance(last.call, BlockCall):
             # Columns are matched to the block's parameters by name, so a parameter added to a
             # block (a seventh column, a residual scale) leaves the paper's six where they are.
             instance = self.graph.instances.get(last.name)
             args = instance.args if instance is not None else ()
             params = self.spec.blocks[last.call.block].params
-            for column in MODULE_COLUMNS:
-                index = next((i for i, param in enumerate(params) if column_key(param) == column_key(column)), None)
-                if index is not None and index < len(args):
-                    found[column] = (args[index], last.call.arg_spans[index])
-            if args and not found:
+            for column in columns:
+                keys = {column_key(name) for name in column.params}
+                index = next((i for i, param in enumerate(params) if column_key(param) in keys), None)
+                value, span = (args[index], last.call.arg_spans[index]) if index is not None and index < len(args) else (None, None)
+                if column.cell == POOL_COUNT and instance is not None:
+                    found[column.id] = (PoolProj(self.pooling(instance.nodes), value), span or last.span)
+                elif value is not None:
+                    found[column.id] = (value, span)
+            if args and not any(value is not None for value, _ in found.values() if not isinstance(value, PoolProj)):
                 unmatched = f"({len(args)} args)"
         else:
             convs = [
@@ -330,20 +359,38 @@ class _Verifier:
             ]
             for i, layer in enumerate(convs):
                 kernel = self.graph[layer.name].attrs.kernel
-                column = f"n{kernel[0]}x{kernel[1]}"
-                if kernel[0] != kernel[1] or column not in MODULE_COLUMNS:
+                column = self.count_column(f"n{kernel[0]}x{kernel[1]}")
+                if kernel[0] != kernel[1] or column is None:
                     continue
-                if column == "n1x1" and len(convs) > 1:
+                if kernel == (1, 1) and len(convs) > 1:
                     continue  # a reduction, counted with the convolution it feeds
                 found[column] = (self.graph[layer.name].attrs.out, layer.call.where("out"))
                 previous = convs[i - 1] if i else None
-                if previous is not None and self.graph[previous.name].attrs.kernel == (1, 1):
-                    found[f"{column}_reduce"] = (self.graph[previous.name].attrs.out, previous.call.where("out"))
+                reduce = self.count_column(f"n{kernel[0]}x{kernel[1]}_reduce")
+                if previous is not None and reduce is not None and self.graph[previous.name].attrs.kernel == (1, 1):
+                    found[reduce] = (self.graph[previous.name].attrs.out, previous.call.where("out"))
         seen = {}
-        for column in MODULE_COLUMNS:
-            value, span = found.get(column, (None, last.span))
-            seen[column] = _Seen(value, unmatched or ("" if value is None else str(value)), span)
+        for column in columns:
+            value, span = found.get(column.id, (None, last.span))
+            seen[column.id] = _Seen(value, unmatched or ("" if value is None else str(value)), span)
         return seen
+
+    def count_column(self, name: str) -> str | None:
+        """The module column that prints the filters of a plain convolution of that name (`n3x3`, `n3x3_reduce`)."""
+        key = column_key(name)
+        return next(
+            (
+                column.id
+                for column in self.ref.modules.values()
+                if column.cell != POOL_COUNT and key in {column_key(column.id), *map(column_key, column.params)}
+            ),
+            None,
+        )
+
+    def pooling(self, nodes) -> str | None:
+        """The kind of pooling a block use applies beside its convolutions: avg, max, or None (none, or both)."""
+        kinds = {self.graph[name].kind for name in nodes} & {OpKind.MAXPOOL, OpKind.AVGPOOL}
+        return {frozenset({OpKind.MAXPOOL}): "max", frozenset({OpKind.AVGPOOL}): "avg"}.get(frozenset(kinds))
 
     def count_text(self, cell: str, value: int) -> str:
         return _show(cell, value, self.ref) if value else ""
@@ -401,7 +448,9 @@ def column_key(name: str) -> str:
     return key.replace("reduce", "red")
 
 
-def _agrees(column: str, printed: Any, computed: Any) -> bool:
+def _agrees(column: str, printed: Any, computed: Any, reference: Reference) -> bool:
+    if column in reference.modules and reference.modules[column].cell != POOL_COUNT:
+        return (printed or None) == computed  # a printed 0 is no such layer, as a blank cell is
     if column in COUNT_COLUMNS:
         return count_agrees(printed, computed)
     if column == "type":
@@ -449,6 +498,8 @@ def _patch_agrees(printed: Patch | None, computed: tuple | None) -> bool:
     if len(computed) != 3:
         return False
     kernel, stride, out = computed
+    if printed.kernel is None:  # a module's stride: it alone is printed
+        return all(s == printed.stride or o == 1 for s, o in zip(stride, out, strict=True))
     if printed.stride is None:
         return kernel == printed.kernel
     # A window applied once along a dimension (output 1) gives the same result for any stride.

@@ -143,6 +143,7 @@ def test_build_optimize_writes_both_and_loads_a_plain_checkpoint(tmp_path):
 # measured on random weights (seed 5) and three inputs (seeds 6 to 8), times 4 and rounded up.
 # float32 rounding alone puts the plain module 2e-7 to 1.4e-6 away from float64.
 TOLERANCE = {
+    "bn-inception": 5e-6,
     "googlenet": 2e-6,
     "googlenet-bn": 2e-6,
     "googlenet-cifar10": 2e-6,

@@ -9,7 +9,8 @@ The rules are written here from the libraries' source, not from the specs:
 - torchvision's Inception3.__init__: the same with std 0.1, but a module's own `stddev`, which
   InceptionAux gives its fc (0.001) and its conv1 BasicConv2d (0.01, a module the loop never
   starts: its nn.Conv2d gets 0.1);
-- timm's InceptionV4 and InceptionResnetV2: PyTorch's defaults (no init function);
+- timm's InceptionV4 and InceptionResnetV2, and pretrainedmodels' BNInception: PyTorch's defaults
+  (no init function);
 - the BVLC Caffe GoogLeNet (train_val.prototxt): xavier weights, 0.2 biases, 0 for the classifiers;
 - inception-fact7-cifar10.yaml, a design with no library: its own init, as it declares it.
 """
@@ -79,6 +80,7 @@ RULES = {
     "inception-v3.yaml": torchvision_inception3,
     "inception-v4.yaml": timm_default,
     "inception-resnet-v2.yaml": timm_default,
+    "bn-inception.yaml": timm_default,  # pretrainedmodels' BNInception has no init function either
     "googlenet.yaml": caffe_googlenet,
     "googlenet-w05.yaml": caffe_googlenet,
     "googlenet-cifar10.yaml": caffe_googlenet,

@@ -1,8 +1,8 @@
 """The Inception family as the libraries ship it: each spec's generated module has exactly the
-library's state_dict keys and shapes (specs/reference/*.tsv, read from torchvision and timm) in
-the library's order, its parameter count, loads a state_dict of those shapes strictly, resumes
-an optimizer's checkpoint made in the library's order, and computes in PyTorch what its ONNX
-model computes in onnxruntime.
+library's state_dict keys and shapes in the library's order (specs/reference/*.tsv, read from
+torchvision, timm and the Caffe port of BN-Inception, pretrainedmodels' bninception), its
+parameter count, loads a state_dict of those shapes strictly, resumes an optimizer's checkpoint
+made in the library's order, and computes in PyTorch what its ONNX model computes in onnxruntime.
 
 These are big networks: each is compiled and rendered once per session, and runs on one image.
 """
@@ -30,6 +30,7 @@ LIBRARIES = {
     "inception-v3.yaml": ("torchvision-inception-v3-state-dict.tsv", 23_834_568, 27_161_264),
     "inception-v4.yaml": ("timm-inception-v4-state-dict.tsv", 42_679_816, 42_679_816),
     "inception-resnet-v2.yaml": ("timm-inception-resnet-v2-state-dict.tsv", 55_843_464, 55_843_464),
+    "bn-inception.yaml": ("caffe-bn-inception-state-dict.tsv", 11_295_240, 11_295_240),
 }
 
 

@@ -9,7 +9,9 @@ several places, where PyTorch and ONNX could come to disagree: `add` blocks with
 identity shortcuts (or nothing else), merges that read one layer several times (`from: [a, a]`,
 at the top and inside blocks, directly or through a dropout), several heads on one layer or on
 a block's output, and blocks nested in blocks whose inner names repeat the outer ones and the
-names the ONNX functions use for their own values (`x`, `y`, `output`, `concat`).
+names the ONNX functions use for their own values (`x`, `y`, `output`, `concat`). Caffe's layout
+too: inline blocks whose bare convolutions keep their batch norm beside them, used at the top
+level and inside other blocks.
 
 `invalid_specs()` mutates a valid spec, as data (a key deleted, a value of the wrong type or
 size, an unknown key or op, a branch that no longer keeps its size, a reference to nothing)
@@ -62,6 +64,10 @@ def _pair_or_int(values: list[int]):
 
 
 _NAME = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
+# The layers of an inline block are named as Caffe's are (`1x1`, `3x3_reduce`): only ever after
+# `<use>_`, where no name drawn for another layer can follow. (With a digit first, a name must
+# still be no YAML 1.2 number: `08`, `1e3` and `0x1` are.)
+_CAFFE_NAME = st.from_regex(r"[1-9]x[1-9][a-z0-9_]{0,5}", fullmatch=True)
 NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES), st.sampled_from(ONNX_NAMES))
 
 
@@ -73,7 +79,7 @@ class _BlockPlan:
     """A block definition, and how its output channels and size follow from its arguments."""
 
     name: str
-    kind: str  # inception, reduction, residual, twin, scaled, shortcuts, aliased or stage
+    kind: str  # inception (also a flat or a Caffe one), reduction, residual, twin, scaled, shortcuts, aliased or stage
     params: list[str]
     types: dict[str, str] = field(default_factory=dict)  # typed parameters (float, activation); others count channels
     ends: list[tuple] = field(default_factory=list)  # per concat branch: ("param", i), ("literal", c) or ("input",)
@@ -328,11 +334,11 @@ class _Builder:
 
     def define_blocks(self) -> None:
         taken = set(OP_ARGS) | {"input"}
-        kinds = ("inception", "inception", "flat", "reduction", "residual", "residual", "scaled", "twin", "shortcuts", "aliased")
+        kinds = ("inception", "inception", "flat", "caffe", "reduction", "residual", "residual", "scaled", "twin", "shortcuts", "aliased")
         for _ in range(self.number(1, 2)):
             kind = self.pick(kinds)
             name = self.fresh(taken)
-            plan = _BlockPlan(name, "inception" if kind == "flat" else kind, [])
+            plan = _BlockPlan(name, "inception" if kind in ("flat", "caffe") else kind, [])
             body = getattr(self, f"{kind}_block")(plan)
             self.blocks[name] = {"params": plan.declared(), **body}
             self.plans.append(plan)
@@ -394,6 +400,39 @@ class _Builder:
             plan.ends.append(plan_end)
             branches[self.fresh(names)] = self.branch(layers)
         return {"concat": branches}
+
+    def caffe_block(self, plan: _BlockPlan) -> dict:
+        """BN-Inception's module as its Caffe port lays it out: inline and flat, so that its layers
+        are `<use>_<layer>`, each convolution a bare nn.Conv2d whose batch norm is `<conv>_bn`."""
+        branches: dict = {}
+        names: set[str] = set()
+        layer_names: set[str] = set()
+        for _ in range(self.number(2, 4)):
+            kind = self.pick(("1x1", "kxk", "double", "pool_proj", "pool"))
+            end, plan_end = self.channel_count(plan) if kind != "pool" else (None, ("input",))
+            kernel = self.pick((3, 5))
+            if kind == "1x1":
+                layers = [{"conv": self.conv_args(end, kernel=1, bare=True)}]
+            elif kind in ("kxk", "double"):
+                reduce, _ = self.channel_count(plan)
+                layers = [{"conv": self.conv_args(reduce, kernel=1, bare=True)}]
+                for _ in range(2 if kind == "double" else 1):
+                    layers.append({"conv": self.conv_args(end, kernel=kernel, pad=self.centred(kernel), bare=True)})
+            else:
+                op = self.pick(("maxpool", "avgpool"))
+                layers = [{op: {"kernel": 3, "stride": 1, "pad": 1, "ceil": self.flag()}}]
+                if kind == "pool_proj":
+                    layers.append({"conv": self.conv_args(end, kernel=1, bare=True)})
+            plan.ends.append(plan_end)
+            branch: dict = {}
+            for layer in layers:
+                name = self.draw(_CAFFE_NAME)
+                while name in layer_names:
+                    name += str(len(layer_names) % 10)
+                layer_names.add(name)
+                branch[name] = layer
+            branches[self.fresh(names)] = branch
+        return {"inline": True, "flat": True, "concat": branches}
 
     def flat_block(self, plan: _BlockPlan) -> dict:
         """torchvision's InceptionE: a flat block whose branch splits into a 1xk and a kx1 convolution."""
@@ -541,7 +580,10 @@ class _Builder:
         if self.flag():
             body = self.branch(layers)
         else:
-            inner_names = sorted({name for name in _names_in(self.blocks[inner.name]) if isinstance(name, str)})
+            # A name with a digit first is an inline block's alone.
+            inner_names = sorted(
+                {name for name in _names_in(self.blocks[inner.name]) if isinstance(name, str) and not name[:1].isdigit()}
+            )
             pool = sorted({*inner_names, *ONNX_NAMES, *inner.params})
             names = self.draw(st.lists(st.sampled_from(pool), min_size=len(layers), max_size=len(layers), unique=True))
             body = dict(zip(names, layers, strict=True))

@@ -91,6 +91,9 @@ def _check_pytorch(network: nn.Module, graph: Graph, layout, x: torch.Tensor) ->
         (shape,) = outputs
         assert shape == node.shape, f"{name}: PyTorch gives {shape}, the IR {node.shape}"
         weights, biases = _parameters(module)
+        if name in layout.bn_modules:  # a bare conv's batch norm, beside it
+            bn_weights, bn_biases = _parameters(network.get_submodule(layout.bn_modules[name]))
+            weights, biases = weights + bn_weights, biases + bn_biases
         assert (weights, biases) == (node.weights, node.biases), (
             f"{name}: PyTorch has {weights} weights and {biases} biases, the IR {node.weights} and {node.biases}"
         )
@@ -276,3 +279,26 @@ def test_valid_specs_use_every_construct_that_aliases_a_value():
         "two heads on one layer",
         "a head on a block's output",
     }
+
+
+def test_valid_specs_use_caffe_s_layout_at_the_top_and_inside_blocks():
+    """Inline blocks of bare convolutions with their batch norms beside them, used where each
+    place names their attributes: the network, and a block's class."""
+    seen: set[str] = set()
+
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(spec_data())
+    def draw(data):
+        blocks = data.get("blocks", {})
+        inline = {name for name, block in blocks.items() if block.get("inline")}
+        uses = [next(iter(layer)) for layer in data["layers"].values()]
+        if inline & set(uses):
+            seen.add("an inline block used by the network")
+        for block in blocks.values():
+            layers = block.get("layers", {})
+            for layer in layers.values() if isinstance(layers, dict) else layers:
+                if inline & set(layer):
+                    seen.add("an inline block used by a block")
+
+    draw()
+    assert seen == {"an inline block used by the network", "an inline block used by a block"}

@@ -8,10 +8,12 @@ import pytest
 from netgen.diagnostics import SpecError
 from netgen.verify.reference import (
     Patch,
+    PoolProj,
     dropout_rate,
     load_reference,
     parse_count,
     parse_patch,
+    parse_pool_count,
     parse_size,
     parse_type,
 )
@@ -143,3 +145,64 @@ def test_blank_cells_are_written_not_left_out(tmp_path):
         tmp_path, "- id: pool1\n  type: max pool\n  patch_size_stride: 3×3/2\n", "- id: pool1\n  type: max pool\n"
     )
     assert any("row 'pool1' has no 'patch_size_stride' cell" in d.message for d in diagnostics)
+
+
+# -- a reference that declares its module columns (Figure 5 of the BN-Inception paper) ---------
+
+FIGURE5 = SPECS / "reference" / "bn-inception-figure5.yaml"
+
+
+def test_a_module_and_its_pooling_are_read_as_printed():
+    assert parse_pool_count("avg + 32") == PoolProj("avg", 32)
+    assert parse_pool_count("max + pass through") == PoolProj("max", None)
+    assert str(parse_pool_count("max+128")) == "max + 128"
+    assert parse_patch("stride 2") == Patch(None, 2) and str(Patch(None, 2)) == "stride 2"
+    with pytest.raises(ValueError, match="'sum \\+ 32'"):
+        parse_pool_count("sum + 32")
+
+
+def test_figure5_declares_its_columns_and_prints_its_cells():
+    reference = load_reference(str(FIGURE5))
+    assert reference.columns == (
+        "type", "patch_size_stride", "output_size", "depth",
+        "n1x1", "n3x3_reduce", "n3x3", "double_3x3_reduce", "double_3x3", "pool_proj",
+    )  # fmt: skip
+    assert reference.titles["double_3x3_reduce"] == "double #3×3 reduce"
+    assert reference.modules["pool_proj"].cell == "pool + count"
+    assert reference.modules["double_3x3"].params == ("double_3x3", "d3x3")
+    cells = reference.row("3c").cells
+    assert (cells["n1x1"], cells["pool_proj"], str(cells["patch_size_stride"])) == (0, PoolProj("max", None), "stride 2")
+    assert reference.row("5b").cells["pool_proj"] == PoolProj("max", 128)
+    errata = {(row.id, cell) for row in reference.rows for cell in row.errata}
+    assert errata == {("conv2", "depth"), ("3c", "output_size"), ("4c", "output_size"), ("4d", "output_size"), ("4e", "output_size")}
+
+
+def _declared(tmp_path, old: str, new: str):
+    """The diagnostics of Figure 5 with `old` made `new`, and the line of new's last line."""
+    text = FIGURE5.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "figure.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_reference(str(path))
+    line = text[: text.index(old)].count("\n") + 1 + new.rstrip("\n").count("\n")
+    return [(d.code, d.span.line, d.message) for d in caught.value.diagnostics], line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("cell: pool + count}", "cell: pooled}", "'cell' must be 'count' or 'pool + count', got 'pooled'"),
+        ("{id: n1x1, title: '#1×1', params: [n1x1]}", "{id: n1x1, title: '#1×1', param: n1x1}", "unknown key 'param'"),
+        ("{id: n3x3, title: '#3×3', params: [n3x3]}", "{id: depth, title: '#3×3'}", "'depth' is a built-in column"),
+        ("{id: n3x3, title: '#3×3', params: [n3x3]}", "{id: n3x3, params: [n3x3]}", "'title' must be the column's heading"),
+        ("{id: n3x3, title: '#3×3', params: [n3x3]}", "{id: n3x3, title: '#3×3', params: [3x3]}", "'params' must name"),
+        ("  pool_proj: avg + 64\n", "  pool_proj: avg 64\n", "`avg + 32`, `max + 128` or `max + pass through`"),
+        ("- depth\n", "- depth\n- depth\n", "listed twice"),
+        ("- depth\n", "- deep\n", "unknown column 'deep'"),
+    ],
+)
+def test_a_badly_declared_column_is_a_located_error(tmp_path, old, new, message):
+    diagnostics, line = _declared(tmp_path, old, new)
+    assert [(code, where) for code, where, _ in diagnostics][:1] == [("bad-reference", line)], diagnostics
+    assert message in diagnostics[0][2]

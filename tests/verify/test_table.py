@@ -253,3 +253,67 @@ def test_input_size_is_what_a_rows_first_layer_receives():
     assert (first.computed, first.printed, first.mark) == ("35x35x192", "35x35x288", Mark.DEVIATION)
     assert cell(result, "inception_b", "input_size").mark is Mark.AGREE  # Mixed_6b, after the reduction
     assert cell(result, "pool", "patch_size_stride").mark is Mark.AGREE  # `8 × 8`: the window, any stride
+
+
+# -- a reference that declares its own module columns: BN-Inception's Figure 5 ------------------
+
+BN_INCEPTION = SPECS / "bn-inception.yaml"
+FIGURE5 = SPECS / "reference" / "bn-inception-figure5.yaml"
+
+
+def _bn_inception(tmp_path, *replacements: tuple[str, str]):
+    text = BN_INCEPTION.read_text()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "bn-inception.yaml"
+    path.write_text(text)
+    spec, graph = compile_file(str(path))
+    return verify(spec, graph, load_reference(str(FIGURE5))), path
+
+
+def test_figure5_as_printed_checks_every_module_column(tmp_path):
+    result, _ = _bn_inception(tmp_path)
+    assert result.ok
+    marks = [(check.row, check.cell, check.mark) for check in result.differences]
+    assert marks == [
+        ("conv1", "type", Mark.DEVIATION),
+        ("conv2", "depth", Mark.ERRATUM),
+        ("3c", "output_size", Mark.ERRATUM),
+        ("4c", "output_size", Mark.ERRATUM),
+        ("4d", "output_size", Mark.ERRATUM),
+        ("4e", "output_size", Mark.ERRATUM),
+    ]
+    # `0` filters is no such branch; `max + pass through` a max pool and no projection; `stride 2`
+    # the module's own stride.
+    assert cell(result, "3c", "n1x1").mark is Mark.AGREE
+    assert (cell(result, "4e", "pool_proj").computed, cell(result, "4e", "pool_proj").mark) == ("max + pass through", Mark.AGREE)
+    assert (cell(result, "3c", "patch_size_stride").computed, cell(result, "3c", "patch_size_stride").mark) == ("stride 2", Mark.AGREE)
+    assert cell(result, "4a", "patch_size_stride").computed == ""
+    assert cell(result, "conv2", "n3x3_reduce").computed == "64"  # plain convolutions fill declared columns too
+    text = render(result)
+    assert "double #3x3 reduce" in text and "Pool +proj" in text
+    assert "ok: every difference is documented (5 errata of the paper, 1 declared deviation)" in text
+
+
+def test_a_module_pooling_otherwise_mismatches_at_its_line(tmp_path):
+    result, path = _bn_inception(tmp_path, ("{inception_max:    [352,", "{inception_avg:    [352,"))
+    check = cell(result, "5b", "pool_proj")
+    assert (check.printed, check.computed, check.mark) == ("max + 128", "avg + 128", Mark.MISMATCH)
+    assert check.span.line == line_of(path, "inception_5b:")
+
+
+def test_declared_columns_match_a_blocks_parameters_by_any_of_their_names(tmp_path):
+    # Figure 5 names `d3x3` and `d3x3_reduce` among the parameters of its double 3x3 columns.
+    result, _ = _bn_inception(
+        tmp_path,
+        ("double_3x3_reduce, double_3x3, pool_proj]", "d3x3_reduce, d3x3, pool_proj]"),
+        ("double_3x3_reduce, double_3x3]", "d3x3_reduce, d3x3]"),
+        ("{out: double_3x3_reduce,", "{out: d3x3_reduce,"),
+        ("{out: double_3x3,", "{out: d3x3,"),
+    )
+    assert result.ok
+    assert cell(result, "4d", "double_3x3_reduce").computed == "160"
+    wrong, path = _bn_inception(tmp_path, ("[ 96,  128, 192,   160,  192,  128]", "[ 96,  128, 192,   160,  176,  112]"))
+    assert (cell(wrong, "4d", "double_3x3").mark, cell(wrong, "4d", "pool_proj").computed) == (Mark.MISMATCH, "avg + 112")
+    assert cell(wrong, "4d", "double_3x3").span.line == line_of(path, "inception_4d:")
