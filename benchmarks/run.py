@@ -1,5 +1,5 @@
-"""Every benchmark in one go: scaling.py, startup.py, eager.py and onnx_runtime.py, each
-printing its table; at the end one summary of what each measures against its target.
+"""Every benchmark in one go: scaling.py, startup.py, editor.py, eager.py and onnx_runtime.py,
+each printing its table; at the end one summary of what each measures against its target.
 
     python benchmarks/run.py            # each benchmark at its default sizes and repeats
     python benchmarks/run.py --quick    # a smoke run: few repeats, small sizes
@@ -15,6 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import editor  # noqa: E402
 import scaling  # noqa: E402
 import startup  # noqa: E402
 
@@ -27,6 +28,7 @@ class Settings:
     scaling_sizes: list[int]
     scaling_repeats: int
     startup_repeats: int
+    editor_edits: int
     eager_batches: list[int]
     eager_repeats: int
     onnx_batches: list[int]
@@ -34,8 +36,8 @@ class Settings:
     peak_runs: int
 
 
-FULL = Settings([10, 100, 1000, 10000], 3, 5, [1, 32], 20, [1, 8], 20, 10)
-QUICK = Settings([10, 100, 300], 1, 2, [1, 8], 3, [1, 8], 3, 3)
+FULL = Settings([10, 100, 1000, 10000], 3, 5, 60, [1, 32], 20, [1, 8], 20, 10)
+QUICK = Settings([10, 100, 300], 1, 2, 10, [1, 8], 3, [1, 8], 3, 3)
 
 
 @dataclass
@@ -88,6 +90,13 @@ def startup_rows(repeats: int) -> list[Row]:
             f"<= {startup.TARGET_RATIO:.2f}",
             ratio <= startup.TARGET_RATIO,
         )
+    ]
+
+
+def editor_rows(edits: int) -> list[Row]:
+    return [
+        Row(f"editor: {row.spec} {row.place}, median ms", f"{row.median_ms:.1f}", f"<= {row.target_ms:.0f}", row.met)
+        for row in editor.run(edits)
     ]
 
 
@@ -155,6 +164,8 @@ def main() -> None:
     rows = scaling_rows(settings.scaling_sizes, settings.scaling_repeats)
     section("startup")
     rows += startup_rows(settings.startup_repeats)
+    section("editor")
+    rows += editor_rows(settings.editor_edits)
     section("eager")
     rows += eager_rows(settings.eager_batches, settings.eager_repeats)
     section("onnx runtime")

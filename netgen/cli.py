@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import sys
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -301,40 +300,22 @@ def check(
     as_json: JsonOption = False,
 ) -> None:
     """Compile specs and plan the generated module, writing nothing; print every diagnostic with its file:line:col."""
-    from netgen.build import check_backends, output_stem
-    from netgen.compile import compile_file
-    from netgen.diagnostics import is_error
-    from netgen.verify.claims import claim_problems
-    from netgen.verify.table import reference_problems
+    from netgen.check import check_spec
 
     out = _Output(as_json)
-    failed = False
     results = []
     for path in specs:
-        try:
-            spec, graph = compile_file(path, input_size, max_layers)
-            output_stem(path)  # the names build would write
-            check_backends(spec, graph)
-        except SpecError as exc:
-            out.report(exc.diagnostics)
-            failed = True
+        checked = check_spec(path, input_size, max_layers, strict)
+        out.report(checked.diagnostics)
+        if not checked.ok:
             results.append({"spec": path, "ok": False})
             continue
-        # Claims hold the spec at its own input size; --input compiles another network.
-        claimed = claim_problems(spec, graph) if input_size is None else []
-        found = [*graph.warnings, *reference_problems(spec), *claimed]
-        if strict:
-            found = [replace(d, severity=Severity.ERROR) for d in found]
-        out.report(found)
-        if any(is_error(d) for d in found):
-            failed = True
-            results.append({"spec": path, "ok": False})
-            continue
+        spec, graph = checked.spec, checked.graph
         c, h, w = graph[graph.output].shape if len(graph[graph.output].shape) == 3 else (graph[graph.output].shape[0], 1, 1)
         results.append({"spec": path, "ok": True, "name": spec.name, "output": [c, h, w]})
         held = f", {plural(len(spec.claims), 'claim holds', 'claims hold')}" if spec.claims and input_size is None else ""
         out.line(f"{path}: ok ({spec.name}, output {h}x{w}x{c}{held})")
-    out.finish(EXIT_SPEC_ERROR if failed else 0, specs=results)
+    out.finish(EXIT_SPEC_ERROR if not all(result["ok"] for result in results) else 0, specs=results)
 
 
 @_command("netgen summary specs/googlenet.yaml --depth 2")
@@ -710,6 +691,39 @@ def report(
     _finish_writes(out, failed, results)
 
 
+class DiffFormat(StrEnum):
+    TEXT = "text"
+    MD = "md"
+
+
+@_command("netgen diff specs/googlenet.yaml specs/googlenet-bn.yaml --format md")
+def diff(
+    spec_a: Annotated[str, typer.Argument(metavar="A", help="The spec to compare from.", show_default=False, callback=_existing)],
+    spec_b: Annotated[str, typer.Argument(metavar="B", help="The spec to compare to.", show_default=False, callback=_existing)],
+    form: Annotated[
+        DiffFormat, typer.Option("--format", metavar="text|md", help="Text for a terminal, or Markdown tables for a pull request.")
+    ] = DiffFormat.TEXT,
+    input_size: InputOption = None,
+    max_layers: MaxLayersOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare two specs row by row: layers added, removed and changed (output size, block arguments, params, multiply-adds) and the totals' change."""
+    from netgen.diff import as_json as diff_json
+    from netgen.diff import diff as compare
+    from netgen.diff import render_markdown, render_text
+
+    out = _Output(as_json)
+    first = _compiled(out, spec_a, input_size, max_layers)
+    second = _compiled(out, spec_b, input_size, max_layers)
+    if first is None or second is None:
+        out.finish(EXIT_SPEC_ERROR)
+        return
+    result = compare(first, second)
+    text = render_markdown(result) if form == DiffFormat.MD else render_text(result)
+    out.line(text, nl=not text.endswith("\n"))
+    out.finish(0, diff=diff_json(result))
+
+
 @_command("netgen schema > specs/netgen.schema.json")
 def schema(as_json: JsonOption = False) -> None:
     """Print the JSON Schema of a spec, for editors (the loader validates with the same declarations)."""
@@ -763,6 +777,14 @@ def new(
         out.line(f"wrote {path}")
     out.line(f"next: netgen check {target}")
     out.finish(0, written=written)
+
+
+@_command("netgen lsp (started by the editor; README: Editor support)")
+def lsp() -> None:
+    """Run the language server on stdin and stdout, for editors: check's diagnostics as you type, each layer's output size, hover, go to definition, completion and quick fixes."""
+    from netgen.lsp.server import serve
+
+    serve()
 
 
 def _terminated(signum: int, _frame) -> NoReturn:

@@ -48,14 +48,17 @@ def _describe(node: Any) -> None:
             node.setdefault("additionalProperties", False)  # a key that is not a name is an error, as `check` says
         for field in node.get("properties", {}).values():
             if "title" in field:
-                meaning = field.pop("title")
-                values = field.get("description")
-                field["description"] = f"{meaning[:1].upper()}{meaning[1:]}" + (f": {values}" if values else "")
+                field["description"] = describe(field.pop("title"), field.get("description"))
         for value in node.values():
             _describe(value)
     elif isinstance(node, list):
         for value in node:
             _describe(value)
+
+
+def describe(meaning: str, values: str | None) -> str:
+    """A field's description as the schema and the editor's hover give it: 'Kernel size: an integer ...'."""
+    return f"{meaning[:1].upper()}{meaning[1:]}" + (f": {values}" if values else "")
 
 
 def schema_text() -> str:

@@ -8,6 +8,7 @@ import os
 import re
 import typing
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -72,9 +73,15 @@ def load_spec(path: str, input_size: tuple[int, int, int] | None = None, max_val
 
 
 def parse_spec(
-    path: str, data: bytes, input_size: tuple[int, int, int] | None = None, max_values: int | None = None
+    path: str,
+    data: bytes,
+    input_size: tuple[int, int, int] | None = None,
+    max_values: int | None = None,
+    read: Callable[..., YMap] = load_yaml,
 ) -> Spec:
-    return _Parser(path, input_size, max_values).spec(load_yaml(read_source(path, data), max_values=max_values))
+    """`read` reads the YAML: load_yaml, or one that keeps what did not change since its last read
+    (netgen.spec.yaml_reuse, for an editor)."""
+    return _Parser(path, input_size, max_values).spec(read(read_source(path, data), max_values=max_values))
 
 
 def show(value: Any) -> str:
@@ -109,7 +116,7 @@ def fields_of(model: type[Strict]) -> dict:
     return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
-def _nested_model(model: type[Strict], key: str) -> type[Strict] | None:
+def nested_model(model: type[Strict], key: str) -> type[Strict] | None:
     """The argument model a field takes as a mapping (`bn`, `init`), if it takes one."""
     info = fields_of(model).get(key)
     pending = [info.annotation] if info is not None else []
@@ -461,7 +468,7 @@ class _Parser:
                 if not partial and value_spans.get(key) in self.default_spans:
                     continue  # a value from `defaults:`, reported there
                 reported.add(key)
-                inner = _nested_model(model, key)
+                inner = nested_model(model, key)
                 if inner is not None and isinstance(node.get(key), YMap):
                     # e.g. `bn: {eps: -1}`: say what is wrong inside, not just that the mapping is.
                     before = len(self.diagnostics)

@@ -470,15 +470,25 @@ RESIDUAL_KEYS = keys_of(ResidualArgs)
 # the same for the JSON Schema, one alternative per op.
 
 
+def op_title(op: str) -> str:
+    """What an op does, in one line: the schema's title of a layer of that op, and the editor's."""
+    args = OP_ARGS[op]
+    if op in ("concat", "add"):
+        return f"{op} of the layers `from` names, or (in a block) of branches that each read the layer's input"
+    if args is NoArgs:
+        return f"{op}, which takes no arguments"
+    return (args.__doc__ or op).strip().splitlines()[0]
+
+
 def _layer_model(op: str, meta: type[Strict]) -> type[Strict]:
     args = OP_ARGS[op]
     if op in ("concat", "add"):
         takes: Any = dict[Symbol, "Branch"] | None
-        what = f"{op} of the layers `from` names, or (in a block) of branches that each read the layer's input"
     elif args is NoArgs:
-        takes, what = None, f"{op}, which takes no arguments"
+        takes = None
     else:
-        takes, what = args, (args.__doc__ or op).strip().splitlines()[0]
+        takes = args
+    what = op_title(op)
     field = (Annotated[takes, Field(title=what, description=f"{op}'s arguments")], ...)
     kind = "InlineHead" if meta is InlineHeadMeta else "Head" if meta is HeadMeta else "Layer"
     return create_model(f"{op.title().replace('_', '')}{kind}", __base__=meta, __doc__=what, **{op: field})

@@ -61,12 +61,12 @@ def span_of(mark: yaml.Mark, path: str) -> Span:
 
 
 # What YAML counts as a line break, and so what its marks count lines by.
-_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def position_in(text: str, index: int, path: str) -> Span:
     """The span of `text[index]`, counted as YAML counts lines."""
-    breaks = list(_LINE_BREAK.finditer(text, 0, index))
+    breaks = list(LINE_BREAK.finditer(text, 0, index))
     line_start = breaks[-1].end() if breaks else 0
     return Span(path, len(breaks) + 1, index - line_start + 1)
 

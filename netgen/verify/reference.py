@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -278,9 +279,9 @@ def reference_path(spec: Spec, override: str | None) -> str:
     return path
 
 
-def spec_reference(spec: Spec, override: str | None) -> Reference:
+def spec_reference(spec: Spec, override: str | None, load: Callable[[str], Reference] | None = None) -> Reference:
     """The reference a spec is checked against; one its `reference:` names but that cannot be read
-    is reported at that line, where the fix is."""
+    is reported at that line, where the fix is. `load` reads the table (default: load_reference)."""
     path = reference_path(spec, override)
     if override is None and not os.path.isfile(path):
         raise SpecError(
@@ -291,7 +292,7 @@ def spec_reference(spec: Spec, override: str | None) -> Reference:
                 spec.where("reference"),
             )
         )
-    return load_reference(path)
+    return (load or load_reference)(path)
 
 
 def load_reference(path: str) -> Reference:

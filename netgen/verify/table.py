@@ -31,6 +31,7 @@ The result is ok when every difference is an erratum or a deviation.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
@@ -588,14 +589,14 @@ def _check_names(spec: Spec, reference: Reference) -> None:
         raise SpecError(problems)
 
 
-def reference_problems(spec: Spec) -> list[Diagnostic]:
+def reference_problems(spec: Spec, load: Callable[[str], Reference] | None = None) -> list[Diagnostic]:
     """What `netgen check` says about a spec's reference: its `row:` ids and deviations must name
     the reference's rows and cells (errors), and a reference that cannot be found is a warning,
-    since the spec still builds but cannot be verified."""
+    since the spec still builds but cannot be verified. `load` reads the table (spec_reference's)."""
     if spec.reference is None:
         return []
     try:
-        reference = spec_reference(spec, None)
+        reference = spec_reference(spec, None, load)
     except SpecError as exc:
         return [replace(d, severity=Severity.WARNING) if d.code == "no-reference-file" else d for d in exc.diagnostics]
     return check_names(spec, reference)

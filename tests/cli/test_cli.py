@@ -19,7 +19,7 @@ from netgen.cli import app
 from tests.cli.test_bad_specs import BAD, _env
 from tests.conftest import ROOT
 
-COMMANDS = ["new", "check", "summary", "graph", "build", "verify", "report", "schema"]
+COMMANDS = ["new", "check", "summary", "graph", "build", "verify", "report", "diff", "schema", "lsp"]
 DIAGNOSTIC_KEYS = ["file", "line", "column", "severity", "code", "message", "hint", "notes"]
 WIDE = {"COLUMNS": "200", "NO_COLOR": "1"}
 
@@ -77,8 +77,8 @@ def test_completion_completes_commands():
 
 
 def test_a_missing_spec_is_a_one_line_usage_error(tmp_path):
-    for command in ("check", "summary", "build", "verify", "graph", "report"):
-        result = invoke(command, "nope.yaml", cwd=tmp_path)
+    for command in ("check", "summary", "build", "verify", "graph", "report", "diff"):
+        result = invoke(command, "nope.yaml", *(["nope.yaml"] if command == "diff" else []), cwd=tmp_path)
         assert (result.exit_code, result.output) == (2, "netgen: error: nope.yaml: no such file\n"), command
 
 
@@ -120,6 +120,7 @@ def test_notes_are_diagnostic_objects_too():
         ["verify", "specs/googlenet-cifar10.yaml"],
         ["graph", "specs/googlenet-cifar10.yaml"],
         ["report", "specs/googlenet-cifar10.yaml", "--check"],
+        ["diff", "specs/googlenet.yaml", "specs/googlenet-cifar10.yaml"],
     ],
     ids=lambda args: args[0],
 )
@@ -136,6 +137,8 @@ def test_every_command_prints_one_json_object_with_diagnostics(args):
         assert document["totals"]["params"] > 0
     if args[0] == "verify":
         assert document["verify"]["ok"] is True and document["verify"]["rows"]
+    if args[0] == "diff":
+        assert document["diff"]["totals"]["params"]["b"] < document["diff"]["totals"]["params"]["a"]
     if args[0] == "graph":
         assert document["text"].startswith("flowchart TD") and document["graph"]["nodes"][0]["id"] == "input"
 
