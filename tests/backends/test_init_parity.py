@@ -122,6 +122,7 @@ def _check(name: str, role: str, rule, values: np.ndarray) -> None:
         assert np.abs(values).max() <= rule[1] * (1 + 1e-6), what
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec_name", sorted(RULES))
 def test_a_fresh_module_starts_as_its_library_does(spec_name, generate):
     generated = generate(SPECS / spec_name)

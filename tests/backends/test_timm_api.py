@@ -152,6 +152,7 @@ def test_pretrained_cfg_holds_the_librarys_data_config(shipped):
         assert {key: config[key] for key in expected} == expected
 
 
+@pytest.mark.slow
 def test_forward_is_forward_head_of_forward_features(shipped):
     spec = shipped.spec
     network = _network(shipped)
@@ -167,6 +168,7 @@ def test_forward_is_forward_head_of_forward_features(shipped):
     assert logits.shape == (1, network.num_classes)
 
 
+@pytest.mark.slow
 def test_reset_classifier_replaces_every_classifier(shipped):
     spec = shipped.spec
     network = _network(shipped)
@@ -205,6 +207,7 @@ def _hooked(network: nn.Module, names: list[str], x: torch.Tensor) -> list[torch
     return [seen[name] for name in names]
 
 
+@pytest.mark.slow
 def test_feature_extractor_returns_the_stages_as_features_only_does(shipped):
     spec = shipped.spec
     if spec.path.rsplit("/", 1)[-1] in NO_STAGES:
@@ -240,6 +243,7 @@ def test_feature_extractor_returns_the_stages_as_features_only_does(shipped):
     assert len(keys) < len(set(everything.state_dict()))
 
 
+@pytest.mark.slow
 def test_feature_extractor_shares_the_networks_modules_and_mode(generate):
     generated = generate(SPECS / "googlenet-bn.yaml")
     network = _network(generated).train()
@@ -260,6 +264,7 @@ def test_feature_extractor_shares_the_networks_modules_and_mode(generate):
         assert all(torch.equal(a, b) for a, b in zip(scripted(x), maps, strict=True))
 
 
+@pytest.mark.slow
 def test_the_interface_survives_torch_jit_script(generate):
     generated = generate(SPECS / "inception-v3.yaml")
     network = _network(generated)

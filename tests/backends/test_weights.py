@@ -92,6 +92,7 @@ for call in (lambda: model.save_weights("x.safetensors"), lambda: model.load_wei
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_build_weights_reads_safetensors_as_it_reads_a_pickle(generated, tmp_path, suffix):
     network = _trained(generated, seed=3).eval()
