@@ -1,19 +1,15 @@
 """Spec to files: compile, render every backend, check each artefact, then write them all at once.
 
-Nothing is written until every artefact of a spec has been produced and checked; files are
-written to temporary names beside their targets and renamed into place, so a failure at any
-stage leaves the previous output byte-identical. Files are created as any other would be: with
-the permissions the umask leaves (0644 under umask 022).
+Nothing is written until every artefact of a spec has been produced and checked; `netgen.files`
+then writes them all or none, never onto a file the command read.
 """
 
 from __future__ import annotations
 
 import difflib
-import errno
 import keyword
 import os
 import re
-import secrets
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -22,8 +18,8 @@ from pathlib import Path
 from netgen.backends.layout import Layout, make_layout
 from netgen.compile import compile_file, located_in_libraries, without_cycle_collection
 from netgen.diagnostics import Span, SpecError, error
+from netgen.files import open_regular, read_output, read_regular, write_files
 from netgen.ir.graph import Graph
-from netgen.spec.files import open_regular
 from netgen.spec.model import Spec
 
 
@@ -49,24 +45,31 @@ def output_stem(spec_path: str) -> str:
     """The generated files' name, which `import` must load and which must hide no other module;
     a spec file whose name cannot give one is refused with a name that would."""
     name = module_name(spec_path)
-    if not name.isascii() or not name.isidentifier():
-        why = "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
-    elif keyword.iskeyword(name):
-        why = "is a Python keyword, so `import` cannot load it"
-    elif name.lower() in SHADOWED_MODULES:
-        why = f"would hide the {name.lower()} module from code that imports it beside the generated file"
-    else:
+    why = module_name_problem(name)
+    if why is None:
         return name
     raise SpecError(
         error(
             "bad-file-name",
-            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {_suggest(name)}.yaml",
+            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {suggest_name(name)}.yaml",
             Span(spec_path, 1, 1),
         )
     )
 
 
-def _suggest(name: str) -> str:
+def module_name_problem(name: str) -> str | None:
+    """Why generated files named `name` would not do (as the end of a sentence), or None."""
+    if not name.isascii() or not name.isidentifier():
+        return "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
+    if keyword.iskeyword(name):
+        return "is a Python keyword, so `import` cannot load it"
+    if name.lower() in SHADOWED_MODULES:
+        return f"would hide the {name.lower()} module from code that imports it beside the generated file"
+    return None
+
+
+def suggest_name(name: str) -> str:
+    """A module name like `name` that would do."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     ascii_name = re.sub(r"\W", "_", ascii_name).strip("_") or "network"
     if ascii_name[0].isdigit():
@@ -85,14 +88,30 @@ class Weights:
     how: str = ""
 
 
-def load_weights(path: str) -> Weights:
+# What a state_dict of a network can take on disk, beyond its numbers: the pickle's or the
+# safetensors header's framing and names.
+WEIGHTS_FRAMING_BYTES = 64 << 20
+
+
+def weights_limit(graph: Graph) -> int:
+    """The most bytes a state_dict of `graph`'s network can take: every parameter, heads included,
+    and as many buffers (batch norms' running statistics), in float64, and the framing."""
+    return 2 * 8 * sum(node.weights + node.biases for node in graph.nodes()) + WEIGHTS_FRAMING_BYTES
+
+
+def load_weights(path: str, limit: int) -> Weights:
     """A state_dict saved from the generated module, read without running code from the file: a
     safetensors file (what the generated save_weights() writes), or a torch.save pickle, which
-    torch.load reads with weights_only=True (tensors and plain containers only)."""
+    torch.load reads with weights_only=True (tensors and plain containers only). A file larger
+    than `limit` (weights_limit()) is refused before it is read."""
     with open_regular(path, "weights") as handle:
+        size = os.fstat(handle.fileno()).st_size
         head = handle.read(9)
+    if size > limit:
+        message = f"weights are {size:,} bytes, more than any state_dict of this network takes ({limit:,} bytes at most)"
+        raise SpecError(error("file-too-large", message, Span(path, 1, 1)))
     if path.endswith(".safetensors") or _looks_like_safetensors(head):
-        return _load_safetensors(path)
+        return _load_safetensors(path, limit)
     import torch
 
     try:
@@ -102,7 +121,7 @@ def load_weights(path: str) -> Weights:
         raise
     except Exception as exc:  # torch raises several types for a corrupt or unsafe file
         raise SpecError(
-            error("bad-weights", f"cannot read weights as a PyTorch state_dict: {exc}".splitlines()[0], Span(path, 1, 1))
+            error("bad-weights", f"cannot read weights as a PyTorch state_dict: {_why_not_loaded(exc)}", Span(path, 1, 1))
         ) from None
     if not isinstance(state, dict) or not all(isinstance(key, str) and hasattr(value, "numpy") for key, value in state.items()):
         raise SpecError(error("bad-weights", "weights file does not hold a state_dict (a mapping of names to tensors)", Span(path, 1, 1)))
@@ -110,19 +129,34 @@ def load_weights(path: str) -> Weights:
     return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()}, how)
 
 
+def _why_not_loaded(exc: Exception) -> str:
+    """torch.load's reason in one line. Its weights_only refusal opens with advice to load the file
+    with weights_only=False, which would run the file's code: the line that names what the pickle
+    holds is kept instead."""
+    text = str(exc)
+    if text.startswith("Weights only load failed"):
+        named = re.search(r"GLOBAL ([\w.]+)", text)
+        operand = re.search(r"Unsupported operand \d+", text)
+        reason = (
+            f"it calls {named.group(1)}" if named else operand.group(0) if operand else "it is not a pickle of tensors"
+        )
+        return f"weights_only=True refuses it, and nothing of it ran: {reason}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _looks_like_safetensors(head: bytes) -> bool:
     """safetensors files start with the length of their JSON header (8 bytes, little-endian), then '{'."""
     return len(head) == 9 and head[8:9] == b"{"
 
 
-def _load_safetensors(path: str) -> Weights:
+def _load_safetensors(path: str, limit: int) -> Weights:
     try:
         from safetensors import SafetensorError
         from safetensors.numpy import load
     except ImportError:
         raise SpecError(error("bad-weights", "reading a .safetensors file needs the safetensors package: pip install safetensors", Span(path, 1, 1))) from None
-    with open_regular(path, "weights") as handle:
-        data = handle.read()
+    data = read_regular(path, "weights", limit)
     try:
         tensors = load(data)
     except (SafetensorError, ValueError, TypeError) as exc:
@@ -155,15 +189,24 @@ def render_all(
     inline_functions: bool = False,
     opset: int | None = None,
     optimize: bool = False,
+    profile: bool = False,
 ) -> list[Artifact]:
     """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
-    (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
+    (for_inference, from_plain) and writes the ONNX model rewritten for inference; `profile` runs
+    each row of the module's forward() in a profiler range named after it."""
     with without_cycle_collection(), located_in_libraries(spec):
-        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize)
+        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize, profile)
 
 
 def _render_all(
-    spec: Spec, graph: Graph, stem: str, weights: Weights | None, inline_functions: bool, opset: int | None, optimize: bool
+    spec: Spec,
+    graph: Graph,
+    stem: str,
+    weights: Weights | None,
+    inline_functions: bool,
+    opset: int | None,
+    optimize: bool,
+    profile: bool,
 ) -> list[Artifact]:
     from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
@@ -171,7 +214,7 @@ def _render_all(
     layout = make_layout(spec, graph)
     if weights is not None:
         _refuse_unknown_keys(weights, layout)
-    source = render_pytorch(spec, graph, layout, optimize)
+    source = render_pytorch(spec, graph, layout, optimize, profile)
     state_dict = weights.tensors if weights is not None else None
     model = build_onnx(
         spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions or optimize, opset=opset or OPSET
@@ -204,88 +247,9 @@ def _refuse_unknown_keys(weights: Weights, layout: Layout) -> None:
 
 
 def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:
-    """Write to temporary files first; rename into place only when all were written."""
+    """Every artefact written into `out_dir`, all at once or none (`netgen.files.write_files`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [out_dir / artifact.name for artifact in artifacts]
-    for target in targets:
-        _check_target(target)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for artifact, target in zip(artifacts, targets, strict=True):
-            handle, temp = _create_beside(target)
-            staged.append((temp, target))
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(artifact.data)
-                stream.flush()
-                os.fsync(stream.fileno())
-        commit(staged)
-    except BaseException:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
-        raise
-    return targets
-
-
-def _check_target(target: Path) -> None:
-    """Failures the system would report only halfway through, about a temporary file: raised first, about the target."""
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
-    try:
-        longest = os.pathconf(target.parent, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        longest = 255
-    if len(os.fsencode(target.name)) > longest:
-        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target))
-
-
-def _create_beside(target: Path) -> tuple[int, Path]:
-    """A new, hidden temporary file next to `target`, created with mode 0666 so that the umask decides
-    its permissions as for any file a program creates (mkstemp would make it 0600)."""
-    while True:
-        temp = _beside(target, ".tmp")
-        try:
-            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), temp
-        except FileExistsError:
-            continue
-
-
-def _link_beside(target: Path) -> Path:
-    """A hard link to `target` under a new hidden name next to it: the previous file, kept until the new one is in place."""
-    while True:
-        backup = _beside(target, ".previous")
-        try:
-            os.link(target, backup)
-            return backup
-        except FileExistsError:
-            continue
-
-
-def _beside(target: Path, suffix: str) -> Path:
-    # Short, whatever the target's name: a name the file system takes for the target fits it too.
-    return target.with_name(f".netgen-{secrets.token_hex(6)}{suffix}")
-
-
-def commit(staged: list[tuple[Path, Path]]) -> None:
-    """The last stage: rename every file into place, or put every earlier one back if one fails."""
-    backups: list[tuple[Path, Path | None]] = []
-    try:
-        for temp, target in staged:
-            backup = None
-            if target.exists():
-                backup = _link_beside(target)
-            backups.append((target, backup))
-            os.replace(temp, target)
-    except BaseException:
-        for target, backup in reversed(backups):
-            if backup is not None:
-                os.replace(backup, target)
-            else:
-                target.unlink(missing_ok=True)
-        raise
-    finally:
-        for _, backup in backups:
-            if backup is not None:
-                backup.unlink(missing_ok=True)
+    return write_files([(out_dir / artifact.name, artifact.data) for artifact in artifacts])
 
 
 def stale_names(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
@@ -294,10 +258,8 @@ def stale_names(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
 
 
 def _differs(target: Path, artifact: Artifact) -> bool:
-    if target.exists() and not target.is_file():
-        # A folder or a pipe where a generated file belongs: reading it would fail or wait forever.
-        raise OSError(errno.EINVAL, "it is not a regular file", str(target))
-    return not target.exists() or target.read_bytes() != artifact.data
+    # A folder or a pipe where a generated file belongs is an OSError: reading it would fail or wait forever.
+    return read_output(target) != artifact.data
 
 
 def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
@@ -307,14 +269,15 @@ def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
         if not artifact.golden:
             continue
         target = out_dir / artifact.name
-        if _differs(target, artifact):
-            old_data = target.read_bytes() if target.exists() else b""
+        found = read_output(target)  # an OSError for a folder or a pipe where a generated file belongs
+        if found != artifact.data:
+            old_data = found if found is not None else b""
             # Bytes, not text: reading text would turn a "\r" in a description into a newline.
             old, new = old_data.decode("utf-8", errors="replace"), artifact.data.decode()
             diff = difflib.unified_diff(
                 old.splitlines(keepends=True),
                 new.splitlines(keepends=True),
-                fromfile=str(target) if target.exists() else "/dev/null",
+                fromfile=str(target) if found is not None else "/dev/null",
                 tofile=f"{target} (rebuilt)",
             )
             diffs.append("".join(diff))

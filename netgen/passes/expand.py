@@ -17,11 +17,14 @@ from netgen.ir.graph import Graph, Instance, Node
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
 from netgen.spec.parse import ACTIVATIONS, show, suggestion
-from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs
+from netgen.spec.schema import MAX_CHANNELS, BatchNormArgs, block_argument
 
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
+# How far `--max-layers` raises it: the limit bounds the time and memory a check takes (about a
+# minute and a few GiB here), and with it the values a spec file may hold once its aliases expand.
+MAX_LAYERS_CEILING = 1_000_000
 MAX_NESTING = 16
 
 
@@ -64,6 +67,8 @@ class _Expander:
         self.spec = spec
         self.problems: list[Diagnostic] = []
         self.added: list[str] = []  # every node this pass adds, in order: an instance's are a slice of it
+        # A block's op resolves alike in every use that passes it the same values: once per (call, values).
+        self._resolved: dict[tuple, object] = {}
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -134,7 +139,7 @@ class _Expander:
             self.add_node(merge, exits)
             self.graph.exits[name] = name
             return name
-        attrs = self.resolve(call, env, stack, block, label=name if block is None else None)
+        attrs = self.resolved(call, env, stack, block, label=name if block is None else None)
         self.add_node(
             Node(
                 name,
@@ -285,36 +290,17 @@ class _Expander:
                     )
                 )
             return found
-        if kind == "channels":
-            if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
-                return scale(value, self.spec.width, self.spec.width_divisor)
+        try:
+            checked = block_argument(kind, value)
+        except ValueError as exc:
             raise SpecError(
                 error(
                     "bad-value",
-                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a channel count (1 to {MAX_CHANNELS}) "
-                    f"or a parameter name, got {show(value)}",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {exc} or a parameter name, got {show(value)}",
                     span,
                 )
-            )
-        if kind == "float":
-            if isinstance(value, (int, float)):
-                return float(value)
-            raise SpecError(
-                error(
-                    "bad-value",
-                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be a number, got {show(value)}",
-                    span,
-                )
-            )
-        if isinstance(value, str):
-            return value
-        raise SpecError(
-            error(
-                "bad-value",
-                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be relu or none, got {show(value)}",
-                span,
-            )
-        )
+            ) from None
+        return scale(checked, self.spec.width, self.spec.width_divisor) if kind == "channels" else checked
 
     def sequence(
         self,
@@ -427,6 +413,16 @@ class _Expander:
                 span,
             )
         )
+
+    def resolved(self, call: OpCall, env, stack, block: Block | None, label: str | None):
+        """resolve(), remembered for the call's values: a network of many uses of one block resolves
+        each of the block's ops once per set of arguments. What fails is not remembered, so each
+        use reports its own diagnostic."""
+        key = (id(call), *env.values())
+        attrs = self._resolved.get(key)
+        if attrs is None:
+            attrs = self._resolved[key] = self.resolve(call, env, stack, block, label)
+        return attrs
 
     def resolve(self, call: OpCall, env, stack, block: Block | None = None, label: str | None = None):
         args = call.args

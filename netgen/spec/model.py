@@ -8,13 +8,12 @@ from typing import Literal
 from netgen.diagnostics import Span
 from netgen.spec.claims import Claim
 from netgen.spec.library import Import
-from netgen.spec.schema import DataArgs, InitArgs, Strict
+from netgen.spec.schema import PARAM_KINDS, DataArgs, InitArgs, ParamType, Strict
 
 Combine = Literal["seq", "concat", "add"]
 # What a block parameter holds: a channel count (the default), a number such as a residual
-# scale, or an activation (relu or none).
-ParamType = Literal["channels", "float", "activation"]
-PARAM_TYPES: tuple[ParamType, ...] = ("channels", "float", "activation")
+# scale, or an activation (relu or none); `PARAM_KINDS` declares what each takes.
+PARAM_TYPES: tuple[ParamType, ...] = tuple(PARAM_KINDS)
 Value = int | float | str  # a block argument: a number, an activation, or a parameter name
 
 

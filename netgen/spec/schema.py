@@ -12,6 +12,8 @@ and the JSON Schema shows their full declared type.
 
 from __future__ import annotations
 
+import functools
+import typing
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -23,8 +25,11 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    TypeAdapter,
+    ValidationError,
     create_model,
 )
+from pydantic.fields import FieldInfo
 from typing_extensions import TypeAliasType
 
 from netgen.spec.claims import COUNT_FORMS, SIZE_FORMS
@@ -55,7 +60,6 @@ Activation = Annotated[Literal["relu", "none"], Field(description="'relu' or 'no
 Flag = Annotated[StrictBool, Field(description="true or false")]
 # YAML reads .inf and .nan as floats; no argument of a layer means anything with them.
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Probability = Annotated[Finite, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
 
 # float32's range: the ONNX model keeps attributes such as epsilon in float32, and the weights that
 # init constants start are float32 in both backends; beyond it a value becomes inf or 0.
@@ -63,15 +67,29 @@ FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 
 
+def fits_float32(value: float) -> bool:
+    """Whether float32 holds `value` as a normal number or 0: neither inf nor, below 1.2e-38, 0 or a denormal."""
+    return value == 0 or FLOAT32_TINY <= abs(value) <= FLOAT32_MAX
+
+
 def _fits_float32(value: float) -> float:
-    if value != 0 and not FLOAT32_TINY <= abs(value) <= FLOAT32_MAX:
+    if not fits_float32(value):
         raise ValueError("outside float32's range")
     return value
 
 
-Float32 = Annotated[Finite, AfterValidator(_fits_float32)]
-Positive32 = Annotated[Float32, Field(gt=0.0, description="a number > 0 that float32 holds (1.2e-38 to 3.4e38)")]
+def float32(**bounds: float) -> Any:
+    """A number float32 holds (see `fits_float32`) within `bounds` (ge, gt, le, lt), which come before
+    the float32 check so that the JSON Schema shows them as its minimum and maximum."""
+    return Annotated[float, Field(allow_inf_nan=False, **bounds), AfterValidator(_fits_float32)]
+
+
+Float32 = float32()
+Positive32 = Annotated[float32(gt=0.0), Field(description="a number > 0 that float32 holds (1.2e-38 to 3.4e38)")]
 Number32 = Annotated[Float32, Field(description="a number that float32 holds: 0, or 1.2e-38 to 3.4e38 either side of 0")]
+Probability = Annotated[
+    float32(ge=0.0, lt=1.0), Field(description="a number from 0 up to (not including) 1 that float32 holds (0, or 1.2e-38 and above)")
+]
 Groups = Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description="a positive integer that divides both channel counts")]
 
 
@@ -97,7 +115,7 @@ class BatchNormArgs(Strict):
     """Batch normalisation (PyTorch's BatchNorm2d arguments)."""
 
     eps: Annotated[Positive32, Field(title="added to the variance, for numerical stability")] = 1e-5
-    momentum: Annotated[Finite, Field(ge=0.0, le=1.0, title="weight of each batch in the running statistics", description="a number from 0 to 1")] = 0.1
+    momentum: Annotated[float32(ge=0.0, le=1.0), Field(title="weight of each batch in the running statistics", description="a number from 0 to 1 that float32 holds (0, or 1.2e-38 and above)")] = 0.1
 
 
 class ConvArgs(Strict):
@@ -264,6 +282,39 @@ def keys_of(model: type[Strict]) -> tuple[str, ...]:
 
 MAX_TIMES = 1000
 ParamType = Literal["channels", "float", "activation"]
+# What an argument of each parameter type may be, declared once. Every argument a block use
+# writes goes through `block_argument`, which checks it against its type's declaration and keeps
+# any number it holds in float32's range, so a type added here inherits both checks.
+FloatArgument = Annotated[Number32, Field(description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0)")]
+PARAM_KINDS: dict[str, Any] = {
+    "channels": Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description=f"a channel count (1 to {MAX_CHANNELS})")],
+    "float": FloatArgument,
+    "activation": Annotated[Activation, Field(description="relu or none")],
+}
+assert tuple(PARAM_KINDS) == typing.get_args(ParamType)
+
+
+def block_argument(kind: str, value: Any) -> Any:
+    """`value` as a parameter of type `kind` holds it; a ValueError says what the type takes."""
+    try:
+        checked = _argument_adapter(kind).validate_python(value)
+    except ValidationError:
+        raise ValueError(param_kind_description(kind)) from None
+    if isinstance(checked, float) and not fits_float32(checked):
+        raise ValueError(f"{param_kind_description(kind)}; float32 holds 0, or 1.2e-38 to 3.4e38 either side of 0")
+    return checked
+
+
+def param_kind_description(kind: str) -> str:
+    """What an argument of type `kind` may be, as its declaration says."""
+    described = [meta.description for meta in typing.get_args(PARAM_KINDS[kind])[1:] if isinstance(meta, FieldInfo) and meta.description]
+    return described[-1] if described else kind
+
+
+@functools.cache
+def _argument_adapter(kind: str) -> TypeAdapter:
+    return TypeAdapter(PARAM_KINDS[kind], config=ConfigDict(strict=True))
+
 BlockArgument = Annotated[
     float | StrictStr, Field(description="a number, relu, none, or a parameter of the enclosing block")
 ]
@@ -304,7 +355,8 @@ class HeadMeta(Strict):
         StrictStr, Field(alias="from", title="the trunk layer it reads", description="the name of the layer it attaches to")
     ]
     loss_weight: Annotated[
-        Finite, Field(ge=0.0, le=1000.0, title="its loss's weight in training_loss()", description="a number from 0 to 1000")
+        float32(ge=0.0, le=1000.0),
+        Field(title="its loss's weight in training_loss()", description="a number from 0 to 1000 that float32 holds (0, or 1.2e-38 and above)"),
     ] = 1.0
 
 
@@ -322,7 +374,8 @@ class ResidualArgs(Strict):
     """`residual:`: the block computes act(input + scale * body)."""
 
     scale: Annotated[
-        Finite | Symbol, Field(title="the body's scale", description="a finite number or a float parameter")
+        FloatArgument | Symbol,
+        Field(title="the body's scale", description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0) or a float parameter"),
     ] = 1.0
     act: Annotated[
         Activation | Symbol,
@@ -460,6 +513,7 @@ class BlockLibrary(Strict):
 LAYER_META_KEYS = keys_of(LayerMeta)
 HEAD_KEYS = keys_of(HeadMeta)
 INLINE_HEAD_KEY = "head"
+INLINE_HEAD_KEYS = keys_of(InlineHeadMeta)
 BLOCK_KEYS = keys_of(BlockDecl)
 RESIDUAL_KEYS = keys_of(ResidualArgs)
 

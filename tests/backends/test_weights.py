@@ -5,6 +5,7 @@ and runs without the safetensors package (only the helpers need it, and say so),
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -131,3 +132,43 @@ def test_a_corrupt_safetensors_file_is_a_located_error(tmp_path):
     assert run.stderr.startswith(f"{path}:1:1: error: cannot read weights as safetensors: ")
     assert run.stderr.rstrip().endswith("[bad-weights]\n1 error") or "[bad-weights]" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+class _RunsCode:
+    """What an untrusted pickle holds: unpickling it would run a command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (subprocess.call, (["touch", str(self.marker)],))
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_build_weights_refuses_a_pipe_a_folder_and_a_file_larger_than_the_network(tmp_path, suffix):
+    """Weights are read as check reads a spec: a regular file, bounded (here by what a state_dict of
+    the network can take, float64 included), refused before anything is read."""
+    pipe, folder, huge = tmp_path / f"pipe{suffix}", tmp_path / f"folder{suffix}", tmp_path / f"huge{suffix}"
+    os.mkfifo(pipe)
+    folder.mkdir()
+    with open(huge, "wb") as handle:
+        handle.truncate(8 << 30)  # sparse: 8 GiB that take no disk
+    expected = {
+        pipe: "cannot read weights: it is a pipe (FIFO), not a regular file [not-a-file]",
+        folder: "cannot read weights: it is a folder, not a regular file [not-a-file]",
+        huge: "weights are 8,589,934,592 bytes, more than any state_dict of this network takes",
+    }
+    for path, message in expected.items():
+        run = netgen_cli("build", str(GOOGLENET_BN), "--weights", str(path), "--out", str(tmp_path / "out"), cwd=tmp_path)
+        assert run.returncode == 1 and run.stderr.startswith(f"{path}:1:1: error: {message}"), run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_weights_refuses_a_pickle_that_would_run_code_and_runs_none_of_it(tmp_path):
+    marker, path = tmp_path / "ran", tmp_path / "untrusted.pt"
+    torch.save({"conv1.conv.weight": _RunsCode(marker)}, path)
+    run = netgen_cli("build", str(GOOGLENET_BN), "--weights", str(path), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert run.returncode == 1
+    assert "weights_only=True refuses it, and nothing of it ran: " in run.stderr and "[bad-weights]" in run.stderr
+    assert "weights_only` set to `False`" not in run.stderr  # torch's advice to run the file is not repeated
+    assert not marker.exists() and not (tmp_path / "out").exists()
