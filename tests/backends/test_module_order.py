@@ -115,3 +115,4 @@ def test_outputs_when_training_is_torchvisions_default(write_spec, tmp_path):
     x = torch.randn(2, 3, 32, 32)
     assert isinstance(network.eval()(x), torch.Tensor)
     assert network.train()(x)._fields == ("logits", "aux_logits")
+
