@@ -183,6 +183,7 @@ class _Expander:
             origin.ref_row,
             call,
             _scope(origin, name.rpartition(".")[0] or name),
+            init_std=layer.init_std,
         )
         node.unbound = unbound
         self.add_node(node, [source])
