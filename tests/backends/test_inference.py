@@ -150,7 +150,9 @@ def test_every_shipped_spec_has_an_inference_build_equal_to_its_plain_one(spec_p
     with torch.no_grad():
         expected = network.eval()(x)
         got = module.from_plain(network.state_dict())(x)
-    assert module.FUSED_1X1  # every Inception network has reductions to fuse
+    # every Inception network up to 2016 has 1x1 reductions reading one input to fuse; InceptionNeXt's
+    # branches are depthwise convolutions on parts of a split, and its 1x1s read one another
+    assert bool(module.FUSED_1X1) != spec_path.stem.startswith("inception-next")
     torch.testing.assert_close(got, expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
 
 

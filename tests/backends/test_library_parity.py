@@ -25,6 +25,8 @@ LIBRARIES = {
     "inception-v4.yaml": ("timm-inception-v4-state-dict.tsv", 42_679_816, 42_679_816),
     "inception-resnet-v2.yaml": ("timm-inception-resnet-v2-state-dict.tsv", 55_843_464, 55_843_464),
     "bn-inception.yaml": ("caffe-bn-inception-state-dict.tsv", 11_295_240, 11_295_240),
+    "inception-next-atto.yaml": ("timm-inception-next-atto-state-dict.tsv", 4_156_520, 4_156_520),
+    "inception-next-tiny.yaml": ("timm-inception-next-tiny-state-dict.tsv", 28_055_680, 28_055_680),
 }
 
 # torchvision registers Inception3's AuxLogits between Mixed_6e and Mixed_7a; the generated module
@@ -71,17 +73,23 @@ def test_parameter_counts_are_the_librarys(library_net):
         assert sum(parameter.numel() for parameter in bare.parameters()) == without_heads
 
 
-def test_a_state_dict_of_the_librarys_shapes_loads_strictly(library_net):
-    spec_name, _, network = library_net
-    generator = torch.Generator().manual_seed(1)
+def random_state_dict(key_list: str, seed: int, std: float) -> dict[str, torch.Tensor]:
+    """Random weights of a key list's shapes (std `std`), running variances from 0.5 to 1.5."""
+    generator = torch.Generator().manual_seed(seed)
     weights = {}
-    for key, shape in read_key_list(LIBRARIES[spec_name][0]).items():
+    for key, shape in read_key_list(key_list).items():
         if key.endswith("num_batches_tracked"):
             weights[key] = torch.tensor(7)
         elif key.endswith("running_var"):
             weights[key] = torch.rand(shape, generator=generator) + 0.5
         else:
-            weights[key] = torch.randn(shape, generator=generator) * 0.05
+            weights[key] = torch.randn(shape, generator=generator) * std
+    return weights
+
+
+def test_a_state_dict_of_the_librarys_shapes_loads_strictly(library_net):
+    spec_name, _, network = library_net
+    weights = random_state_dict(LIBRARIES[spec_name][0], seed=1, std=0.05)
     network.load_state_dict(weights, strict=True)
     for key, value in network.state_dict().items():
         assert torch.equal(value, weights[key]), key
