@@ -162,8 +162,7 @@ class StageX2(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        downsample = self.downsample(x)
-        x = downsample
+        x = self.downsample(x)
         x = self.blocks(x)
         return x
 
@@ -195,8 +194,7 @@ class StageX6(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        downsample = self.downsample(x)
-        x = downsample
+        x = self.downsample(x)
         x = self.blocks(x)
         return x
 

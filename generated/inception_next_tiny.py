@@ -164,8 +164,7 @@ class StageX3(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        downsample = self.downsample(x)
-        x = downsample
+        x = self.downsample(x)
         x = self.blocks(x)
         return x
 
@@ -200,8 +199,7 @@ class StageX9(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        downsample = self.downsample(x)
-        x = downsample
+        x = self.downsample(x)
         x = self.blocks(x)
         return x
 
