@@ -1037,6 +1037,11 @@ class _BlockWriter:
                 var, out = self.branch(branch, rel, part_var, part)
             variables.append(var)
             outs.append(out)
+        last = self.steps[-1] if self.steps else None
+        if len(branches) == 1 and split is None and target is not None and last is not None and last.target == variables[0]:
+            # One branch is its own result (a stage's `downsample`): `x = self.downsample(x)`, not a cat of one.
+            self.steps[-1] = replace(last, target=target)
+            return target, outs[0]
         self.steps.append(Step(target, op, tuple(variables)))
         return target, (sum(outs[1:], outs[0]) if op == "concat" else outs[0])
 

@@ -13,7 +13,7 @@ from netgen.lsp.analysis import View
 from netgen.lsp.outline import Entry
 from netgen.lsp.roles import Role, role_of
 from netgen.spec.model import Block
-from netgen.spec.schema import OP_ARGS
+from netgen.spec.schema import OP_ARGS, PARAM_KINDS, param_kind_description
 from netgen.summary import as_chw, size_text
 
 MAX_USES = 12  # uses listed in a hover; the rest are counted
@@ -229,8 +229,19 @@ def _param(view: View, block: Block, param: str) -> str:
     return "\n".join(lines)
 
 
+# What a block parameter of each type takes, in a hover's words; one line for every type there is.
+PARAM_KIND_TEXT = {
+    "channels": "a channel count",
+    "int": "a whole number (a kernel size or a stride; never scaled by width)",
+    "float": "a number",
+    "activation": f"an activation ({param_kind_description('activation')})",
+    "pool": f"a pool type ({param_kind_description('pool')})",
+}
+assert set(PARAM_KIND_TEXT) == set(PARAM_KINDS)
+
+
 def _param_kind(kind: str) -> str:
-    return {"channels": "a channel count", "float": "a number", "activation": "an activation (relu or none)"}[kind]
+    return PARAM_KIND_TEXT[kind]
 
 
 # -- arguments and values ----------------------------------------------------------------------

@@ -422,8 +422,10 @@ def _layer_model(op: str, meta: type[Strict]) -> type[Strict]:
         takes: Any = dict[Symbol, "Branch"] | None
     elif args is NoArgs:
         takes = None
-    else:
+    elif any(field.is_required() for field in args.model_fields.values()):
         takes = args
+    else:
+        takes = args | None  # `{batchnorm: }`: every argument at its default, as the loader reads it
     what = op_title(op)
     field = (Annotated[takes, Field(title=what, description=f"{op}'s arguments")], ...)
     kind = "InlineHead" if meta is InlineHeadMeta else "Head" if meta is HeadMeta else "Layer"

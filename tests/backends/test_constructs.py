@@ -53,6 +53,11 @@ blocks:
       branch5x5_2: {conv: {out: 8, kernel: 5, pad: 2}}
       branch_pool: {conv: {out: pool_features, kernel: 1}, from: input}
       out: {concat: , from: [branch1x1, branch5x5_2, branch_pool]}
+  stage:                        # a one-branch add: an nn.Sequential layer of the block (timm's downsample)
+    params: [c]
+    layers:
+      downsample: {add: {downsample: [batchnorm: , conv: {out: c, kernel: 2, stride: 2, bn: false, act: none, bare: true}]}}
+      conv: {conv: {out: c, kernel: 1}}
 layers:
   features:                     # a numbered group
     sequential:
@@ -61,6 +66,7 @@ layers:
   a1: {tv_a: [8]}
   repeat: {res: [0.17, relu], times: 3}
   last: {res: [1.0, none]}
+  stage: {stage: [12]}
   avgpool: {global_avgpool: }
   flatten: {flatten: }
   fc: {linear: {out: num_classes}}
@@ -92,6 +98,8 @@ def test_each_construct_puts_its_weights_where_the_libraries_do(compiled):
         "repeat.2.conv2d.weight",  # a bare conv: no BasicConv2d unit
         "repeat.2.conv2d.bias",
         "last.conv2d.weight",
+        "stage.downsample.0.running_mean",  # the items of a one-branch add's nn.Sequential
+        "stage.downsample.1.weight",
     ):
         assert key in keys, key
     assert not any(key.startswith("features.1.branch3x3.") or ".conv2d.conv." in key for key in keys)
@@ -110,6 +118,7 @@ def test_the_generated_forward_says_what_the_spec_says(compiled):
         'self.last = Res(24, 1.0, "none")',
         "x = self.features[1](x)",
         "out = self.branch5x5_1(x)",
+        "x = self.downsample(x)",  # a one-branch add is its branch: no sum of one
     ):
         assert line in source, line
 

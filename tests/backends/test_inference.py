@@ -185,7 +185,9 @@ def test_every_shipped_spec_has_an_inference_build_within_its_stated_tolerance(s
         expected = network.eval()(x)
         got = module.from_plain(network.state_dict())(x)
         exact = copy.deepcopy(network).double()(x.double())
-    assert module.FUSED_1X1  # every Inception network has reductions to fuse
+    # every Inception network up to 2016 has 1x1 reductions reading one input to fuse; InceptionNeXt's
+    # branches are depthwise convolutions on parts of a split, and its 1x1s read one another
+    assert bool(module.FUSED_1X1) != spec_path.stem.startswith("inception-next")
     tolerance = TOLERANCE[spec_path.stem]
     assert _relative(got, expected) <= tolerance
     assert _relative(got, exact) <= tolerance

@@ -31,6 +31,8 @@ LIBRARIES = {
     "inception-v4.yaml": ("timm-inception-v4-state-dict.tsv", 42_679_816, 42_679_816),
     "inception-resnet-v2.yaml": ("timm-inception-resnet-v2-state-dict.tsv", 55_843_464, 55_843_464),
     "bn-inception.yaml": ("caffe-bn-inception-state-dict.tsv", 11_295_240, 11_295_240),
+    "inception-next-atto.yaml": ("timm-inception-next-atto-state-dict.tsv", 4_156_520, 4_156_520),
+    "inception-next-tiny.yaml": ("timm-inception-next-tiny-state-dict.tsv", 28_055_680, 28_055_680),
 }
 
 
@@ -84,7 +86,8 @@ def library_ordered(shapes: dict[str, tuple[int, ...]], tensors: dict[str, torch
     return root
 
 
-def _random_state(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
+def _random_state(shapes: dict[str, tuple[int, ...]], seed: int, std: float = 0.05) -> dict[str, torch.Tensor]:
+    """Random weights of these shapes (std `std`), running variances from 0.5 to 1.5."""
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for key, shape in shapes.items():
@@ -93,8 +96,13 @@ def _random_state(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, to
         elif key.endswith("running_var"):
             state[key] = torch.rand(shape, generator=generator) + 0.5
         else:
-            state[key] = torch.randn(shape, generator=generator) * 0.05
+            state[key] = torch.randn(shape, generator=generator) * std
     return state
+
+
+def random_state_dict(key_list: str, seed: int, std: float) -> dict[str, torch.Tensor]:
+    """Random weights of a key list's shapes."""
+    return _random_state(read_key_list(key_list), seed, std)
 
 
 OPTIMIZERS = {

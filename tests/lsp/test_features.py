@@ -91,6 +91,16 @@ def test_hover_on_arguments_values_and_rows():
     assert "output_size 28x28x256" in row
 
 
+def test_hover_on_a_typed_parameter_says_what_its_type_takes():
+    atto = view_of(SPECS / "inception-next-atto.yaml")
+    assert _hover(atto, "params: [dim, hidden, gc, band: int]", "band").startswith(
+        "parameter `band` of **stage_first_x2(dim, hidden, gc, band: int)**: a whole number"
+    )
+    assert _hover(atto, "[ 40,    160, 10,    9]", "9").endswith(
+        ": a whole number (a kernel size or a stride; never scaled by width)"
+    )
+
+
 def test_hover_on_a_block_argument_names_its_parameter_and_the_width_scales_it():
     assert (
         _hover(view_of(GOOGLENET), "[ 64,   96", "96")

@@ -78,3 +78,25 @@ def test_netgen_schema_prints_the_committed_file():
     assert run.returncode == 0, run.stderr
     assert run.stdout == (SPECS / SCHEMA_FILE).read_text(encoding="utf-8")
     assert json.loads(run.stdout)["$schema"].endswith("2020-12/schema")
+
+
+def test_an_op_written_without_arguments_validates_where_the_loader_takes_it(validator, tmp_path):
+    """`{batchnorm: }` is batch norm with every argument at its default, for the loader and the schema alike;
+    `{conv: }` lacks `out` for both."""
+    from netgen.compile import compile_file
+    from netgen.diagnostics import SpecError
+
+    def spec(layer: dict) -> dict:
+        return {"name": "N", "input": [3, 8, 8], "num_classes": 2, "layers": {"conv": {"conv": {"out": 4, "kernel": 1}}, "x": layer}}
+
+    for op, accepted in (("batchnorm", True), ("layernorm", True), ("gelu", True), ("conv", False)):
+        errors = list(validator.iter_errors(spec({op: None})))
+        assert (errors == []) == accepted, op
+        path = tmp_path / f"{op}.yaml"
+        path.write_text(f"name: N\ninput: [3, 8, 8]\nnum_classes: 2\nlayers:\n  conv: {{conv: {{out: 4, kernel: 1}}}}\n  x: {{{op}: }}\n")
+        try:
+            compile_file(str(path))
+            loaded = True
+        except SpecError:
+            loaded = False
+        assert loaded == accepted, op
