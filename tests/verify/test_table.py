@@ -297,7 +297,7 @@ def test_figure5_as_printed_checks_every_module_column(tmp_path):
 
 
 def test_a_module_pooling_otherwise_mismatches_at_its_line(tmp_path):
-    result, path = _bn_inception(tmp_path, ("{inception_max:    [352,", "{inception_avg:    [352,"))
+    result, path = _bn_inception(tmp_path, ("224,  max,  128]", "224,  avg,  128]"))
     check = cell(result, "5b", "pool_proj")
     assert (check.printed, check.computed, check.mark) == ("max + 128", "avg + 128", Mark.MISMATCH)
     assert check.span.line == line_of(path, "inception_5b:")
@@ -307,13 +307,13 @@ def test_declared_columns_match_a_blocks_parameters_by_any_of_their_names(tmp_pa
     # Figure 5 names `d3x3` and `d3x3_reduce` among the parameters of its double 3x3 columns.
     result, _ = _bn_inception(
         tmp_path,
-        ("double_3x3_reduce, double_3x3, pool_proj]", "d3x3_reduce, d3x3, pool_proj]"),
+        ("double_3x3_reduce, double_3x3, pool: pool,", "d3x3_reduce, d3x3, pool: pool,"),
         ("double_3x3_reduce, double_3x3]", "d3x3_reduce, d3x3]"),
         ("{out: double_3x3_reduce,", "{out: d3x3_reduce,"),
         ("{out: double_3x3,", "{out: d3x3,"),
     )
     assert result.ok
     assert cell(result, "4d", "double_3x3_reduce").computed == "160"
-    wrong, path = _bn_inception(tmp_path, ("[ 96,  128, 192,   160,  192,  128]", "[ 96,  128, 192,   160,  176,  112]"))
+    wrong, path = _bn_inception(tmp_path, ("[ 96,  128, 192,   160,  192,  avg,  128]", "[ 96,  128, 192,   160,  176,  avg,  112]"))
     assert (cell(wrong, "4d", "double_3x3").mark, cell(wrong, "4d", "pool_proj").computed) == (Mark.MISMATCH, "avg + 112")
     assert cell(wrong, "4d", "double_3x3").span.line == line_of(path, "inception_4d:")
