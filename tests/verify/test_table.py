@@ -258,16 +258,22 @@ def test_input_size_is_what_a_rows_first_layer_receives():
 # -- a reference that declares its own module columns: BN-Inception's Figure 5 ------------------
 
 BN_INCEPTION = SPECS / "bn-inception.yaml"
+BN_INCEPTION_BLOCKS = SPECS / "blocks" / "bn-inception.yaml"
 FIGURE5 = SPECS / "reference" / "bn-inception-figure5.yaml"
 
 
 def _bn_inception(tmp_path, *replacements: tuple[str, str]):
-    text = BN_INCEPTION.read_text()
+    """BN-Inception's spec and its block library copied to tmp_path, each replacement made in whichever holds it."""
+    texts = {"spec": BN_INCEPTION.read_text(), "library": BN_INCEPTION_BLOCKS.read_text()}
     for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "bn-inception.yaml"
-    path.write_text(text)
+        holding = [part for part, text in texts.items() if old in text]
+        assert holding, old
+        for part in holding:
+            texts[part] = texts[part].replace(old, new)
+    path = tmp_path / BN_INCEPTION.name
+    path.write_text(texts["spec"])
+    (tmp_path / "blocks").mkdir(exist_ok=True)
+    (tmp_path / "blocks" / BN_INCEPTION_BLOCKS.name).write_text(texts["library"])
     spec, graph = compile_file(str(path))
     return verify(spec, graph, load_reference(str(FIGURE5))), path
 
