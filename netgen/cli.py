@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 from enum import StrEnum
@@ -55,6 +56,15 @@ class _Group(TyperGroup):
     def get_params(self, ctx: typer.Context) -> list:
         return _show_values(super().get_params(ctx))
 
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        # An unknown command (`netgen chek`) answers in JSON too when --json follows it.
+        _Request.json = "--json" in args
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as exc:
+            _json_error(getattr(exc, "exit_code", EXIT_USAGE), exc.format_message())
+            raise
+
 
 class _Command(TyperCommand):
     """Usage lines as a reader writes them (`netgen build SPEC... [--out DIR] [--check]`), and
@@ -62,6 +72,15 @@ class _Command(TyperCommand):
 
     def get_params(self, ctx: typer.Context) -> list:
         return _show_values(super().get_params(ctx))
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # Known before the options are parsed, so that a usage error in any of them answers in JSON.
+        _Request.json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as exc:
+            _json_error(getattr(exc, "exit_code", EXIT_USAGE), exc.format_message())
+            raise
 
     def get_usage(self, ctx: typer.Context) -> str:
         # One line: click would wrap it at 80 columns, breaking `--inline-functions` at its hyphen.
@@ -107,15 +126,35 @@ def _main(
         bool, typer.Option("--version", help="Print netgen's version and exit.", callback=_show_version, is_eager=True)
     ] = False,
 ) -> None:
-    pass
+    from netgen.files import forget_reads
+
+    forget_reads()  # what this command reads is what it must not write onto
 
 
 # -- shared arguments and options -------------------------------------------------------------
 
 
+class _Request:
+    """What the command line asked for, as far as an error before the command's result needs it."""
+
+    json = False  # --json: stdout is one JSON object whatever happens, an error of usage or netgen's own too
+    output: _Output | None = None  # the command's output, once it has one: its diagnostics go with an error
+
+
+def _json_error(code: int, message: str) -> None:
+    """With --json, an error that ends the command is one JSON object on stdout: the exit code,
+    the message, and the diagnostics reported before it."""
+    if not _Request.json:
+        return
+    diagnostics = _Request.output.diagnostics if _Request.output is not None else []
+    document = {"ok": False, "error": {"exit_code": code, "message": message}, "diagnostics": [d.as_json() for d in diagnostics]}
+    typer.echo(json.dumps(document, indent=2))
+
+
 def _usage_error(message: str) -> NoReturn:
     """A usage mistake: one line, no location, exit 2."""
     typer.echo(escape(f"netgen: error: {message}"), err=True)
+    _json_error(EXIT_USAGE, message)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -163,13 +202,21 @@ def _input_size(text: str | None) -> tuple[int, int, int] | None:
             f"expected C,H,W with commas, channels first as the spec's `input`, such as 3,299,299; got {text!r} "
             "(sizes print as HxWxC: 299x299x3)"
         )
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        values = ()
+    parts = text.split(",")
+    # ASCII digits only: int() would also read '3_0' and digits of other scripts ('٣').
+    values = tuple(int(part) for part in parts) if all(re.fullmatch(r"[0-9]+", part) for part in parts) else ()
     if len(values) != 3 or not all(1 <= value <= MAX_SPATIAL for value in values):
         raise typer.BadParameter(f"expected C,H,W: three integers from 1 to {MAX_SPATIAL}, such as 3,299,299; got {text!r}")
     return values
+
+
+def _max_layers(value: int | None) -> int | None:
+    """--max-layers N: the ceiling keeps a check's time bounded, however large N is written."""
+    from netgen.passes.expand import MAX_LAYERS_CEILING
+
+    if value is not None and value > MAX_LAYERS_CEILING:
+        raise typer.BadParameter(f"at most {MAX_LAYERS_CEILING:,}, the most a check can expand in bounded time; got {value:,}")
+    return value
 
 
 SpecArg = Annotated[
@@ -195,7 +242,8 @@ MaxLayersOption = Annotated[
         "--max-layers",
         metavar="N",
         min=1,
-        help="Refuse a network that expands to more layers than this (default: 50,000), and a spec file of more values; raise it for networks that really are that large.",
+        callback=_max_layers,
+        help="Refuse a network that expands to more layers than this (default: 50,000; at most 1,000,000), and a spec file of more values; raise it for networks that really are that large.",
         show_default=False,
     ),
 ]
@@ -232,6 +280,7 @@ class _Output:
     def __init__(self, as_json: bool):
         self.as_json = as_json
         self.diagnostics: list[Diagnostic] = []
+        _Request.output = self
 
     def report(self, diagnostics: list[Diagnostic]) -> None:
         """Diagnostics of one spec, then their tally ('2 errors, 1 warning')."""
@@ -244,9 +293,11 @@ class _Output:
             typer.echo(_styled(diagnostic) if colour else escape(diagnostic.render()), err=True, color=colour)
         typer.echo(count(diagnostics), err=True)
 
-    def line(self, text: str, err: bool = False, nl: bool = True) -> None:
+    def line(self, text: str, err: bool = False, nl: bool = True, keep: str = "\n") -> None:
+        """A line for the terminal: what it would obey shown as escapes, but the characters in
+        `keep`, which a machine-readable text (DOT's tabs) has escaped in its own syntax already."""
         if not self.as_json:
-            typer.echo(escape(text), err=err, nl=nl)
+            typer.echo(escape(text, keep=keep), err=err, nl=nl)
 
     def finish(self, code: int = 0, **result: Any) -> None:
         if self.as_json:
@@ -637,13 +688,16 @@ def graph(
     else:
         text = to_mermaid(diagram) if form == "mermaid" else to_dot(diagram)
     if output is not None:
+        from netgen.files import write_files
+
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            write_files([(Path(output), text.encode("utf-8"))])
         except OSError as exc:
             _os_failure(exc, "write")
         out.line(f"wrote {output}")
     else:
-        out.line(text, nl=not text.endswith("\n"))
+        # Mermaid, DOT and SVG escape every character a terminal would obey; their tabs are layout.
+        out.line(text, nl=not text.endswith("\n"), keep="\n\t")
     out.finish(0, format=form.value, level=level.value, graph=diagram_json(diagram), text=text)
 
 
@@ -735,38 +789,48 @@ def new(
     as_json: JsonOption = False,
 ) -> None:
     """Write a new spec to start from, every field commented, and the JSON Schema beside it for the editor."""
+    from netgen.build import module_name_problem, suggest_name
+    from netgen.files import read_output, write_files
     from netgen.spec.document import SCHEMA_FILE, schema_text
     from netgen.spec.new import new_spec, spec_name
 
     if spec_name(name) is None:
         _usage_error(f"{name!r} is not a usable name: use letters, digits, '_' and '-', starting with a letter")
+    stem = name.replace("-", "_")
+    why = module_name_problem(stem)
+    if why is not None:
+        _usage_error(f"{name!r} is not a usable name: the generated module would be named {stem!r}, which {why}; choose another NAME, e.g. {suggest_name(stem)}")
     if source is not None:
         _existing(source)
-    target = Path(out_dir) / f"{name}.yaml"
-    if target.exists():
+    folder = Path(out_dir)
+    _out_folder(folder, [], ".yaml")
+    target = folder / f"{name}.yaml"
+    if os.path.lexists(target):
         _usage_error(f"{target} exists already; choose another NAME or remove it")
-    text, beside = new_spec(name, target, source)
-    for path, content in beside.items():
-        if path.exists() and path.read_bytes() != content:
-            _usage_error(f"{path} exists already and differs from the file {source} reads there; remove it or choose another --out")
     out = _Output(as_json)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    schema_file = target.parent / SCHEMA_FILE
-    written = []
-    if not schema_file.exists():
-        schema_file.write_text(schema_text(), encoding="utf-8")
-        written.append(str(schema_file))
-    for path, content in beside.items():
-        if not path.exists():
+    try:
+        text, beside = new_spec(name, target, source)
+    except SpecError as exc:
+        out.report(exc.diagnostics)
+        out.finish(EXIT_SPEC_ERROR)
+    files = [] if (folder / SCHEMA_FILE).exists() else [(folder / SCHEMA_FILE, schema_text().encode())]
+    try:
+        for path, content in beside.items():
+            there = read_output(path)
+            if there is None:
+                files.append((path, content))
+            elif there != content:
+                _usage_error(f"{path} exists already and differs from the file {source} reads there; remove it or choose another --out")
+        files.append((target, text.encode()))
+        for path, _ in files:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            written.append(str(path))
-    target.write_text(text, encoding="utf-8")
-    written.append(str(target))
+        written = write_files(files)
+    except OSError as exc:
+        _os_failure(exc, "write")
     for path in written:
         out.line(f"wrote {path}")
     out.line(f"next: netgen check {target}")
-    out.finish(0, written=written)
+    out.finish(0, written=[str(path) for path in written])
 
 
 @_command("netgen lsp (started by the editor; README: Editor support)")
@@ -806,9 +870,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("NETGEN_TRACEBACK"):
             raise
+        message = f"internal error: {type(exc).__name__}: {exc}"
         print(
-            escape(f"netgen: internal error: {type(exc).__name__}: {exc}", keep="") + "\n"
+            escape(f"netgen: {message}", keep="") + "\n"
             "This is a bug in netgen, not in your spec. Run again with NETGEN_TRACEBACK=1 to see the traceback.",
             file=sys.stderr,
         )
+        _json_error(EXIT_INTERNAL, message)
         sys.exit(EXIT_INTERNAL)

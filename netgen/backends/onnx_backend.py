@@ -12,7 +12,6 @@ after the generated module's state_dict keys; the text quotes every name, so dot
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from netgen.ops import OPS
 from netgen.ops.base import ARGS, Arg, BackendGuard, OnnxContext, Step, Tensor, Weight
 from netgen.passes.shapes import fmt
 from netgen.printable import escape
+from netgen.spec.fields import fits_float32
 from netgen.spec.model import Spec
 
 # The default ai.onnx opset is the newest that both onnx.checker (onnx 1.23) and onnxruntime
@@ -129,6 +129,7 @@ def build_onnx(
     the checks run on the spec's input size first, so every shape is compared with the IR's."""
     if not MIN_OPSET <= opset <= OPSET:
         raise OnnxBackendError(f"opset {opset} is outside the supported {MIN_OPSET} to {OPSET}")
+    _refuse_rounding_of_older_opsets(graph, opset)
     export = _export(spec, graph, layout, inline_functions, opset)
     text = _render(spec, graph, export)
     try:
@@ -265,16 +266,22 @@ def _attr(name: str, value) -> str:
     if isinstance(value, (tuple, list)):
         return f"{name} = [" + ", ".join(repr(int(item)) for item in value) + "]"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise OnnxBackendError(f"attribute {name} = {value!r} is not a finite number")
-        return f"{name} = {float(value)!r}"
+        return f"{name} = {_float32(name, value)}"
     return f"{name} = {int(value)!r}"
 
 
 def _tensor_attr(name: str, tensor: Tensor) -> str:
     if tensor.dtype == "int64":
         return f"{name} = int64[{', '.join(map(str, tensor.shape))}] {{" + ", ".join(repr(int(v)) for v in tensor.values) + "}"
-    return f"{name} = {_tensor_type(tensor.shape)} {{" + ", ".join(repr(float(v)) for v in tensor.values) + "}"
+    return f"{name} = {_tensor_type(tensor.shape)} {{" + ", ".join(_float32(name, v) for v in tensor.values) + "}"
+
+
+def _float32(name: str, value: float) -> str:
+    """A float attribute's literal. ONNX keeps it in float32; the spec's checks keep every number
+    that gets here in its range, so one outside it is netgen's mistake."""
+    if not fits_float32(float(value)):
+        raise OnnxBackendError(f"attribute {name} = {value!r} does not fit float32")
+    return repr(float(value))
 
 
 # -- the graph and its functions ---------------------------------------------------------------
@@ -527,6 +534,21 @@ def _names(ref, inputs: list[str], slots: dict[str, str], values: dict[str, str]
     if isinstance(ref, Step):
         return [values[ref.name]]
     return [references["previous"]]
+
+
+def _refuse_rounding_of_older_opsets(graph: Graph, opset: int) -> None:
+    """An op that an older opset computes otherwise (a pool's ceil rounding before opset 22): an
+    error at the op, with the way out."""
+    problems = []
+    for node in graph.trunk():
+        op = OPS.get(node.kind)
+        if op is None or op.onnx_opset_rule is None:
+            continue
+        problem = op.onnx_opset_rule(node.attrs, graph[graph.inputs(node.name)[0]].shape, node.shape, opset)
+        if problem is not None:
+            problems.append(error("opset-rounding", f"{node.name}: {problem}", node.span))
+    if problems:
+        raise SpecError(problems)
 
 
 def _merge_label(node: Node) -> str:

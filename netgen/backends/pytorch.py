@@ -674,7 +674,7 @@ class _Planner:
         if layer.container is None:
             return ModuleRef(path)
         attr, index = path.rsplit(".", 1)
-        return ModuleRef(attr, int(index))
+        return ModuleRef(attr, int(index) if index.isdigit() else index)  # a merge is no item: no number
 
     def exit_shape(self, rel: str) -> tuple[int, ...]:
         return self.graph[self.graph.exit_of(rel)].shape
@@ -1244,13 +1244,18 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
         if node.kind is not OpKind.CONV or (attrs.kernel, attrs.stride, attrs.pad, attrs.groups) != ((1, 1), (1, 1), (0, 0), 1):
             continue
         groups.setdefault(graph.inputs(node.name)[0], []).append(layout.slots[node.name][0].key.removesuffix(".weight"))
-    taken = set(layout.modules.values()) | {slot.key.rpartition(".")[0] for slots in layout.slots.values() for slot in slots}
+    # Every attribute path the network has, with the paths above it (a block's own attribute is
+    # not a module of the layout, only the layers inside it are), and the block parameters that
+    # forward() reads as attributes: the fused convolution must replace none of them.
+    paths = [*layout.top.values(), *layout.modules.values(), *(slot.key for slots in layout.slots.values() for slot in slots)]
+    taken = {".".join(parts[: end]) for parts in (path.split(".") for path in paths) for end in range(1, len(parts) + 1)}
+    stored = {attr for names in layout.blocks.values() for attr in names.stored.values()}
     fused: dict[str, tuple[str, ...]] = {}
     for convs in groups.values():
         if len(convs) < 2:
             continue
         name = shared_prefix(list(convs)) + "fused1x1"
-        while name in taken or name in fused:
+        while name in taken or name in fused or name.rpartition(".")[2] in stored:
             name += "_"
         fused[name] = tuple(convs)
     return fused

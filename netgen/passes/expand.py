@@ -26,10 +26,14 @@ from netgen.ops.tensor import DropPath, Split
 from netgen.spec.fields import MAX_CHANNELS, MAX_KERNEL
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
 from netgen.spec.parse import ACTIVATIONS, IDENTIFIER, MERGE_OPS, show, suggestion
+from netgen.spec.schema import block_argument
 
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
+# How far `--max-layers` raises it: the limit bounds the time and memory a check takes (about a
+# minute and a few GiB here), and with it the values a spec file may hold once its aliases expand.
+MAX_LAYERS_CEILING = 1_000_000
 MAX_NESTING = 16
 KINDS = {kind.value: kind for kind in OpKind}
 # The words a parameter of these types takes.
@@ -348,31 +352,17 @@ class _Expander:
                     )
                 )
             return found
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind == "channels":
-            if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
-                return scale(value, self.spec.width, self.spec.width_divisor)
-            expected = f"a channel count (1 to {MAX_CHANNELS})"
-        elif kind == "int":
-            if isinstance(value, int) and 0 <= value <= MAX_KERNEL:
-                return value
-            expected = f"a whole number from 0 to {MAX_KERNEL}"
-        elif kind == "float":
-            if number:
-                return float(value)
-            expected = "a number"
-        elif isinstance(value, str):
-            return value
-        else:
-            expected = one_of(words)
-        raise SpecError(
-            error(
-                "bad-value",
-                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {expected}"
-                f"{' or a parameter name' if kind in ('channels', 'int') else ''}, got {show(value)}",
-                span,
-            )
-        )
+        try:
+            checked = block_argument(kind, value)
+        except ValueError as exc:
+            raise SpecError(
+                error(
+                    "bad-value",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {exc} or a parameter name, got {show(value)}",
+                    span,
+                )
+            ) from None
+        return scale(checked, self.spec.width, self.spec.width_divisor) if kind == "channels" else checked
 
     def sequence(
         self,
