@@ -1009,7 +1009,8 @@ def _substituted(value, values: dict[str, Channels | Constant]):
         if isinstance(found, Constant):  # the use names the module: that one alone, with no choice left
             return _substituted(dict(value.options)[found.literal], values)
         options = tuple((word, _substituted(option, values)) for word, option in value.options)
-        param = next(iter(found.names())) if isinstance(found, Channels) else value.param  # passed on from the block around
+        # A parameter of the block around, passed on: that block's constructor chooses.
+        param = next(iter(found.names())) if isinstance(found, Channels) else value.param
         return replace(value, param=param, options=options)
     if isinstance(value, BlockModule):
         return replace(value, args=tuple(_substituted(arg, values) for arg in value.args))

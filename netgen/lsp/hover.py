@@ -230,7 +230,13 @@ def _param(view: View, block: Block, param: str) -> str:
 
 
 def _param_kind(kind: str) -> str:
-    return {"channels": "a channel count", "float": "a number", "activation": "an activation (relu or none)"}[kind]
+    return {
+        "channels": "a channel count",
+        "int": "a whole number (a kernel size, a stride, ...)",
+        "float": "a number",
+        "activation": "an activation (relu, gelu, ... or none)",
+        "pool": "a pool type (max or avg)",
+    }[kind]
 
 
 # -- arguments and values ----------------------------------------------------------------------
