@@ -129,15 +129,24 @@ def render_all(
     inline_functions: bool = False,
     opset: int | None = None,
     optimize: bool = False,
+    profile: bool = False,
 ) -> list[Artifact]:
     """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
-    (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
+    (for_inference, from_plain) and writes the ONNX model rewritten for inference; `profile` runs
+    each row of the module's forward() in a profiler range named after it."""
     with without_cycle_collection(), located_in_libraries(spec):
-        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize)
+        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize, profile)
 
 
 def _render_all(
-    spec: Spec, graph: Graph, stem: str, weights: Weights | None, inline_functions: bool, opset: int | None, optimize: bool
+    spec: Spec,
+    graph: Graph,
+    stem: str,
+    weights: Weights | None,
+    inline_functions: bool,
+    opset: int | None,
+    optimize: bool,
+    profile: bool,
 ) -> list[Artifact]:
     from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
@@ -145,7 +154,7 @@ def _render_all(
     layout = make_layout(spec, graph)
     if weights is not None:
         _refuse_unknown_keys(weights, layout)
-    source = render_pytorch(spec, graph, layout, optimize)
+    source = render_pytorch(spec, graph, layout, optimize, profile)
     state_dict = weights.tensors if weights is not None else None
     model = build_onnx(
         spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions or optimize, opset=opset or OPSET

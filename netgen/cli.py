@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 the spec has errors (diagnostics printed); 2 wrong usage;
 3 `build --check` found stale output, or `verify` an undocumented disagreement, a claim that does
-not hold or a stale committed build;
+not hold or a stale committed build; 4 `bench`: a backend failed or gave other logits;
 70 an internal error in netgen itself.
 
 Every command takes `--json`: stdout is then one JSON object holding the command's result and
@@ -12,6 +12,7 @@ Every command takes `--json`: stdout is then one JSON object holding the command
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from netgen.printable import escape, plural
 EXIT_SPEC_ERROR = 1
 EXIT_USAGE = 2
 EXIT_STALE = 3
+EXIT_BACKEND_FAILED = 4
 EXIT_INTERNAL = 70
 
 EXIT_CODES = """\
@@ -39,6 +41,7 @@ Exit codes:
 1 the spec has errors, each printed as file:line:col: error: message \\[code]
 2 wrong usage
 3 stale output (build --check, report --check), or a difference from the paper that nothing documents, a claim that does not hold or a stale committed build (verify)
+4 bench: a backend failed to run or gave other logits than the plain module (the others are measured)
 70 a bug in netgen; NETGEN_TRACEBACK=1 shows its traceback
 
 Start a spec with `netgen new mynet`, then `netgen check specs/mynet.yaml`. Colour only on a terminal, never with NO_COLOR set."""
@@ -318,6 +321,22 @@ class _Output:
             yield
 
 
+    @contextlib.contextmanager
+    def progress_bar(self, total: int):
+        """A progress bar on stderr, advanced by calling what this yields with what is being done; only on a terminal."""
+        if self.as_json or not sys.stderr.isatty():
+            yield lambda _description: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
+        columns = (TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=total)
+            yield lambda description: bar.update(task, advance=1, description=escape(description))
+
+
 def _compiled(out: _Output, path: str, input_size=None, max_layers: int | None = None):
     """(spec, graph) with its warnings reported, or None after reporting its errors."""
     from netgen.compile import compile_file
@@ -413,6 +432,13 @@ def build(
             help="Build for inference: the module gains for_inference() and from_plain() (batch norm folded, 1x1 convolutions of one input fused, channels_last), and the ONNX model is rewritten the same way.",
         ),
     ] = False,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            help="Run each of the spec's rows in forward() inside a torch.profiler range named <Class>.<row>, so a profiler attributes time to the spec's rows (netgen bench --per-layer does); without it the module has no ranges and pays nothing.",
+        ),
+    ] = False,
     input_size: InputOption = None,
     max_layers: MaxLayersOption = None,
     as_json: JsonOption = False,
@@ -431,7 +457,7 @@ def build(
             try:
                 state = load_weights(weights) if weights is not None else None
                 compiled = _compiled(out, path, input_size, max_layers)
-                artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset, optimize) if compiled else None
+                artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset, optimize, profile) if compiled else None
             except SpecError as exc:
                 out.report(exc.diagnostics)
                 artifacts = None
@@ -645,6 +671,134 @@ def _verified(out: _Output, spec_path: str, reference: str | None, runtime: bool
         return None
 
 
+def _batches(text: str | None) -> tuple[int, ...] | None:
+    """--batch 1,8,32: batch sizes, each at least 1."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(1 <= value <= 65536 for value in values):
+        raise typer.BadParameter(f"expected batch sizes from 1 to 65536 separated by commas, such as 1,8,32; got {text!r}")
+    return tuple(dict.fromkeys(values))
+
+
+BACKENDS = ("eager", "optimize", "compile", "onnxruntime")
+
+
+def _backends(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in BACKENDS]
+    if unknown or not names:
+        raise typer.BadParameter(f"expected some of {','.join(BACKENDS)} separated by commas; got {text!r}")
+    return names
+
+
+class Device(StrEnum):
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+@_command("netgen bench specs/googlenet.yaml --batch 1,8 --per-layer")
+def bench(
+    spec_path: SpecArg,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            metavar="N,N,...",
+            help="Batch sizes to measure (default: 1,8,32; with --train 8,32; with --quick 1, or 2 with --train).",
+            callback=_batches,
+            show_default=False,
+        ),
+    ] = None,
+    input_size: InputOption = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            metavar="NAME,...",
+            help="Backends to measure: eager (the generated module), optimize (build --optimize's from_plain), compile (torch.compile; its compile time is reported apart), onnxruntime (the ONNX model). Default: every one that runs here, and with --train eager and compile.",
+            callback=_backends,
+            show_default=False,
+        ),
+    ] = None,
+    train: Annotated[
+        bool, typer.Option("--train", help="Measure a training step (forward, training_loss, backward, SGD) instead of inference.")
+    ] = False,
+    device: Annotated[
+        Device | None,
+        typer.Option("--device", metavar="cpu|cuda", help="Where to run (default: cuda when PyTorch sees a GPU, else cpu).", show_default=False),
+    ] = None,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="Weights and inputs in channels_last memory format (for GPUs' tensor cores).")
+    ] = False,
+    bf16: Annotated[bool, typer.Option("--bf16", help="Run under bfloat16 autocast (for GPUs; ONNX Runtime stays float32).")] = False,
+    per_layer: Annotated[
+        bool,
+        typer.Option(
+            "--per-layer",
+            help="Also profile the module built with --profile and print a Table-1-like table: each row's measured ms and GFLOP/s beside its multiply-adds, naming the rows whose share of the time is far above their share of the multiply-adds.",
+        ),
+    ] = False,
+    repeats: Annotated[int | None, typer.Option("--repeats", metavar="N", min=1, help="Timed calls per backend and batch size (default: 20; --quick 3).", show_default=False)] = None,
+    warmup: Annotated[int | None, typer.Option("--warmup", metavar="N", min=1, help="Calls before the timed ones, the first included (default: 3; --quick 1).", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option("--threads", metavar="N", min=1, help="CPU threads for PyTorch and ONNX Runtime (default: PyTorch's, one per core).", show_default=False)] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A smoke run: batch 1, 3 timed calls, 1 warm-up, torch.compile left out unless --backend names it.")
+    ] = False,
+    max_layers: MaxLayersOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the spec into a temporary folder and measure it here: latency (median, IQR), images/s, GFLOP/s and peak memory per backend and batch size."""
+    gc.enable()  # main() leaves it off; PyTorch's compilers and profiler leave cycles behind
+    out = _Output(as_json)
+    spec, graph = _compiled_or_exit(out, spec_path, input_size, max_layers)
+    import tempfile
+
+    import torch
+
+    from netgen.bench.candidates import Backend, BackendUnavailable, Settings
+    from netgen.bench.render import render
+    from netgen.bench.run import Plan, choose_backends, training_batch_problem
+    from netgen.bench.run import bench as measure
+    from netgen.bench.subject import built_subject
+    from netgen.build import output_stem
+
+    if device is None:
+        device = Device.CUDA if torch.cuda.is_available() else Device.CPU
+    elif device is Device.CUDA and not torch.cuda.is_available():
+        _usage_error("--device cuda: PyTorch sees no GPU here (a CPU build of torch, or no driver); use --device cpu")
+    if batch is None:
+        batch = ((2,) if train else (1,)) if quick else ((8, 32) if train else (1, 8, 32))
+    if train and (problem := training_batch_problem(graph, batch)):
+        _usage_error(problem)
+    settings = Settings(device.value, train, bf16, channels_last, threads or torch.get_num_threads())
+    with tempfile.TemporaryDirectory(prefix="netgen-bench-") as folder:
+        try:
+            with out.progress(f"building {spec_path}"):
+                subject = built_subject(spec, graph, output_stem(spec_path), Path(folder), per_layer)
+        except SpecError as exc:  # a backend's own check: netgen's bug, reported as build reports it
+            out.report(exc.diagnostics)
+            out.finish(EXIT_SPEC_ERROR)
+        try:
+            requested = None if backend is None else [Backend(name) for name in backend]
+            chosen, skipped = choose_backends(subject, requested, settings, quick)
+        except BackendUnavailable as exc:
+            _usage_error(str(exc))
+        repeats, warmup = repeats or (3 if quick else 20), warmup or (1 if quick else 3)
+        plan = Plan(batch, chosen, settings, repeats, warmup, per_layer, 1 if quick else 5, skipped)
+        # The progress bar after the spinner: a terminal shows one live display at a time.
+        with out.progress_bar(plan.calls) as heard:
+            result = {"spec": spec_path, **measure(subject, plan, heard)}
+    out.line(render(result))
+    failed = [row for row in result["results"] if not row["ok"]]
+    out.finish(EXIT_BACKEND_FAILED if failed else 0, **result)
+
+
 class DiagramFormat(StrEnum):
     MERMAID = "mermaid"
     DOT = "dot"
@@ -838,6 +992,7 @@ def lsp() -> None:
     """Run the language server on stdin and stdout, for editors: check's diagnostics as you type, each layer's output size, hover, go to definition, completion and quick fixes."""
     from netgen.lsp.server import serve
 
+    gc.enable()  # main() leaves it off; the server runs it between checks (netgen.lsp.server)
     serve()
 
 
@@ -859,6 +1014,11 @@ def _leave(code: int | str | None) -> NoReturn:
 
 def main() -> None:
     """Entry point: any exception that is not a diagnostic is netgen's bug, reported in one line."""
+    # A command's objects (a compiled network: a 10,000-module one is millions) live until the
+    # process ends, so Python's cycle collector would only walk them to find nothing: the first
+    # collection after a check of 10,000 modules took 0.4 s. It stays off; `bench`, which runs
+    # PyTorch's compilers and profiler for minutes, and `lsp`, which runs for hours, turn it back on.
+    gc.disable()
     # Stopped like Ctrl-C, by an exception, so that `build` removes its temporary files on the way out.
     signal.signal(signal.SIGTERM, _terminated)
     try:

@@ -136,19 +136,29 @@ def build_onnx(
         model = onnx.parser.parse_model(text)
     except onnx.parser.ParseError as exc:
         raise OnnxBackendError(f"onnx.parser rejects the text netgen wrote: {exc}") from None
-    declared = [info.name for info in model.graph.value_info]
-    if declared != [name for name, _, _ in export.weights]:
+    declared = list(model.graph.value_info)
+    if [info.name for info in declared] != [name for name, _, _ in export.weights]:
         raise OnnxBackendError("the parsed model's weight declarations differ from the ones netgen wrote")
-    del model.graph.value_info[:]
     weights = state_dict if state_dict is not None else initial_weights(spec, graph, layout)
-    model.graph.initializer.extend(_initializers(export.weights, weights, from_file=state_dict is not None))
+    arrays = _weight_arrays(export.weights, weights, from_file=state_dict is not None)
+    del weights  # the spec's initial weights are `arrays` now
     if spec.description:
         model.doc_string = spec.description
+    # ONNX's checker and shape inference see the weights as inputs of the declared types and shapes,
+    # which is all they read of them; given the data too, each would copy every weight twice (the
+    # serialized model and its parse), which for a 350 MB network took 1.2 GB beside the model.
+    del model.graph.value_info[:]
+    model.graph.input.extend(declared)
     check_model(model)
     _check_shapes(model, graph, export)
     if size_agnostic(graph):
         _free_spatial_dims(model)
         check_model(model)
+    del model.graph.input[1:]
+    # One tensor at a time, each array let go once it is in the model: never two copies of them all.
+    for index, (key, array) in enumerate(arrays):
+        arrays[index] = None
+        model.graph.initializer.append(onnx.numpy_helper.from_array(array, key))
     return model
 
 
@@ -185,9 +195,7 @@ def _free_spatial_dims(model: onnx.ModelProto) -> None:
 def onnx_graph_text(model: onnx.ModelProto) -> str:
     """The model as ONNX text, weights declared by type and shape only (one a line): small, diffable,
     and parseable again by onnx.parser."""
-    bare = onnx.ModelProto()
-    bare.CopyFrom(model)
-    del bare.graph.initializer[:]
+    bare = _without_initializers(model)
     del bare.graph.value_info[:]
     # The doc_string is free text: kept out of the lines searched and trimmed here, and written back with
     # what a terminal would obey written as escapes (the .onnx file keeps it as it is).
@@ -206,6 +214,26 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
         lines[header_end - 1] += ","
         lines.insert(header_end, f"   doc_string: {_string_literal(escape(model.doc_string))}")
     return "\n".join(lines) + "\n"
+
+
+def _without_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` without its initializers, which hold nearly all of a large model's bytes."""
+    bare = onnx.ModelProto()
+    _copy_fields(model, bare, skip="graph")
+    _copy_fields(model.graph, bare.graph, skip="initializer")
+    return bare
+
+
+def _copy_fields(source, target, skip: str) -> None:
+    for descriptor, value in source.ListFields():
+        if descriptor.name == skip:
+            continue
+        if descriptor.is_repeated:
+            getattr(target, descriptor.name).extend(value)
+        elif descriptor.message_type is not None:
+            getattr(target, descriptor.name).CopyFrom(value)
+        else:
+            setattr(target, descriptor.name, value)
 
 
 def _string_literal(text: str) -> str:
@@ -595,11 +623,12 @@ def _ensure_distinct(nodes: list[OnnxNode], what: str) -> None:
 # -- weights and checks ------------------------------------------------------------------------
 
 
-def _initializers(
+def _weight_arrays(
     needed: list[tuple[str, Slot, Node]], weights: dict[str, np.ndarray], from_file: bool
-) -> list[onnx.TensorProto]:
+) -> list[tuple[str, np.ndarray] | None]:
+    """(name, float32 array) of every weight the model needs, each checked against its slot."""
     problems: list[Diagnostic] = []
-    tensors = []
+    arrays: list[tuple[str, np.ndarray] | None] = []
     for key, slot, node in needed:
         value = weights.get(key)
         if value is None:
@@ -622,12 +651,12 @@ def _initializers(
                 error("weights-mismatch", f"{node.name}: {key!r} holds {value.dtype} values, not floats", node.span)
             )
             continue
-        tensors.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), key))
+        arrays.append((key, np.ascontiguousarray(value, dtype=np.float32)))
     if problems:
         if not from_file:
             raise OnnxBackendError("the spec's initial weights do not fit the network: " + problems[0].message)
         raise SpecError(problems)  # every mismatch, each at its layer: one run shows them all
-    return tensors
+    return arrays
 
 
 def check_model(model: onnx.ModelProto) -> None:

@@ -100,6 +100,8 @@ class _Expander:
         self.spec = spec
         self.problems: list[Diagnostic] = []
         self.added: list[str] = []  # every node this pass adds, in order: an instance's are a slice of it
+        # A block's op resolves alike in every use that passes it the same values: once per (call, values).
+        self._resolved: dict[tuple, object] = {}
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -170,7 +172,7 @@ class _Expander:
             self.add_node(merge, exits)
             self.graph.exits[name] = name
             return name
-        kind, attrs, unbound = self.resolve(call, env, stack, block, label=name if block is None else None)
+        kind, attrs, unbound = self.resolved(call, env, stack, block, label=name if block is None else None)
         node = Node(
             name,
             kind,
@@ -492,6 +494,16 @@ class _Expander:
                 span,
             )
         )
+
+    def resolved(self, call: OpCall, env, stack, block: Block | None, label: str | None):
+        """resolve(), remembered for the call's values: a network of many uses of one block resolves
+        each of the block's ops once per set of arguments. What fails is not remembered, so each
+        use reports its own diagnostic."""
+        key = (id(call), *env.values())
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self.resolve(call, env, stack, block, label)
+        return found
 
     def resolve(self, call: OpCall, env, stack, block: Block | None = None, label: str | None = None):
         """The IR kind and attributes of a primitive op, by its declaration's `resolve`, and whether
