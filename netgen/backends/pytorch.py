@@ -1152,6 +1152,14 @@ def _substituted(value, values: dict[str, Channels | Constant]):
         return found.literal if isinstance(found, Constant) else Param(found.code) if found is not None else value
     if isinstance(value, tuple):
         return tuple(_substituted(item, values) for item in value)
+    if isinstance(value, Choice):
+        found = values.get(value.param)
+        if isinstance(found, Constant):  # the use names the module: that one alone, with no choice left
+            return _substituted(dict(value.options)[found.literal], values)
+        options = tuple((word, _substituted(option, values)) for word, option in value.options)
+        # A parameter of the block around, passed on: that block's constructor chooses.
+        param = next(iter(found.names())) if isinstance(found, Channels) else value.param
+        return replace(value, param=param, options=options)
     if isinstance(value, BlockModule):
         return replace(value, args=tuple(_substituted(arg, values) for arg in value.args))
     if isinstance(value, Sequential):

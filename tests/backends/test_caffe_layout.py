@@ -28,7 +28,7 @@ defaults:
   conv: {bare: true, bn: {eps: 0.001, momentum: 0.2}, act: relu}
 blocks:
   module:                       # inline and flat: its layers are `<use>_<layer>`
-    params: [a, b]
+    params: [a, b, p: pool]
     inline: true
     flat: true
     concat:
@@ -38,7 +38,7 @@ blocks:
         3x3_reduce: {conv: {out: b, kernel: 1}}
         3x3: {conv: {out: b, kernel: 3, pad: 1, bn: false}}   # a bare conv with a ReLU alone
       branch_pool:
-        pool: {avgpool: {kernel: 3, stride: 1, pad: 1, ceil: true}}
+        pool: {pool: {type: p, kernel: 3, stride: 1, pad: 1, ceil: true}}
         pool_proj: {conv: {out: 3, kernel: 1, act: none}}
       seq: [maxpool: {kernel: 3, stride: 1, pad: 1}, conv: {out: 2, kernel: 1, bare: false}]
   res:                          # inline, with a residual reading the block's input
@@ -49,22 +49,22 @@ blocks:
       reduce: {conv: {out: 4, kernel: 1}}
       expand: {conv: {out: c, kernel: 3, pad: 1, act: none}}
   outer:                        # a module of its own, holding inline uses
-    params: [c]
+    params: [c, p: pool]
     layers:
       first: {conv: {out: c, kernel: 1}}
-      inner: {module: [c, 4]}
+      inner: {module: [c, 4, p]}  # the pool type passed on: the class chooses
       again: {res: [15]}
       nested: {twice: []}
   twice:                        # an inline block using an inline block
     params: []
     inline: true
     layers:
-      m: {module: [2, 2]}
+      m: {module: [2, 2, max]}
 layers:
   conv1_7x7_s2: {conv: {out: 8, kernel: 3, stride: 2, pad: 1}}
   pool1:        {maxpool: {kernel: 3, stride: 2, ceil: true}}
-  inception_3a: {module: [6, 5]}
-  o:            {outer: [6]}
+  inception_3a: {module: [6, 5, avg]}
+  o:            {outer: [6, max]}
   gp:           {global_avgpool: }
   flatten:      {flatten: }
   fc:           {linear: {out: num_classes, bias: true, act: none}}
@@ -137,13 +137,17 @@ def test_the_generated_forward_says_what_the_spec_says(compiled):
         "inception_3a_seq = self.inception_3a_seq(x)",
         "inner_branch_3x3 = F.relu(self.inner_3x3(inner_branch_3x3), inplace=True)",  # a bare conv's ReLU
         "inner_branch_pool = self.inner_pool_proj_bn(inner_branch_pool)",  # act: none
-        "self.o = Outer(16, 6)",
+        'self.o = Outer(16, 6, "max")',
         "self.inner_1x1 = nn.Conv2d(c, c, kernel_size=1)",
         "self.again_expand = nn.Conv2d(4, 15, kernel_size=3, padding=1)",
         "again_out = again_out * 0.5 + x",
         "self.nested_m_3x3_reduce = nn.Conv2d(15, 2, kernel_size=1)",
+        # A pool type an inline use names is that pool alone; one passed on from the block around is the class's choice.
+        "self.nested_m_pool = nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True)",
+        'if p == "max"',
     ):
         assert line in source, line
+    assert "<p>" not in source
     # An inline block has no class; every other block keeps its own.
     assert '"""The spec\'s block outer."""' in source  # its inline use's residual is no residual of its own
     assert not any(f"class {name}(" in source for name in ("Module", "Res", "Twice"))

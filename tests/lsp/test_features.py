@@ -108,6 +108,9 @@ def test_hover_on_a_block_argument_names_its_parameter_and_the_width_scales_it()
     )
     text = _hover(view_of(SPECS / "googlenet-w05.yaml"), "inception3a:  {inception: [ 64,   96", "96")
     assert text.endswith("; 48 once the width 0.5 scales it")
+    # Every parameter type: BN-Inception's pool type, an SE block's channels.
+    pool = _hover(view_of(SPECS / "bn-inception.yaml"), "224,  max,  128]", "max")
+    assert pool.startswith("`pool` = max in **inception(") and pool.endswith(": a pool type ('max' or 'avg')")
 
 
 def test_hover_on_a_from_target_and_a_head():

@@ -258,16 +258,22 @@ def test_input_size_is_what_a_rows_first_layer_receives():
 # -- a reference that declares its own module columns: BN-Inception's Figure 5 ------------------
 
 BN_INCEPTION = SPECS / "bn-inception.yaml"
+BN_INCEPTION_BLOCKS = SPECS / "blocks" / "bn-inception.yaml"
 FIGURE5 = SPECS / "reference" / "bn-inception-figure5.yaml"
 
 
 def _bn_inception(tmp_path, *replacements: tuple[str, str]):
-    text = BN_INCEPTION.read_text()
+    """BN-Inception's spec and its block library copied to tmp_path, each replacement made in whichever holds it."""
+    texts = {"spec": BN_INCEPTION.read_text(), "library": BN_INCEPTION_BLOCKS.read_text()}
     for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / "bn-inception.yaml"
-    path.write_text(text)
+        holding = [part for part, text in texts.items() if old in text]
+        assert holding, old
+        for part in holding:
+            texts[part] = texts[part].replace(old, new)
+    path = tmp_path / BN_INCEPTION.name
+    path.write_text(texts["spec"])
+    (tmp_path / "blocks").mkdir(exist_ok=True)
+    (tmp_path / "blocks" / BN_INCEPTION_BLOCKS.name).write_text(texts["library"])
     spec, graph = compile_file(str(path))
     return verify(spec, graph, load_reference(str(FIGURE5))), path
 
@@ -297,7 +303,7 @@ def test_figure5_as_printed_checks_every_module_column(tmp_path):
 
 
 def test_a_module_pooling_otherwise_mismatches_at_its_line(tmp_path):
-    result, path = _bn_inception(tmp_path, ("{inception_max:    [352,", "{inception_avg:    [352,"))
+    result, path = _bn_inception(tmp_path, ("224,  max,  128]", "224,  avg,  128]"))
     check = cell(result, "5b", "pool_proj")
     assert (check.printed, check.computed, check.mark) == ("max + 128", "avg + 128", Mark.MISMATCH)
     assert check.span.line == line_of(path, "inception_5b:")
@@ -307,13 +313,13 @@ def test_declared_columns_match_a_blocks_parameters_by_any_of_their_names(tmp_pa
     # Figure 5 names `d3x3` and `d3x3_reduce` among the parameters of its double 3x3 columns.
     result, _ = _bn_inception(
         tmp_path,
-        ("double_3x3_reduce, double_3x3, pool_proj]", "d3x3_reduce, d3x3, pool_proj]"),
+        ("double_3x3_reduce, double_3x3, pool: pool,", "d3x3_reduce, d3x3, pool: pool,"),
         ("double_3x3_reduce, double_3x3]", "d3x3_reduce, d3x3]"),
         ("{out: double_3x3_reduce,", "{out: d3x3_reduce,"),
         ("{out: double_3x3,", "{out: d3x3,"),
     )
     assert result.ok
     assert cell(result, "4d", "double_3x3_reduce").computed == "160"
-    wrong, path = _bn_inception(tmp_path, ("[ 96,  128, 192,   160,  192,  128]", "[ 96,  128, 192,   160,  176,  112]"))
+    wrong, path = _bn_inception(tmp_path, ("[ 96,  128, 192,   160,  192,  avg,  128]", "[ 96,  128, 192,   160,  176,  avg,  112]"))
     assert (cell(wrong, "4d", "double_3x3").mark, cell(wrong, "4d", "pool_proj").computed) == (Mark.MISMATCH, "avg + 112")
     assert cell(wrong, "4d", "double_3x3").span.line == line_of(path, "inception_4d:")
