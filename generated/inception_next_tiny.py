@@ -231,7 +231,7 @@ class InceptionNeXtTiny(nn.Module):
             self._initialize_weights()
 
     def _initialize_weights(self) -> None:
-        # A normal distribution cut at -2 and 2, as torchvision starts its GoogLeNet.
+        # A normal distribution cut at -2 and 2, as torchvision starts its Inception networks.
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(module.weight, mean=0.0, std=0.02, a=-2, b=2)
@@ -258,3 +258,24 @@ class InceptionNeXtTiny(nn.Module):
         x = self.head(x)
         # N x 1000
         return x
+
+    def save_weights(self, path: str) -> None:
+        """Write the state_dict to a safetensors file: tensors only, nothing to unpickle."""
+        try:
+            from safetensors.torch import save_file
+        except ImportError:
+            raise ImportError(
+                "save_weights() writes safetensors files: pip install safetensors"
+            ) from None
+        save_file({key: value.contiguous() for key, value in self.state_dict().items()}, path)
+
+    def load_weights(self, path: str, strict: bool = True):
+        """Load a safetensors file of this network's state_dict, such as save_weights() writes."""
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise ImportError(
+                "load_weights() reads safetensors files: pip install safetensors"
+            ) from None
+        device = next(self.parameters()).device
+        return self.load_state_dict(load_file(path, device=str(device)), strict=strict)

@@ -21,6 +21,7 @@ from netgen.backends.layout import has_module
 from netgen.diagnostics import Diagnostic, error
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind, kind_for_op
+from netgen.ops.activation import NONE
 from netgen.spec.model import BlockCall, Layer, MergeCall, OpCall, Spec
 
 # Ops a classifier head is made of.
@@ -150,8 +151,8 @@ def _named(layer: Layer, spec: Spec, graph: Graph) -> bool:
         return False
     node = graph[graph.exit_of(layer.name)]
     if node.kind is OpKind.CONV and node.attrs.bare:
-        return node.attrs.bn_eps is None and not node.attrs.relu
-    return not (node.kind is OpKind.LINEAR and node.attrs.relu)
+        return node.attrs.bn_eps is None and node.attrs.act == NONE
+    return not (node.kind is OpKind.LINEAR and node.attrs.act != NONE)
 
 
 def _kind(layer: Layer) -> OpKind | None:
