@@ -140,19 +140,23 @@ def test_build_optimize_writes_both_and_loads_a_plain_checkpoint(tmp_path):
 
 # The --optimize module's tolerance for each shipped network, as README states it: the largest
 # difference from the plain module and from a float64 run of it, relative to the largest logit,
-# measured on random weights (seed 5) and three inputs (seeds 6 to 8), times 4 and rounded up.
-# float32 rounding alone puts the plain module 2e-7 to 1.4e-6 away from float64.
+# measured on random weights (seed 5) and three inputs (seeds 6 to 8), times 4 and rounded up
+# (python benchmarks/tolerance.py). float32 rounding alone puts the plain module 2.5e-7 to 2.8e-6
+# away from float64, the most where squeeze-and-excitation gates multiply the features.
 TOLERANCE = {
-    "bn-inception": 5e-6,
-    "googlenet": 2e-6,
-    "googlenet-bn": 2e-6,
-    "googlenet-cifar10": 2e-6,
-    "googlenet-w05": 2e-6,
-    "inception-fact7-cifar10": 2e-6,
-    "inception-v2": 3e-6,
-    "inception-v3": 4e-6,
-    "inception-v4": 7e-6,
-    "inception-resnet-v2": 6e-6,
+    "bn-inception": 4e-06,
+    "googlenet": 2e-06,
+    "googlenet-bn": 2e-06,
+    "googlenet-cifar10": 2e-06,
+    "googlenet-w05": 2e-06,
+    "inception-fact7-cifar10": 2e-06,
+    "inception-next-atto": 2e-06,
+    "inception-next-tiny": 3e-06,
+    "inception-resnet-v2": 5e-06,
+    "inception-v2": 3e-06,
+    "inception-v3": 4e-06,
+    "inception-v4": 7e-06,
+    "se-bn-inception": 3e-05,
 }
 
 
@@ -166,8 +170,8 @@ def test_every_shipped_spec_has_a_stated_tolerance_and_readme_states_it():
     stated = {}
     for line in readme.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith(".yaml`"):
-            stated[cells[0].strip("`").removesuffix(".yaml")] = float(cells[3])
+        if len(cells) == 5 and cells[0].startswith("`") and cells[0].endswith(".yaml`"):
+            stated[cells[0].strip("`").removesuffix(".yaml")] = float(cells[4])
     assert stated == TOLERANCE
 
 
