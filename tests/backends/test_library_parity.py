@@ -25,6 +25,7 @@ LIBRARIES = {
     "inception-v4.yaml": ("timm-inception-v4-state-dict.tsv", 42_679_816, 42_679_816),
     "inception-resnet-v2.yaml": ("timm-inception-resnet-v2-state-dict.tsv", 55_843_464, 55_843_464),
     "bn-inception.yaml": ("caffe-bn-inception-state-dict.tsv", 11_295_240, 11_295_240),
+    "xception.yaml": ("timm-legacy-xception-state-dict.tsv", 22_855_952, 22_855_952),
 }
 
 # torchvision registers Inception3's AuxLogits between Mixed_6e and Mixed_7a; the generated module
