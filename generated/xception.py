@@ -80,19 +80,19 @@ class ReductionBlock(nn.Module):
 class MiddleBlock(nn.Module):
     """The spec's block middle_block: branches added."""
 
-    def __init__(self, in_channels: int, channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.skip = nn.Identity()
         self.rep = nn.Sequential(
             nn.ReLU(),
-            SeparableConv2d(in_channels, channels),
-            nn.BatchNorm2d(channels),
+            SeparableConv2d(in_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
             nn.ReLU(),
-            SeparableConv2d(channels, channels),
-            nn.BatchNorm2d(channels),
+            SeparableConv2d(out_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
             nn.ReLU(),
-            SeparableConv2d(channels, channels),
-            nn.BatchNorm2d(channels),
+            SeparableConv2d(out_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
