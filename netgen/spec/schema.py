@@ -328,6 +328,8 @@ def _layer_model(op: str, meta: type[Strict]) -> type[Strict]:
         takes: Any = dict[Symbol, "Branch"] | None
     elif args is NoArgs:
         takes = None
+    elif not any(field.is_required() for field in args.model_fields.values()):
+        takes = args | None  # `batchnorm: ` takes every default, as the loader reads it
     else:
         takes = args
     what = op_title(op)
