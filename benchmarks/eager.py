@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from netgen.bench.timing import interleaved_medians
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import (  # noqa: E402
     generated_googlenet_bn,
@@ -29,7 +31,6 @@ from models import (  # noqa: E402
     shared_weights,
     with_weights,
 )
-from timing import interleaved_medians  # noqa: E402
 
 THREADS = 2
 TOLERANCE = 1e-4  # the optimized build folds batch norm, which reorders float32 arithmetic

@@ -5,15 +5,15 @@ both must have (specs/reference/torchvision-googlenet-state-dict.tsv).
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
 import torch
 from torch import nn
+
+from netgen.bench.subject import import_by_path, randomize
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED_GOOGLENET_BN = ROOT / "generated" / "googlenet_bn.py"
@@ -22,15 +22,6 @@ IMAGE_SHAPE = (3, 224, 224)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from handwritten_googlenet import GoogLeNet  # noqa: E402
-
-
-def import_by_path(path: Path, name: str) -> ModuleType:
-    """Import a Python file as a module named `name`."""
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module  # torch.export finds a module's classes through sys.modules
-    module_spec.loader.exec_module(module)
-    return module
 
 
 def generated_googlenet_bn() -> nn.Module:
@@ -78,27 +69,6 @@ def reference_state_shapes() -> dict[str, tuple[int, ...]]:
 
 def state_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     return {key: tuple(value.shape) for key, value in model.state_dict().items()}
-
-
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every weight and batch-norm statistic a random value that keeps activations near unit
-    scale through all 22 layers, so that comparing two models' outputs compares something (with
-    torchvision's std 0.01 start the logits would be all but zero)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * (2 / fan_in) ** 0.5)
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
-            elif isinstance(module, nn.BatchNorm2d):
-                channels = module.num_features
-                module.weight.copy_(torch.rand(channels, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(channels, generator=generator) * 0.1)
-                module.running_mean.copy_(torch.randn(channels, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
-    return model
 
 
 def shared_weights(seed: int = 0) -> dict[str, torch.Tensor]:

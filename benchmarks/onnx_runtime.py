@@ -37,9 +37,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from netgen.bench.timing import interleaved_medians
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import ROOT, generated_googlenet_bn, images, shared_weights, with_weights  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
 
 SPEC = "specs/googlenet-bn.yaml"
 THREADS = 2

@@ -1,19 +1,14 @@
 """Spec to files: compile, render every backend, check each artefact, then write them all at once.
 
-Nothing is written until every artefact of a spec has been produced and checked; files are
-written to temporary names beside their targets and renamed into place, so a failure at any
-stage leaves the previous output byte-identical. Files are created as any other would be: with
-the permissions the umask leaves (0644 under umask 022).
+Nothing is written until every artefact of a spec has been produced and checked; `netgen.files`
+then writes them all or none, never onto a file the command read.
 """
 
 from __future__ import annotations
 
 import difflib
-import errno
 import keyword
-import os
 import re
-import secrets
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -22,8 +17,8 @@ from pathlib import Path
 from netgen.backends.layout import Layout, make_layout
 from netgen.compile import compile_file, located_in_libraries, without_cycle_collection
 from netgen.diagnostics import Span, SpecError, error
+from netgen.files import open_regular, read_output, write_files
 from netgen.ir.graph import Graph
-from netgen.spec.files import open_regular
 from netgen.spec.model import Spec
 
 
@@ -49,24 +44,31 @@ def output_stem(spec_path: str) -> str:
     """The generated files' name, which `import` must load and which must hide no other module;
     a spec file whose name cannot give one is refused with a name that would."""
     name = module_name(spec_path)
-    if not name.isascii() or not name.isidentifier():
-        why = "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
-    elif keyword.iskeyword(name):
-        why = "is a Python keyword, so `import` cannot load it"
-    elif name.lower() in SHADOWED_MODULES:
-        why = f"would hide the {name.lower()} module from code that imports it beside the generated file"
-    else:
+    why = module_name_problem(name)
+    if why is None:
         return name
     raise SpecError(
         error(
             "bad-file-name",
-            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {_suggest(name)}.yaml",
+            f"the generated module would be named {name!r}, which {why}; rename the spec, e.g. to {suggest_name(name)}.yaml",
             Span(spec_path, 1, 1),
         )
     )
 
 
-def _suggest(name: str) -> str:
+def module_name_problem(name: str) -> str | None:
+    """Why generated files named `name` would not do (as the end of a sentence), or None."""
+    if not name.isascii() or not name.isidentifier():
+        return "is not a Python module name (ASCII letters, digits and '_', not starting with a digit)"
+    if keyword.iskeyword(name):
+        return "is a Python keyword, so `import` cannot load it"
+    if name.lower() in SHADOWED_MODULES:
+        return f"would hide the {name.lower()} module from code that imports it beside the generated file"
+    return None
+
+
+def suggest_name(name: str) -> str:
+    """A module name like `name` that would do."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     ascii_name = re.sub(r"\W", "_", ascii_name).strip("_") or "network"
     if ascii_name[0].isdigit():
@@ -127,15 +129,24 @@ def render_all(
     inline_functions: bool = False,
     opset: int | None = None,
     optimize: bool = False,
+    profile: bool = False,
 ) -> list[Artifact]:
     """Run every backend on a compiled spec; `optimize` adds the generated module's inference path
-    (for_inference, from_plain) and writes the ONNX model rewritten for inference."""
+    (for_inference, from_plain) and writes the ONNX model rewritten for inference; `profile` runs
+    each row of the module's forward() in a profiler range named after it."""
     with without_cycle_collection(), located_in_libraries(spec):
-        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize)
+        return _render_all(spec, graph, stem, weights, inline_functions, opset, optimize, profile)
 
 
 def _render_all(
-    spec: Spec, graph: Graph, stem: str, weights: Weights | None, inline_functions: bool, opset: int | None, optimize: bool
+    spec: Spec,
+    graph: Graph,
+    stem: str,
+    weights: Weights | None,
+    inline_functions: bool,
+    opset: int | None,
+    optimize: bool,
+    profile: bool,
 ) -> list[Artifact]:
     from netgen.backends.onnx_backend import OPSET, build_onnx, onnx_graph_text
     from netgen.backends.pytorch import render_pytorch
@@ -143,7 +154,7 @@ def _render_all(
     layout = make_layout(spec, graph)
     if weights is not None:
         _refuse_unknown_keys(weights, layout)
-    source = render_pytorch(spec, graph, layout, optimize)
+    source = render_pytorch(spec, graph, layout, optimize, profile)
     state_dict = weights.tensors if weights is not None else None
     model = build_onnx(
         spec, graph, layout, state_dict=state_dict, inline_functions=inline_functions or optimize, opset=opset or OPSET
@@ -176,88 +187,9 @@ def _refuse_unknown_keys(weights: Weights, layout: Layout) -> None:
 
 
 def write_all(out_dir: Path, artifacts: list[Artifact]) -> list[Path]:
-    """Write to temporary files first; rename into place only when all were written."""
+    """Every artefact written into `out_dir`, all at once or none (`netgen.files.write_files`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [out_dir / artifact.name for artifact in artifacts]
-    for target in targets:
-        _check_target(target)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for artifact, target in zip(artifacts, targets, strict=True):
-            handle, temp = _create_beside(target)
-            staged.append((temp, target))
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(artifact.data)
-                stream.flush()
-                os.fsync(stream.fileno())
-        commit(staged)
-    except BaseException:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
-        raise
-    return targets
-
-
-def _check_target(target: Path) -> None:
-    """Failures the system would report only halfway through, about a temporary file: raised first, about the target."""
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
-    try:
-        longest = os.pathconf(target.parent, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        longest = 255
-    if len(os.fsencode(target.name)) > longest:
-        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(target))
-
-
-def _create_beside(target: Path) -> tuple[int, Path]:
-    """A new, hidden temporary file next to `target`, created with mode 0666 so that the umask decides
-    its permissions as for any file a program creates (mkstemp would make it 0600)."""
-    while True:
-        temp = _beside(target, ".tmp")
-        try:
-            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), temp
-        except FileExistsError:
-            continue
-
-
-def _link_beside(target: Path) -> Path:
-    """A hard link to `target` under a new hidden name next to it: the previous file, kept until the new one is in place."""
-    while True:
-        backup = _beside(target, ".previous")
-        try:
-            os.link(target, backup)
-            return backup
-        except FileExistsError:
-            continue
-
-
-def _beside(target: Path, suffix: str) -> Path:
-    # Short, whatever the target's name: a name the file system takes for the target fits it too.
-    return target.with_name(f".netgen-{secrets.token_hex(6)}{suffix}")
-
-
-def commit(staged: list[tuple[Path, Path]]) -> None:
-    """The last stage: rename every file into place, or put every earlier one back if one fails."""
-    backups: list[tuple[Path, Path | None]] = []
-    try:
-        for temp, target in staged:
-            backup = None
-            if target.exists():
-                backup = _link_beside(target)
-            backups.append((target, backup))
-            os.replace(temp, target)
-    except BaseException:
-        for target, backup in reversed(backups):
-            if backup is not None:
-                os.replace(backup, target)
-            else:
-                target.unlink(missing_ok=True)
-        raise
-    finally:
-        for _, backup in backups:
-            if backup is not None:
-                backup.unlink(missing_ok=True)
+    return write_files([(out_dir / artifact.name, artifact.data) for artifact in artifacts])
 
 
 def stale_names(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
@@ -266,10 +198,8 @@ def stale_names(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
 
 
 def _differs(target: Path, artifact: Artifact) -> bool:
-    if target.exists() and not target.is_file():
-        # A folder or a pipe where a generated file belongs: reading it would fail or wait forever.
-        raise OSError(errno.EINVAL, "it is not a regular file", str(target))
-    return not target.exists() or target.read_bytes() != artifact.data
+    # A folder or a pipe where a generated file belongs is an OSError: reading it would fail or wait forever.
+    return read_output(target) != artifact.data
 
 
 def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
@@ -279,14 +209,15 @@ def stale(out_dir: Path, artifacts: list[Artifact]) -> list[str]:
         if not artifact.golden:
             continue
         target = out_dir / artifact.name
-        if _differs(target, artifact):
-            old_data = target.read_bytes() if target.exists() else b""
+        found = read_output(target)  # an OSError for a folder or a pipe where a generated file belongs
+        if found != artifact.data:
+            old_data = found if found is not None else b""
             # Bytes, not text: reading text would turn a "\r" in a description into a newline.
             old, new = old_data.decode("utf-8", errors="replace"), artifact.data.decode()
             diff = difflib.unified_diff(
                 old.splitlines(keepends=True),
                 new.splitlines(keepends=True),
-                fromfile=str(target) if target.exists() else "/dev/null",
+                fromfile=str(target) if found is not None else "/dev/null",
                 tofile=f"{target} (rebuilt)",
             )
             diffs.append("".join(diff))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from netgen.diagnostics import SpecError
 from netgen.ir.graph import Graph
 from netgen.passes import compile_spec
-from netgen.passes.expand import MAX_LAYERS
+from netgen.passes.expand import MAX_LAYERS, MAX_LAYERS_CEILING
 from netgen.spec.library import with_use_notes
 from netgen.spec.model import Spec
 from netgen.spec.parse import load_spec, parse_spec
@@ -29,6 +29,8 @@ def compile_file(
     when given, is the spec's text (an editor's unsaved buffer) in place of the file's, and `read`
     reads its YAML in place of load_yaml (netgen.spec.yaml_reuse)."""
     max_layers = MAX_LAYERS if max_layers is None else max_layers
+    if not 1 <= max_layers <= MAX_LAYERS_CEILING:
+        raise ValueError(f"max_layers must be from 1 to {MAX_LAYERS_CEILING:,}, got {max_layers:,}")
     max_values = max(MAX_VALUES, max_layers)
     with without_cycle_collection():
         if data is None:

@@ -11,6 +11,7 @@ from netgen.backends.diagram import make_diagram, to_mermaid
 from netgen.build import Artifact
 from netgen.diagnostics import SpecError
 from netgen.ir.graph import Graph
+from netgen.printable import markdown_code, markdown_text
 from netgen.spec.model import Spec
 from netgen.summary import count_text, size_text, summarize, type_text
 from netgen.verify.claims import check_claims
@@ -28,12 +29,14 @@ def report_artifact(spec: Spec, graph: Graph, stem: str) -> Artifact:
 def report_markdown(spec: Spec, graph: Graph) -> str:
     summary = summarize(spec, graph)
     c, h, w = summary["input"]
-    lines = [f"# {spec.name}", ""]
+    # Every text from the spec or its reference is escaped for Markdown: it shows as written and
+    # adds no heading, code block, link or HTML of its own.
+    lines = [f"# {markdown_text(spec.name)}", ""]
     if spec.description:
-        lines += [spec.description, ""]
+        lines += [markdown_text(spec.description), ""]
     lines += [
-        f"Compiled from `{spec.path}` for a {h}x{w}x{c} input and {spec.num_classes} classes. "
-        f"Written by `netgen report {spec.path}`; edit the spec, not this file.",
+        f"Compiled from {markdown_code(spec.path)} for a {h}x{w}x{c} input and {spec.num_classes} classes. "
+        f"Written by {markdown_code(f'netgen report {spec.path}')}; edit the spec, not this file.",
         "",
         "## Layers",
         "",
@@ -51,6 +54,7 @@ def report_markdown(spec: Spec, graph: Graph) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """A table of cells already written as Markdown."""
     rule = ["---:" if i in right else "---" for i in range(len(header))]
     return ["| " + " | ".join(cells) + " |" for cells in [header, rule, *rows]]
 
@@ -63,7 +67,8 @@ def _layers(summary: dict[str, Any]) -> list[str]:
         module = [str(row["module"].get(column, "")) for column in columns]
         depth = str(row["depth"]) if row["depth"] else ""
         counts = [count_text(row["params"]), count_text(row["macs"])]
-        return [row["name"], type_text(row), row["patch"] or "", size_text(row["output"]), depth, *module, *counts]
+        texts = [row["name"], type_text(row), row["patch"] or "", size_text(row["output"]), depth, *module, *counts]
+        return [_cell(text) for text in texts]
 
     totals = summary["totals"]
     total = ["**total**", "", "", "", str(totals["depth"]), *[""] * len(columns), count_text(totals["params"]), count_text(totals["macs"])]
@@ -72,7 +77,10 @@ def _layers(summary: dict[str, Any]) -> list[str]:
     if summary["heads"]:
         lines += ["", "Heads, used in training only and left out of the totals:", ""]
         heads = [
-            [head["name"], type_text(head), head["from"], f"{head['loss_weight']:g}", size_text(head["output"]), count_text(head["params"]), count_text(head["macs"])]
+            [
+                _cell(text)
+                for text in (head["name"], type_text(head), head["from"], f"{head['loss_weight']:g}", size_text(head["output"]), count_text(head["params"]), count_text(head["macs"]))
+            ]
             for head in summary["heads"]
         ]
         lines += _table(["head", "type", "from", "loss weight", "output size", "params", "MACs"], heads, {3, 5, 6})
@@ -97,7 +105,12 @@ def _claims(spec: Spec, graph: Graph) -> list[str]:
     if problems:
         raise SpecError(problems)
     rows = [
-        [check.label, f"`{_escape(check.stated)}`", check.computed + (f" ({check.detail})" if check.detail else ""), "holds" if check.ok else "**FAILED**"]
+        [
+            _cell(check.label),
+            markdown_code(check.stated, in_table=True),
+            _cell(check.computed + (f" ({check.detail})" if check.detail else "")),
+            "holds" if check.ok else "**FAILED**",
+        ]
         for check in checks
     ]
     held = sum(check.ok for check in checks)
@@ -113,14 +126,15 @@ def _claims(spec: Spec, graph: Graph) -> list[str]:
 
 
 def _verification(result: VerifyResult) -> list[str]:
-    lines = ["## Against the paper", "", f"`{result.reference_path}`" + (f": {result.title}" if result.title else "") + ".", ""]
+    lines = ["## Against the paper", "", markdown_code(result.reference_path) + (f": {markdown_text(result.title)}" if result.title else "") + ".", ""]
     lines += [
         "Each row as printed; where the spec differs, the cell shows the printed value, an arrow and the spec's value, "
         "marked `*` for an erratum of the paper, `~` for a declared deviation, `!` for an undocumented mismatch. "
         f"Counts are in the paper's units: params in K = {result.k:,} weights, ops in M = {result.m:,} multiply-adds.",
         "",
     ]
-    header_row = ["row", *(header(result, column) for column in result.columns), "spec layers"]
+    # A column's title is the reference's, as the paper prints it.
+    header_row = ["row", *(_cell(header(result, column)) for column in result.columns), "spec layers"]
     rows = []
     for row in result.rows:
         differing = {check.cell: check for check in row.checks if check.mark is not Mark.AGREE}
@@ -128,18 +142,19 @@ def _verification(result: VerifyResult) -> list[str]:
         cells = []
         for column, printed in zip(result.columns, row.printed, strict=True):
             check = differing.get(column)
-            cell = printed if check is None else f"{printed or '(blank)'} → {check.computed or '(blank)'} {_symbol(check)}"
+            shown = _cell(printed or "")
+            cell = shown if check is None else f"{shown or '(blank)'} → {_cell(check.computed) or '(blank)'} {_symbol(check)}"
             cells.append(cell)
-        layers = ", ".join(row.layers) if missing is None else f"(none) {_symbol(missing)}"
-        rows.append([row.id, *(_escape(cell) for cell in cells), layers])
+        layers = _cell(", ".join(row.layers)) if missing is None else f"(none) {_symbol(missing)}"
+        rows.append([_cell(row.id), *cells, layers])
     lines += _table(header_row, rows, set())
     if result.totals:
         lines += ["", "| whole network | the paper | computed | |", "| --- | --- | --- | --- |"]
         for check in result.totals:
             mark = "" if check.mark in (Mark.AGREE, Mark.REPORTED) else MARK_WORDS[check.mark]
             if check.mark is Mark.REPORTED:
-                mark = f"reported: {check.note}"
-            lines.append(f"| {check.cell} | {_escape(check.printed)} | {_escape(check.computed)} | {mark} |")
+                mark = f"reported: {_cell(check.note)}"
+            lines.append(f"| {_cell(check.cell)} | {_cell(check.printed)} | {_cell(check.computed)} | {mark} |")
     differences = result.differences
     if differences:
         lines += ["", f"Differences from the printed table ({len(differences)}):", ""]
@@ -147,14 +162,15 @@ def _verification(result: VerifyResult) -> list[str]:
             for check in differences:
                 if check.mark is mark:
                     why = explanation(check)
-                    lines.append(f"- {MARK_WORDS[mark]}: {_escape(describe(check))}" + (f"; {_escape(why)}" if why else ""))
-    return [*lines, "", f"Verdict: {_escape(verdict(result))}"]
+                    lines.append(f"- {MARK_WORDS[mark]}: {markdown_text(describe(check))}" + (f"; {markdown_text(why)}" if why else ""))
+    return [*lines, "", f"Verdict: {markdown_text(verdict(result))}"]
+
+
+def _cell(text: str) -> str:
+    """A table cell's text, shown as written."""
+    return markdown_text(text, in_table=True)
 
 
 def _symbol(check) -> str:
     return f"`{SYMBOLS[check.mark]}`" if check.mark in SYMBOLS else ""
 
-
-def _escape(text: str) -> str:
-    """A cell of a Markdown table: a pipe would end it."""
-    return text.replace("|", "\\|")

@@ -41,10 +41,6 @@ def summarize(spec: Spec, graph: Graph, depth: int = 1) -> dict[str, Any]:
         for row in [*rows, *heads]:
             if trees[row["name"]].children:
                 row["children"] = [_tree(child, depth - 1) for child in trees[row["name"]].children]
-    trunk = [node for node in graph.nodes() if node.head is None]
-    everything = list(graph.nodes())
-    weights = sum(node.weights for node in trunk)
-    biases = sum(node.biases for node in trunk)
     return {
         "name": spec.name,
         "spec": spec.path,
@@ -57,17 +53,31 @@ def summarize(spec: Spec, graph: Graph, depth: int = 1) -> dict[str, Any]:
         },
         "rows": rows,
         "heads": heads,
-        "totals": {
-            "params": weights + biases,
-            "weights": weights,
-            "biases": biases,
-            "macs": sum(node.macs for node in trunk),
-            "depth": graph.depth,
-            "depth_with_pooling": graph.depth_with_pooling,
-            "building_blocks": building_blocks(graph),
-            "params_with_heads": sum(node.weights + node.biases for node in everything),
-            "macs_with_heads": sum(node.macs for node in everything),
-        },
+        "totals": totals(graph),
+    }
+
+
+def totals(graph: Graph) -> dict[str, int]:
+    """The network's totals, heads left out but for the last two."""
+    weights = biases = macs = params_with_heads = macs_with_heads = blocks = 0
+    for node in graph.nodes():
+        params_with_heads += node.weights + node.biases
+        macs_with_heads += node.macs
+        if node.head is None:
+            weights += node.weights
+            biases += node.biases
+            macs += node.macs
+            blocks += node.kind in OPS and OPS[node.kind].building_block
+    return {
+        "params": weights + biases,
+        "weights": weights,
+        "biases": biases,
+        "macs": macs,
+        "depth": graph.depth,
+        "depth_with_pooling": graph.depth_with_pooling,
+        "building_blocks": blocks,
+        "params_with_heads": params_with_heads,
+        "macs_with_heads": macs_with_heads,
     }
 
 

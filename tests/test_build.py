@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from netgen import build
+from netgen import build, files
 from tests.conftest import GOOGLENET, ROOT
 
 SMALL = """\
@@ -59,10 +59,10 @@ def test_failure_in_the_last_stage_leaves_previous_output_identical(small, tmp_p
             raise OSError("disk full")
         real_replace(source, target)
 
-    monkeypatch.setattr(build.os, "replace", fail_on_second)
+    monkeypatch.setattr(files.os, "replace", fail_on_second)
     with pytest.raises(OSError):
         build.write_all(out, artifacts)
-    monkeypatch.setattr(build.os, "replace", real_replace)
+    monkeypatch.setattr(files.os, "replace", real_replace)
     assert snapshot(out) == before
 
 

@@ -143,7 +143,10 @@ def _mermaid_node(mermaid_id: str, node: DiagramNode) -> str:
 
 
 def _mermaid_text(text: str) -> str:
-    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    """Text in a Mermaid label: what Mermaid or the Markdown around it would read as syntax, and
+    every unprintable character, as Mermaid's entity codes (#quot;, #96;)."""
+    named = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;", "`": "#96;"}
+    return "".join(named.get(ch) or (ch if ch.isprintable() else f"#{ord(ch)};") for ch in text)
 
 
 def _mermaid_cluster(cluster: Cluster, ids, by_id, cluster_id: str, indent: str) -> list[str]:
@@ -171,8 +174,8 @@ def to_graphviz(diagram: Diagram):
     import graphviz
 
     dot = graphviz.Digraph(
-        diagram.name,
-        graph_attr={"rankdir": "TB", "label": f"{diagram.name} ({diagram.level} level)", "labelloc": "t", "fontname": "Helvetica"},
+        _dot_text(diagram.name),
+        graph_attr={"rankdir": "TB", "label": _dot_text(f"{diagram.name} ({diagram.level} level)"), "labelloc": "t", "fontname": "Helvetica"},
         node_attr={"shape": "box", "style": "rounded", "fontname": "Helvetica", "fontsize": "10"},
         edge_attr={"arrowsize": "0.6"},
     )
@@ -190,13 +193,20 @@ def to_graphviz(diagram: Diagram):
 
 def _dot_node(dot, node: DiagramNode) -> None:
     # "\\n" is DOT's own line break; the graphviz package passes it through as written.
-    dot.node(node.id, "\\n".join(label_lines(node)), **({"style": "rounded,dashed"} if node.head else {}))
+    dot.node(node.id, "\\n".join(_dot_text(line) for line in label_lines(node)), **({"style": "rounded,dashed"} if node.head else {}))
+
+
+def _dot_text(text: str) -> str:
+    """Text in a DOT label: the graphviz package quotes it; a backslash (DOT's escape), '&' and
+    every unprintable character are written so Graphviz shows them as they are."""
+    named = {"\\": "\\\\", "&": "&amp;"}
+    return "".join(named.get(ch) or (ch if ch.isprintable() else f"&#{ord(ch)};") for ch in text)
 
 
 def _dot_cluster(dot, cluster: Cluster, by_id) -> None:
     # Graphviz draws a subgraph as a box only when its name starts with "cluster".
     with dot.subgraph(name=f"cluster_{cluster.id}") as inner:
-        inner.attr(label=cluster.title, style="rounded", color="gray50", fontname="Helvetica", fontsize="10")
+        inner.attr(label=_dot_text(cluster.title), style="rounded", color="gray50", fontname="Helvetica", fontsize="10")
         for node_id in cluster.nodes:
             _dot_node(inner, by_id[node_id])
         for nested in cluster.clusters:

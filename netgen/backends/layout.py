@@ -187,11 +187,15 @@ def _make_layout(spec: Spec, graph: Graph) -> Layout:
             continue
         if layer.container not in groups:
             groups[layer.container] = top_ns.add(layer.container, layer.span, "group")
-        # Numbered like nn.Sequential numbers its items: a concat or add of earlier layers has no module.
+        # Numbered like nn.Sequential numbers its items. A concat or add of earlier layers has no
+        # module, so no number: its path names no item (a name where the items have numbers),
+        # as a top-level one's names no attribute.
+        if not _has_module(layer):
+            top[layer.name] = f"{groups[layer.container]}.{layer.name}"
+            continue
         index = items.get(layer.container, 0)
         top[layer.name] = f"{groups[layer.container]}.{index}"
-        if _has_module(layer):
-            items[layer.container] = index + 1
+        items[layer.container] = index + 1
     for head in spec.heads:
         needs = _needs_own_attribute(spec.blocks, head.layer)
         if needs:

@@ -12,7 +12,6 @@ after the generated module's state_dict keys; the text quotes every name, so dot
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from netgen.ops import OPS
 from netgen.ops.base import ARGS, Arg, BackendGuard, OnnxContext, Step, Tensor, Weight
 from netgen.passes.shapes import fmt
 from netgen.printable import escape
+from netgen.spec.fields import fits_float32
 from netgen.spec.model import Spec
 
 # The default ai.onnx opset is the newest that both onnx.checker (onnx 1.23) and onnxruntime
@@ -129,25 +129,36 @@ def build_onnx(
     the checks run on the spec's input size first, so every shape is compared with the IR's."""
     if not MIN_OPSET <= opset <= OPSET:
         raise OnnxBackendError(f"opset {opset} is outside the supported {MIN_OPSET} to {OPSET}")
+    _refuse_rounding_of_older_opsets(graph, opset)
     export = _export(spec, graph, layout, inline_functions, opset)
     text = _render(spec, graph, export)
     try:
         model = onnx.parser.parse_model(text)
     except onnx.parser.ParseError as exc:
         raise OnnxBackendError(f"onnx.parser rejects the text netgen wrote: {exc}") from None
-    declared = [info.name for info in model.graph.value_info]
-    if declared != [name for name, _, _ in export.weights]:
+    declared = list(model.graph.value_info)
+    if [info.name for info in declared] != [name for name, _, _ in export.weights]:
         raise OnnxBackendError("the parsed model's weight declarations differ from the ones netgen wrote")
-    del model.graph.value_info[:]
     weights = state_dict if state_dict is not None else initial_weights(spec, graph, layout)
-    model.graph.initializer.extend(_initializers(export.weights, weights, from_file=state_dict is not None))
+    arrays = _weight_arrays(export.weights, weights, from_file=state_dict is not None)
+    del weights  # the spec's initial weights are `arrays` now
     if spec.description:
         model.doc_string = spec.description
+    # ONNX's checker and shape inference see the weights as inputs of the declared types and shapes,
+    # which is all they read of them; given the data too, each would copy every weight twice (the
+    # serialized model and its parse), which for a 350 MB network took 1.2 GB beside the model.
+    del model.graph.value_info[:]
+    model.graph.input.extend(declared)
     check_model(model)
     _check_shapes(model, graph, export)
     if size_agnostic(graph):
         _free_spatial_dims(model)
         check_model(model)
+    del model.graph.input[1:]
+    # One tensor at a time, each array let go once it is in the model: never two copies of them all.
+    for index, (key, array) in enumerate(arrays):
+        arrays[index] = None
+        model.graph.initializer.append(onnx.numpy_helper.from_array(array, key))
     return model
 
 
@@ -184,9 +195,7 @@ def _free_spatial_dims(model: onnx.ModelProto) -> None:
 def onnx_graph_text(model: onnx.ModelProto) -> str:
     """The model as ONNX text, weights declared by type and shape only (one a line): small, diffable,
     and parseable again by onnx.parser."""
-    bare = onnx.ModelProto()
-    bare.CopyFrom(model)
-    del bare.graph.initializer[:]
+    bare = _without_initializers(model)
     del bare.graph.value_info[:]
     # The doc_string is free text: kept out of the lines searched and trimmed here, and written back with
     # what a terminal would obey written as escapes (the .onnx file keeps it as it is).
@@ -205,6 +214,26 @@ def onnx_graph_text(model: onnx.ModelProto) -> str:
         lines[header_end - 1] += ","
         lines.insert(header_end, f"   doc_string: {_string_literal(escape(model.doc_string))}")
     return "\n".join(lines) + "\n"
+
+
+def _without_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` without its initializers, which hold nearly all of a large model's bytes."""
+    bare = onnx.ModelProto()
+    _copy_fields(model, bare, skip="graph")
+    _copy_fields(model.graph, bare.graph, skip="initializer")
+    return bare
+
+
+def _copy_fields(source, target, skip: str) -> None:
+    for descriptor, value in source.ListFields():
+        if descriptor.name == skip:
+            continue
+        if descriptor.is_repeated:
+            getattr(target, descriptor.name).extend(value)
+        elif descriptor.message_type is not None:
+            getattr(target, descriptor.name).CopyFrom(value)
+        else:
+            setattr(target, descriptor.name, value)
 
 
 def _string_literal(text: str) -> str:
@@ -265,16 +294,22 @@ def _attr(name: str, value) -> str:
     if isinstance(value, (tuple, list)):
         return f"{name} = [" + ", ".join(repr(int(item)) for item in value) + "]"
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise OnnxBackendError(f"attribute {name} = {value!r} is not a finite number")
-        return f"{name} = {float(value)!r}"
+        return f"{name} = {_float32(name, value)}"
     return f"{name} = {int(value)!r}"
 
 
 def _tensor_attr(name: str, tensor: Tensor) -> str:
     if tensor.dtype == "int64":
         return f"{name} = int64[{', '.join(map(str, tensor.shape))}] {{" + ", ".join(repr(int(v)) for v in tensor.values) + "}"
-    return f"{name} = {_tensor_type(tensor.shape)} {{" + ", ".join(repr(float(v)) for v in tensor.values) + "}"
+    return f"{name} = {_tensor_type(tensor.shape)} {{" + ", ".join(_float32(name, v) for v in tensor.values) + "}"
+
+
+def _float32(name: str, value: float) -> str:
+    """A float attribute's literal. ONNX keeps it in float32; the spec's checks keep every number
+    that gets here in its range, so one outside it is netgen's mistake."""
+    if not fits_float32(float(value)):
+        raise OnnxBackendError(f"attribute {name} = {value!r} does not fit float32")
+    return repr(float(value))
 
 
 # -- the graph and its functions ---------------------------------------------------------------
@@ -529,6 +564,21 @@ def _names(ref, inputs: list[str], slots: dict[str, str], values: dict[str, str]
     return [references["previous"]]
 
 
+def _refuse_rounding_of_older_opsets(graph: Graph, opset: int) -> None:
+    """An op that an older opset computes otherwise (a pool's ceil rounding before opset 22): an
+    error at the op, with the way out."""
+    problems = []
+    for node in graph.trunk():
+        op = OPS.get(node.kind)
+        if op is None or op.onnx_opset_rule is None:
+            continue
+        problem = op.onnx_opset_rule(node.attrs, graph[graph.inputs(node.name)[0]].shape, node.shape, opset)
+        if problem is not None:
+            problems.append(error("opset-rounding", f"{node.name}: {problem}", node.span))
+    if problems:
+        raise SpecError(problems)
+
+
 def _merge_label(node: Node) -> str:
     """A block's concat/add node carries the instance's own name; inside the function it is `concat`/`add`."""
     return node.kind.value
@@ -573,11 +623,12 @@ def _ensure_distinct(nodes: list[OnnxNode], what: str) -> None:
 # -- weights and checks ------------------------------------------------------------------------
 
 
-def _initializers(
+def _weight_arrays(
     needed: list[tuple[str, Slot, Node]], weights: dict[str, np.ndarray], from_file: bool
-) -> list[onnx.TensorProto]:
+) -> list[tuple[str, np.ndarray] | None]:
+    """(name, float32 array) of every weight the model needs, each checked against its slot."""
     problems: list[Diagnostic] = []
-    tensors = []
+    arrays: list[tuple[str, np.ndarray] | None] = []
     for key, slot, node in needed:
         value = weights.get(key)
         if value is None:
@@ -600,12 +651,12 @@ def _initializers(
                 error("weights-mismatch", f"{node.name}: {key!r} holds {value.dtype} values, not floats", node.span)
             )
             continue
-        tensors.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), key))
+        arrays.append((key, np.ascontiguousarray(value, dtype=np.float32)))
     if problems:
         if not from_file:
             raise OnnxBackendError("the spec's initial weights do not fit the network: " + problems[0].message)
         raise SpecError(problems)  # every mismatch, each at its layer: one run shows them all
-    return tensors
+    return arrays
 
 
 def check_model(model: onnx.ModelProto) -> None:

@@ -27,8 +27,9 @@ def optimize_for_inference(model: onnx.ModelProto) -> onnx.ModelProto:
     if optimized.functions:
         raise ValueError("optimize_for_inference needs a model built with inline functions")
     weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
-    nodes = _fold_batch_norms(list(graph.node), weights)
-    nodes = _fuse_1x1(nodes, weights)
+    taken = _names(graph)
+    nodes = _fold_batch_norms(list(graph.node), weights, taken)
+    nodes = _fuse_1x1(nodes, weights, taken)
     used = {name for node in nodes for name in node.input}
     del graph.node[:]
     graph.node.extend(nodes)
@@ -36,6 +37,24 @@ def optimize_for_inference(model: onnx.ModelProto) -> onnx.ModelProto:
     graph.initializer.extend(numpy_helper.from_array(value, name) for name, value in weights.items() if name in used)
     check_model(optimized)
     return optimized
+
+
+def _names(graph: onnx.GraphProto) -> set[str]:
+    """Every name the model uses, for values, weights and nodes alike: what the rewrite adds takes
+    a name none of them has (a layer may be called `fused1x1`, and a block's layer `output`)."""
+    names = {tensor.name for tensor in graph.initializer}
+    names.update(info.name for info in [*graph.input, *graph.output, *graph.value_info])
+    for node in graph.node:
+        names.update([node.name, *node.input, *node.output])
+    return names
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    """`name`, with '_' added until neither it nor a name under it (`name.weight`) is taken; taken now."""
+    while any(other == name or other.startswith(f"{name}.") for other in taken):
+        name += "_"
+    taken.add(name)
+    return name
 
 
 def _readers(nodes: list[onnx.NodeProto]) -> Counter:
@@ -47,7 +66,7 @@ def _attribute(node: onnx.NodeProto, name: str, default):
     return default if found is None else helper.get_attribute_value(found)
 
 
-def _fold_batch_norms(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray]) -> list[onnx.NodeProto]:
+def _fold_batch_norms(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray], taken: set[str]) -> list[onnx.NodeProto]:
     """Each BatchNormalization that alone reads a Conv's output becomes that Conv's scale and bias."""
     readers = _readers(nodes)
     producer = {output: node for node in nodes for output in node.output}
@@ -63,7 +82,7 @@ def _fold_batch_norms(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray
         bias = weights[conv.input[2]].astype(np.float64) if len(conv.input) > 2 else np.zeros(len(factor))
         weights[conv.input[1]] = (kernel * factor.reshape(-1, 1, 1, 1)).astype(np.float32)
         # A convolution without a bias gains one, named as the folded PyTorch convolution names it.
-        bias_name = conv.input[2] if len(conv.input) > 2 else _fresh(conv.input[1].removesuffix(".weight") + ".bias", weights)
+        bias_name = conv.input[2] if len(conv.input) > 2 else _fresh(conv.input[1].removesuffix(".weight") + ".bias", taken)
         weights[bias_name] = ((bias - mean) * factor + shift).astype(np.float32)
         del conv.input[2:]
         conv.input.append(bias_name)
@@ -71,10 +90,6 @@ def _fold_batch_norms(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray
     return kept
 
 
-def _fresh(name: str, weights: dict[str, np.ndarray]) -> str:
-    while any(key == name or key.startswith(f"{name}.") for key in weights):
-        name += "_"
-    return name
 
 
 def _is_pointwise(node: onnx.NodeProto, weights: dict[str, np.ndarray]) -> bool:
@@ -90,7 +105,7 @@ def _is_pointwise(node: onnx.NodeProto, weights: dict[str, np.ndarray]) -> bool:
     )
 
 
-def _fuse_1x1(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray]) -> list[onnx.NodeProto]:
+def _fuse_1x1(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray], taken: set[str]) -> list[onnx.NodeProto]:
     """The 1x1 convolutions that read one value, as one Conv and a Split, placed where the first was."""
     groups: dict[str, list[onnx.NodeProto]] = {}
     for node in nodes:
@@ -110,7 +125,8 @@ def _fuse_1x1(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray]) -> li
         relus = [consumers.get(conv.output[0], []) for conv in convs]
         relu_first = all(len(users) == 1 and users[0].op_type == "Relu" for users in relus)
         sizes = [weights[conv.input[1]].shape[0] for conv in convs]
-        name = _fresh(shared_prefix([conv.input[1].rpartition(".")[0] for conv in convs]) + "fused1x1", weights)
+        # Its weights, values and nodes are all named `<name>.<part>`.
+        name = _fresh(shared_prefix([conv.input[1].rpartition(".")[0] for conv in convs]) + "fused1x1", taken)
         weights[f"{name}.weight"] = np.concatenate([weights[conv.input[1]] for conv in convs])
         weights[f"{name}.bias"] = np.concatenate(
             [weights[conv.input[2]] if len(conv.input) > 2 else np.zeros(size, np.float32) for conv, size in zip(convs, sizes, strict=True)]

@@ -42,7 +42,7 @@ from netgen.ops.tensor import DropPath
 from netgen.passes.expand import WORDS, scale
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec
 from netgen.spec.parse import MERGE_OPS
-from netgen.summary import summarize
+from netgen.summary import totals
 
 LINE_LENGTH = 100
 # The classes of the file's own (templates/pytorch/<helper>.py.j2) that call torch.nn.functional.
@@ -167,6 +167,7 @@ class Step:
     shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
     extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it
     body: tuple[Step, ...] = ()
+    row: str | None = None  # the spec's layer or head this statement of the network's forward() runs
 
 
 @dataclass
@@ -621,11 +622,12 @@ class _Planner:
         forward: list[Step] = []
         for index in [None, *range(trunk_steps)]:
             if index is not None:
-                forward.append(replace(steps[index], shape=self.exit_shape(planned[index].rel)))
+                layer = planned[index].layer.name
+                forward.append(replace(steps[index], shape=self.exit_shape(planned[index].rel), row=layer))
             for head, source, module in heads:
                 if source == index:
                     ref = ModuleRef(layout.top[head.name])
-                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _after(module)))
+                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _after(module), row=head.name))
 
         attributes: list[tuple[ModuleRef, Module]] = []
         for ref, item in zip(refs, planned, strict=True):
@@ -659,7 +661,7 @@ class _Planner:
             "logits": logits,
             "activation": self.top_ref(activation.layer) if activation is not None else None,
             "outputs": outputs,
-            "totals": summarize(spec, graph)["totals"],
+            "totals": totals(graph),
             "classifiers": self.classifiers(),
             # stochastic depth: how many residuals drop their body, and the rate of the last
             "drop_path": {"count": len(scope.drops), "rate": spec.drop_path_rate} if scope.drops else None,
@@ -674,7 +676,7 @@ class _Planner:
         if layer.container is None:
             return ModuleRef(path)
         attr, index = path.rsplit(".", 1)
-        return ModuleRef(attr, int(index))
+        return ModuleRef(attr, int(index) if index.isdigit() else index)  # a merge is no item: no number
 
     def exit_shape(self, rel: str) -> tuple[int, ...]:
         return self.graph[self.graph.exit_of(rel)].shape
@@ -1178,7 +1180,7 @@ def _flattened(steps: list[Step]) -> list[Step]:
         if step.action != "statements":
             out.append(step)
             continue
-        body = _flattened(list(step.body))
+        body = [replace(inner, row=step.row) for inner in _flattened(list(step.body))]
         out += [*body[:-1], replace(body[-1], shape=step.shape)]
     return out
 
@@ -1218,12 +1220,21 @@ def _mentions(modules: list[Module], name: str) -> bool:
 # -- rendering -------------------------------------------------------------------------------
 
 
-def plan_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False) -> dict[str, Any]:
+def plan_pytorch(
+    spec: Spec, graph: Graph, layout: Layout, optimize: bool = False, profile: bool = False
+) -> dict[str, Any]:
     """What the generated module holds, without rendering it: refuses what render_pytorch refuses.
-    `optimize` adds for_inference() and from_plain() (`netgen build --optimize`)."""
+    `optimize` adds for_inference() and from_plain() (`netgen build --optimize`); `profile` runs
+    each row of the network's forward() inside a profiler range (`netgen build --profile`)."""
     plan = _Planner(spec, graph, layout).plan()
     plan["inference"] = {"fused": fused_1x1(graph, layout)} if optimize else None
+    plan["profile"] = profile
     return plan
+
+
+def profile_range(network_class: str, row: str) -> str:
+    """The name of the torch.profiler range a `--profile` build runs a row of forward() in."""
+    return f"{network_class}.{row}"
 
 
 def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
@@ -1237,21 +1248,27 @@ def fused_1x1(graph: Graph, layout: Layout) -> dict[str, tuple[str, ...]]:
         if node.kind is not OpKind.CONV or (attrs.kernel, attrs.stride, attrs.pad, attrs.groups) != ((1, 1), (1, 1), (0, 0), 1):
             continue
         groups.setdefault(graph.inputs(node.name)[0], []).append(layout.slots[node.name][0].key.removesuffix(".weight"))
-    taken = set(layout.modules.values()) | {slot.key.rpartition(".")[0] for slots in layout.slots.values() for slot in slots}
+    # Every attribute path the network has, with the paths above it (a block's own attribute is
+    # not a module of the layout, only the layers inside it are), and the block parameters that
+    # forward() reads as attributes: the fused convolution must replace none of them.
+    paths = [*layout.top.values(), *layout.modules.values(), *(slot.key for slots in layout.slots.values() for slot in slots)]
+    taken = {".".join(parts[: end]) for parts in (path.split(".") for path in paths) for end in range(1, len(parts) + 1)}
+    stored = {attr for names in layout.blocks.values() for attr in names.stored.values()}
     fused: dict[str, tuple[str, ...]] = {}
     for convs in groups.values():
         if len(convs) < 2:
             continue
         name = shared_prefix(list(convs)) + "fused1x1"
-        while name in taken or name in fused:
+        while name in taken or name in fused or name.rpartition(".")[2] in stored:
             name += "_"
         fused[name] = tuple(convs)
     return fused
 
 
-def render_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False) -> str:
+def render_pytorch(spec: Spec, graph: Graph, layout: Layout, optimize: bool = False, profile: bool = False) -> str:
     """The generated module's source: rendered, formatted by the pinned ruff, and parsed."""
-    source = format_python(render(TEMPLATE, **plan_pytorch(spec, graph, layout, optimize)))
+    plan = plan_pytorch(spec, graph, layout, optimize, profile)
+    source = format_python(render(TEMPLATE, profile_range=profile_range, **plan))
     try:
         ast.parse(source)
     except SyntaxError as exc:

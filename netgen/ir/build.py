@@ -23,10 +23,17 @@ def kind_of(layer: Layer) -> OpKind:
     return kind_for_op(layer.call.op)
 
 
-def build_graph(spec: Spec) -> Graph:
+def build_graph(spec: Spec, max_layers: int | None = None) -> Graph:
+    """The unexpanded graph; with `max_layers`, a spec of more top-level layers and heads (the input
+    counted, as the expand pass counts it) is refused at the first one over the limit."""
     graph = Graph()
     problems: list[Diagnostic] = []
     graph.add(Node(INPUT, OpKind.INPUT, Input(spec.input), spec.where("input"), row=INPUT, shape=spec.input))
+    if max_layers is not None and 1 + len(spec.layers) + len(spec.heads) > max_layers:
+        over = [*spec.layers, *(head.layer for head in spec.heads)][max_layers - 1]
+        raise SpecError(
+            error("too-large", f"the network has more than {max_layers:,} layers; --max-layers N raises the limit", over.span)
+        )
     names: dict[str, Layer] = {}
     for layer in spec.layers:
         if layer.name == INPUT:

@@ -97,13 +97,16 @@ def definition(view: View, offset: int) -> list[types.Location] | None:
 
 def _elsewhere(view: View, span) -> list[types.Location] | None:
     """A place in another file (a reference table, a block library), ranged in that file's own text."""
+    from netgen.diagnostics import SpecError
+    from netgen.files import read_regular
     from netgen.lsp.analysis import token_end
     from netgen.lsp.text import Text
+    from netgen.spec.yaml_source import MAX_BYTES
 
     try:
-        with open(span.file, encoding="utf-8") as handle:
-            other = Text(handle.read().removeprefix("\ufeff"), view.text.encoding)
-    except (OSError, UnicodeDecodeError):
+        # Through the guarded reader: the file may have become a pipe or a device since it was read.
+        other = Text(read_regular(span.file, "file", MAX_BYTES).decode("utf-8").removeprefix("\ufeff"), view.text.encoding)
+    except (SpecError, UnicodeDecodeError):
         return None
     start = other.offset_of(span)
     uri = from_fs_path(os.path.abspath(span.file)) or span.file

@@ -236,7 +236,8 @@ class Op:
       `torch_apply`: for an op whose attribute is an nn.Parameter (`parameter`), how forward()
       applies it (`x.mul(self.gamma.reshape(1, -1, 1, 1))`).
     - `onnx`: its ONNX nodes; `onnx_skip`: the inference graph leaves it out (dropout), passing
-      its input on. `onnx_rule`: a diagnostic for what ONNX cannot express (checked by `check`).
+      its input on. `onnx_rule`: a diagnostic for what ONNX cannot express (checked by `check`);
+      `onnx_opset_rule`: one for what an opset older than `build --opset` asks computes otherwise.
     - `patch`: the (kernel, stride) a table's "patch size/stride" column shows.
     - `combines`: a merge of several inputs (concat, add, mul): `sum` or `equal` channels, or equal
       channels with 1x1 maps broadcast over the others.
@@ -262,6 +263,8 @@ class Op:
     onnx_skip: bool = False
     onnx_rule: Callable[[Any, Shape], str | None] | None = None
     onnx_rule_arg: str | None = None  # the spec argument an onnx_rule diagnostic points at
+    # (attributes, input shape, output shape, opset): what an older opset computes otherwise
+    onnx_opset_rule: Callable[[Any, Shape, Shape, int], str | None] | None = None
     patch: Callable[[Any], tuple[Pair, Pair] | None] = lambda attrs: None
     combines: Literal["sum", "equal", "broadcast"] | None = None
     # the output's channels as the generated code computes them: the input's, the `out`

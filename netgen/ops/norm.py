@@ -22,7 +22,7 @@ from netgen.ops.base import (
     constant,
     keyword,
 )
-from netgen.spec.fields import MAX_KERNEL, Finite, Positive32, Strict
+from netgen.spec.fields import MAX_KERNEL, Positive32, Strict, float32
 
 # -- batch norm ------------------------------------------------------------------------------
 
@@ -32,9 +32,10 @@ class BatchNormArgs(Strict):
 
     eps: Annotated[Positive32, Field(title="added to the variance, for numerical stability")] = 1e-5
     momentum: Annotated[
-        Finite,
+        float32(ge=0.0, le=1.0),
         Field(
-            ge=0.0, le=1.0, title="weight of each batch in the running statistics", description="a number from 0 to 1"
+            title="weight of each batch in the running statistics",
+            description="a number from 0 to 1 that float32 holds (0, or 1.2e-38 and above)",
         ),
     ] = 0.1
 

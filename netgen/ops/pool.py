@@ -103,6 +103,28 @@ def _pool_shape(ctx):
     return (ctx.shapes[0][0], *spatial(ctx, a.kernel, a.stride, a.pad, ceil=a.ceil))
 
 
+# Before opset 22, ONNX's pools round a ceil_mode output up without PyTorch's rule that the last
+# window must start inside the input or its left padding: its shape inference gives one more row
+# or column than ONNX Runtime computes, and than the IR has.
+CEIL_AS_PYTORCH_OPSET = 22
+
+
+def _older_rounding_rule(a: Pool, in_shape, out_shape, opset: int) -> str | None:
+    if opset >= CEIL_AS_PYTORCH_OPSET or not a.ceil:
+        return None
+    older = tuple(
+        -(-(size + 2 * pad - kernel) // stride) + 1
+        for size, kernel, stride, pad in zip(in_shape[1:], a.kernel, a.stride, a.pad, strict=True)
+    )
+    if older == tuple(out_shape[1:]):
+        return None
+    return (
+        f"at opset {opset} ONNX rounds this pool's output up to {older[0]}x{older[1]}, where PyTorch "
+        f"(and ONNX from opset {CEIL_AS_PYTORCH_OPSET}) gives {out_shape[1]}x{out_shape[2]}: its last window "
+        f"would start in the padding; build with --opset {CEIL_AS_PYTORCH_OPSET} or later, or give the pool ceil: false"
+    )
+
+
 def _window_pool(kind: str, module: str, onnx_op: str) -> Op:
     """Max or average pooling: nn.MaxPool2d / nn.AvgPool2d, ONNX's MaxPool / AveragePool."""
 
@@ -130,6 +152,7 @@ def _window_pool(kind: str, module: str, onnx_op: str) -> Op:
         depth="pooling",
         torch=torch,
         onnx=onnx,
+        onnx_opset_rule=_older_rounding_rule,
         patch=lambda a: (a.kernel, a.stride),
     )
 

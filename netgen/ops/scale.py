@@ -19,7 +19,7 @@ class LayerScaleArgs(Strict):
     init: Annotated[
         Number32 | Symbol,
         Takes(("float",)),
-        Field(title="the value every scale starts at (timm's ls_init_value)", description="a number that float32 holds, or a float parameter"),
+        Field(title="the value every scale starts at (timm's ls_init_value)", description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0), or a float parameter"),
     ] = 1e-5
 
 

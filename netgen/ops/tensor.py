@@ -19,7 +19,7 @@ class DropoutArgs(Strict):
     p: Annotated[
         Probability | Symbol,
         Takes(("float",)),
-        Field(title="the share of values zeroed", description="a number from 0 up to (not including) 1, or a float parameter"),
+        Field(title="the share of values zeroed", description="a number from 0 up to (not including) 1 that float32 holds (0, or 1.2e-38 and above), or a float parameter"),
     ]
 
 

@@ -25,7 +25,7 @@ PIPELINE = (
 def compile_spec(spec: Spec, max_layers: int = expand.MAX_LAYERS) -> Graph:
     """Run every pass; raise SpecError with the errors of the first pass that finds any (and the
     warnings found until then). The network may expand to at most `max_layers` layers."""
-    graph = build_graph(spec)
+    graph = build_graph(spec, max_layers)
     graph.max_layers = max_layers
     for _name, run in PIPELINE:
         problems = run(graph, spec)

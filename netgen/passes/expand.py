@@ -26,10 +26,14 @@ from netgen.ops.tensor import DropPath, Split
 from netgen.spec.fields import MAX_CHANNELS, MAX_KERNEL
 from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec, Value
 from netgen.spec.parse import ACTIVATIONS, IDENTIFIER, MERGE_OPS, show, suggestion
+from netgen.spec.schema import block_argument
 
 # A safety limit on the expanded network (a typo in `times:` should not fill memory);
 # `--max-layers` raises it for networks that really are that large.
 MAX_LAYERS = 50_000
+# How far `--max-layers` raises it: the limit bounds the time and memory a check takes (about a
+# minute and a few GiB here), and with it the values a spec file may hold once its aliases expand.
+MAX_LAYERS_CEILING = 1_000_000
 MAX_NESTING = 16
 KINDS = {kind.value: kind for kind in OpKind}
 # The words a parameter of these types takes.
@@ -96,6 +100,8 @@ class _Expander:
         self.spec = spec
         self.problems: list[Diagnostic] = []
         self.added: list[str] = []  # every node this pass adds, in order: an instance's are a slice of it
+        # A block's op resolves alike in every use that passes it the same values: once per (call, values).
+        self._resolved: dict[tuple, object] = {}
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -166,7 +172,7 @@ class _Expander:
             self.add_node(merge, exits)
             self.graph.exits[name] = name
             return name
-        kind, attrs, unbound = self.resolve(call, env, stack, block, label=name if block is None else None)
+        kind, attrs, unbound = self.resolved(call, env, stack, block, label=name if block is None else None)
         node = Node(
             name,
             kind,
@@ -348,31 +354,17 @@ class _Expander:
                     )
                 )
             return found
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind == "channels":
-            if isinstance(value, int) and 1 <= value <= MAX_CHANNELS:
-                return scale(value, self.spec.width, self.spec.width_divisor)
-            expected = f"a channel count (1 to {MAX_CHANNELS})"
-        elif kind == "int":
-            if isinstance(value, int) and 0 <= value <= MAX_KERNEL:
-                return value
-            expected = f"a whole number from 0 to {MAX_KERNEL}"
-        elif kind == "float":
-            if number:
-                return float(value)
-            expected = "a number"
-        elif isinstance(value, str):
-            return value
-        else:
-            expected = one_of(words)
-        raise SpecError(
-            error(
-                "bad-value",
-                f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {expected}"
-                f"{' or a parameter name' if kind in ('channels', 'int') else ''}, got {show(value)}",
-                span,
-            )
-        )
+        try:
+            checked = block_argument(kind, value)
+        except ValueError as exc:
+            raise SpecError(
+                error(
+                    "bad-value",
+                    f"{path}: argument {index + 1} of {block.name!r} ({param}) must be {exc} or a parameter name, got {show(value)}",
+                    span,
+                )
+            ) from None
+        return scale(checked, self.spec.width, self.spec.width_divisor) if kind == "channels" else checked
 
     def sequence(
         self,
@@ -502,6 +494,16 @@ class _Expander:
                 span,
             )
         )
+
+    def resolved(self, call: OpCall, env, stack, block: Block | None, label: str | None):
+        """resolve(), remembered for the call's values: a network of many uses of one block resolves
+        each of the block's ops once per set of arguments. What fails is not remembered, so each
+        use reports its own diagnostic."""
+        key = (id(call), *env.values())
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self.resolve(call, env, stack, block, label)
+        return found
 
     def resolve(self, call: OpCall, env, stack, block: Block | None = None, label: str | None = None):
         """The IR kind and attributes of a primitive op, by its declaration's `resolve`, and whether

@@ -93,7 +93,6 @@ Pad = Annotated[
 Flag = Annotated[StrictBool, Field(description="true or false")]
 # YAML reads .inf and .nan as floats; no argument of a layer means anything with them.
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Probability = Annotated[Finite, Field(ge=0.0, lt=1.0, description="a number from 0 up to (not including) 1")]
 
 # float32's range: the ONNX model keeps attributes such as epsilon in float32, and the weights that
 # init constants start are float32 in both backends; beyond it a value becomes inf or 0.
@@ -101,16 +100,31 @@ FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 
 
+def fits_float32(value: float) -> bool:
+    """Whether float32 holds `value` as a normal number or 0: neither inf nor, below 1.2e-38, 0 or a denormal."""
+    return value == 0 or FLOAT32_TINY <= abs(value) <= FLOAT32_MAX
+
+
 def _fits_float32(value: float) -> float:
-    if value != 0 and not FLOAT32_TINY <= abs(value) <= FLOAT32_MAX:
+    if not fits_float32(value):
         raise ValueError("outside float32's range")
     return value
 
 
-Float32 = Annotated[Finite, AfterValidator(_fits_float32)]
-Positive32 = Annotated[Float32, Field(gt=0.0, description="a number > 0 that float32 holds (1.2e-38 to 3.4e38)")]
+def float32(**bounds: float) -> Any:
+    """A number float32 holds (see `fits_float32`) within `bounds` (ge, gt, le, lt), which come before
+    the float32 check so that the JSON Schema shows them as its minimum and maximum."""
+    return Annotated[float, Field(allow_inf_nan=False, **bounds), AfterValidator(_fits_float32)]
+
+
+Float32 = float32()
+Positive32 = Annotated[float32(gt=0.0), Field(description="a number > 0 that float32 holds (1.2e-38 to 3.4e38)")]
 Number32 = Annotated[
     Float32, Field(description="a number that float32 holds: 0, or 1.2e-38 to 3.4e38 either side of 0")
+]
+Probability = Annotated[
+    float32(ge=0.0, lt=1.0),
+    Field(description="a number from 0 up to (not including) 1 that float32 holds (0, or 1.2e-38 and above)"),
 ]
 Groups = Annotated[
     _Count | _Expression,

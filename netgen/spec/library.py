@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, replace
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error, note
-from netgen.spec.files import read_regular
+from netgen.files import read_regular
 from netgen.spec.yaml_source import MAX_BYTES, YMap, load_yaml, read_source
 
 LIBRARY_TOP = "a mapping with 'blocks'"

@@ -8,14 +8,13 @@ from typing import Literal
 from netgen.diagnostics import Span
 from netgen.spec.claims import Claim
 from netgen.spec.library import Import
-from netgen.spec.schema import InitArgs, Strict
+from netgen.spec.schema import PARAM_KINDS, InitArgs, ParamType, Strict
 
 Combine = Literal["seq", "concat", "add", "mul"]
 # What a block parameter holds: a channel count (the default, scaled by the width), a whole number
 # (a kernel size or a stride, never scaled), a number such as a residual scale, an activation
-# (relu, gelu, ..., none) or a pool type (max or avg).
-ParamType = Literal["channels", "int", "float", "activation", "pool"]
-PARAM_TYPES: tuple[ParamType, ...] = ("channels", "int", "float", "activation", "pool")
+# (relu, gelu, ..., none) or a pool type (max or avg); `PARAM_KINDS` declares what each takes.
+PARAM_TYPES: tuple[ParamType, ...] = tuple(PARAM_KINDS)
 Value = int | float | str  # a block argument: a number, an activation, or a parameter name
 
 

@@ -1,18 +1,26 @@
 """`netgen new`: the text of a spec to start from, every field commented, or a copy of another spec
-with its name, its reference path and its schema line made right for where the copy goes."""
+with its name, its reference path and its schema line made right for where the copy goes.
+
+It reads nothing but the spec it copies, the block libraries that spec uses and the reference
+table it names, each as the other commands read them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from string import Template
 
+from netgen.diagnostics import SpecError, error
+from netgen.files import read_regular
 from netgen.spec.document import SCHEMA_FILE
+from netgen.spec.model import Spec
+from netgen.spec.yaml_source import MAX_BYTES, Source, load_yaml, read_source
 
 SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=.*\n", re.MULTILINE)
 NAME_LINE = re.compile(r"^name:.*$", re.MULTILINE)
-REFERENCE_LINE = re.compile(r"^reference:[ \t]*([^\s#]+)", re.MULTILINE)
+REFERENCE_LINE = re.compile(r"""^reference:[ \t]*("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\s#]+)""", re.MULTILINE)
 
 STARTER = Template('''\
 # yaml-language-server: $$schema=$schema
@@ -72,57 +80,73 @@ def spec_name(name: str) -> str | None:
     return name.replace("-", "_")
 
 
+def yaml_text(text: str) -> str:
+    """`text` as a YAML value that reads back as that text: plain, or quoted where YAML would read
+    another value (`null`, `true`) or pyyaml another than netgen (`yes`)."""
+    try:
+        plain = load_yaml(Source("", f"name: {text}\n")).get("name")
+    except SpecError:
+        plain = None
+    return text if plain == text else json.dumps(text)
+
+
 def new_spec(name: str, target: Path, source: str | None = None) -> tuple[str, dict[Path, bytes]]:
     """The text of the new spec at `target`: the starter, or `source` adapted to its new place, and
-    the files it needs beside it (a copy of the source's reference table, when the copy's folder
-    does not already hold it: a spec reads only tables in its folder or below)."""
+    the files it needs beside it: a copy of the source's reference table, when the copy's folder
+    does not already hold it (a spec reads only tables in its folder or below), and of the block
+    libraries it uses.
+
+    `source` is read as `check` reads a spec (a regular file of at most 4 MiB of UTF-8 YAML, and
+    the block libraries it uses, in its folder or below), and the table its `reference:` names as
+    `verify` reads one: in the source's folder or below it, and a reference table. Nothing else is
+    read, and nothing is copied that is not one of those; a source `check` cannot read is refused."""
+    title = yaml_text(spec_name(name))
     if source is None:
-        return STARTER.substitute(schema=SCHEMA_FILE, path=target.as_posix(), name=spec_name(name)), {}
-    text = Path(source).read_text(encoding="utf-8")
-    text = SCHEMA_LINE.sub("", text)
-    text = NAME_LINE.sub(f"name: {spec_name(name)}", text, count=1)
+        return STARTER.substitute(schema=SCHEMA_FILE, path=target.as_posix(), name=title), {}
+    from netgen.spec.parse import parse_spec
+
+    data = read_regular(source, "spec", MAX_BYTES)
+    spec = parse_spec(source, data)
+    text = SCHEMA_LINE.sub("", read_source(source, data).text)
+    text = NAME_LINE.sub(f"name: {title}", text, count=1)
     beside: dict[Path, bytes] = {}
-    match = REFERENCE_LINE.search(text)
-    if match is not None:
-        found = Path(os.path.abspath(Path(source).parent / match.group(1)))
+    if spec.reference is not None:
+        span = spec.where("reference")
+        match = REFERENCE_LINE.search(text)
+        if match is None:
+            raise SpecError(
+                error(
+                    "bad-reference",
+                    "netgen new rewrites a reference written on a line of its own, `reference: path`; write it so, "
+                    "or copy the spec by hand",
+                    span,
+                )
+            )
+        # The same rules as check and verify: a table outside the spec's folder is refused, not copied.
+        from netgen.verify.reference import load_reference, named_reference
+
+        found = Path(os.path.abspath(named_reference(source, spec.reference, span)))
         folder = Path(os.path.abspath(target.parent))
         if found.is_relative_to(folder):
             moved = found.relative_to(folder).as_posix()
         else:
             moved = f"reference/{found.name}"
-            if found.is_file():
-                beside[target.parent / moved] = found.read_bytes()
-        text = text[: match.start(1)] + moved + text[match.end(1) :]
-    beside.update(_libraries(Path(source), target.parent))
+            if os.path.lexists(found):
+                load_reference(str(found))  # a table verify reads, or its diagnostics
+                beside[target.parent / moved] = read_regular(str(found), "reference table", MAX_BYTES)
+        text = text[: match.start(1)] + yaml_text(moved) + text[match.end(1) :]
+    beside.update(_libraries(spec, target.parent))
     return f"# yaml-language-server: $schema={SCHEMA_FILE}\n{text}", beside
 
 
-def _libraries(source: Path, folder: Path) -> dict[Path, bytes]:
-    """The block libraries `source` uses (and those they use), placed where the copy in `folder`
-    finds them: at the same paths relative to it. Libraries stay in the spec's folder or below, so
-    the copy's `use:` entries need no change; a file that cannot be read is left to `check`."""
-    from netgen.diagnostics import SpecError
-    from netgen.spec.files import read_regular
-    from netgen.spec.yaml_source import MAX_BYTES, load_yaml, read_source
-
-    home = source.parent.resolve()
+def _libraries(spec: Spec, folder: Path) -> dict[Path, bytes]:
+    """The block libraries the spec uses (and those they use), as its loader found and read them
+    (in the spec's folder or below, each a block library), placed where the copy in `folder`
+    finds them: at the same paths relative to it, so the copy's `use:` entries need no change."""
+    home = Path(os.path.realpath(os.path.dirname(spec.path) or os.curdir))
     if home == folder.resolve():
         return {}
-    found: dict[Path, bytes] = {}
-    pending = [source]
-    while pending:
-        current = pending.pop()
-        try:
-            data = read_regular(str(current), "spec", MAX_BYTES)
-            entries = load_yaml(read_source(str(current), data)).get("use") or []
-        except SpecError:
-            continue
-        for entry in entries if isinstance(entries, list) else []:
-            library = (current.parent / str(entry)).resolve()
-            if not library.is_relative_to(home) or not library.is_file():
-                continue
-            place = folder / library.relative_to(home)
-            if place not in found:
-                found[place] = library.read_bytes()
-                pending.append(library)
-    return found
+    return {
+        folder / Path(os.path.realpath(library.path)).relative_to(home): read_regular(library.path, "block library", MAX_BYTES)
+        for library in spec.imports
+    }

@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from netgen.diagnostics import Diagnostic, Span, SpecError, error, note
+from netgen.files import read_regular
 from netgen.ops import ACTIVATION_NAMES, SPEC_OPS
 from netgen.spec.claims import Claim, parse_count_claim, parse_size_claim
 from netgen.spec.fields import CHANNELS_DESCRIPTION, channel_count_problem, takes
-from netgen.spec.files import read_regular
 from netgen.spec.library import Import, LibraryFiles, with_use_notes
 from netgen.spec.model import (
     PARAM_TYPES,
@@ -98,9 +98,9 @@ def show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, dict):
-        return "a mapping"
+        return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
-        return "[" + ", ".join(show(v) for v in value) + "]" if len(value) <= 8 else "a list"
+        return "[" + ", ".join(show(v) for v in value) + "]" if len(value) <= 8 else f"a list of {len(value)}"
     return repr(value)
 
 
@@ -465,8 +465,9 @@ class _Parser:
                     before = len(self.diagnostics)
                     if self.validate(inner, node[key], value_spans.get(key, span), f"{what}: {key}") is None and len(self.diagnostics) > before:
                         continue
-                diagnostic = self.field_error(model, item, key, node, what, key_spans, value_spans, span, kinds[key], reasons.get(key, ""))
-                self.fail(diagnostic)
+                # Of a union's errors, the one about the list's length says what is wrong with a list.
+                item = next((found for found in errors if found["loc"][:1] == item["loc"][:1] and found["type"] == "too_long"), item)
+                self.fail(self.field_error(model, item, key, node, what, key_spans, value_spans, span, kinds[key], reasons.get(key, "")))
             return None
 
     def field_error(self, model, item, key, node, what, key_spans, value_spans, span, kinds=frozenset(), reason: str = "") -> Diagnostic:
@@ -481,6 +482,10 @@ class _Parser:
         if kind == "missing":
             return error("missing-key", f"{what} needs {key!r}: {expected}", span)
         value = node.get(key)
+        if kind == "too_long" and isinstance(value, list):
+            # A list longer than the field takes is no other mistake: say so, with the limit.
+            longest = item["ctx"]["max_length"]
+            return error("bad-value", f"{what}: {key!r} must be {expected}, at most {longest}; got {len(value)}", value_spans.get(key, span))
         hint = _number_hint(value, kinds) or _word_hint(value, info) or reason
         parameters = takes(model)
         op = _OP_OF_ARGS.get(model)
@@ -765,7 +770,10 @@ class _Parser:
             if key != GROUP_KEY:
                 self.fail(error("unknown-key", f"group {name!r}: unknown key {key!r}; a group is written {{sequential: {{named layers}}}}", node.key_spans[key]))
         items = node[GROUP_KEY]
-        if not isinstance(items, YMap) or not items:
+        if isinstance(items, YMap) and not items:
+            self.fail(error("no-layers", f"group {name!r}: 'sequential' holds no layers; a group needs at least one", node.value_spans[GROUP_KEY]))
+            return []
+        if not isinstance(items, YMap):
             self.fail(error("wrong-type", f"group {name!r}: 'sequential' must be a mapping of named layers, got {show(items)}", node.value_spans[GROUP_KEY]))
             return []
         out = []
@@ -803,7 +811,18 @@ class _Parser:
             return None
         op = ops[0]
         op_span = node.key_spans[op]
-        if op in MERGE_OPS and isinstance(node[op], YMap) and node[op]:
+        if op in MERGE_OPS and isinstance(node[op], YMap) and not node[op]:
+            # Neither branches nor the layers `from` names: an empty mapping is no way to write either.
+            self.fail(
+                error(
+                    "no-branches",
+                    f"{label}: '{op}' has no branches; give it branches that each read the layer's input, "
+                    f"or write `{op}:` with nothing after it to {'join' if op == 'concat' else 'sum'} the layers 'from' names",
+                    node.value_spans[op],
+                )
+            )
+            return None
+        if op in MERGE_OPS and isinstance(node[op], YMap):
             call = self.merge_call(label, op, node[op], op_span, node.value_spans[op], merges, flat)
         else:
             call = self.call(label, op, node[op], op_span, node.value_spans[op])

@@ -13,9 +13,12 @@ and the JSON Schema shows their full declared type.
 
 from __future__ import annotations
 
+import functools
+import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError, create_model
+from pydantic.fields import FieldInfo
 from typing_extensions import TypeAliasType
 
 from netgen.ops import SPEC_OPS
@@ -24,6 +27,7 @@ from netgen.ops.activation import ActivationName as Activation
 from netgen.ops.base import NoArgs, one_of
 from netgen.ops.conv import ConvArgs
 from netgen.ops.norm import BatchNormArgs
+from netgen.ops.pool import POOL_TYPES
 from netgen.spec.claims import COUNT_FORMS, SIZE_FORMS
 from netgen.spec.fields import (
     FLOAT32_MAX,
@@ -40,11 +44,14 @@ from netgen.spec.fields import (
     Probability,
     Strict,
     Symbol,
+    fits_float32,
+    float32,
     walked,
 )
 
 __all__ = [
     "FLOAT32_MAX", "FLOAT32_TINY", "MAX_CHANNELS", "MAX_KERNEL", "MAX_SPATIAL", "BatchNormArgs", "ConvArgs", "NoArgs",
+    "fits_float32",
 ]  # fmt: skip
 
 # Each op's arguments, declared with the op in netgen.ops: the spec's layers are checked against them.
@@ -103,6 +110,41 @@ def keys_of(model: type[Strict]) -> tuple[str, ...]:
 
 MAX_TIMES = 1000
 ParamType = Literal["channels", "int", "float", "activation", "pool"]
+# What an argument of each parameter type may be, declared once. Every argument a block use
+# writes goes through `block_argument`, which checks it against its type's declaration and keeps
+# any number it holds in float32's range, so a type added here inherits both checks.
+FloatArgument = Annotated[Number32, Field(description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0)")]
+PARAM_KINDS: dict[str, Any] = {
+    "channels": Annotated[StrictInt, Field(ge=1, le=MAX_CHANNELS, description=f"a channel count (1 to {MAX_CHANNELS})")],
+    "int": Annotated[StrictInt, Field(ge=0, le=MAX_KERNEL, description=f"a whole number from 0 to {MAX_KERNEL}")],
+    "float": FloatArgument,
+    "activation": Activation,
+    "pool": Annotated[Literal[POOL_TYPES], Field(description=one_of(POOL_TYPES))],  # type: ignore[valid-type]
+}
+assert tuple(PARAM_KINDS) == typing.get_args(ParamType)
+
+
+def block_argument(kind: str, value: Any) -> Any:
+    """`value` as a parameter of type `kind` holds it; a ValueError says what the type takes."""
+    try:
+        checked = _argument_adapter(kind).validate_python(value)
+    except ValidationError:
+        raise ValueError(param_kind_description(kind)) from None
+    if isinstance(checked, float) and not fits_float32(checked):
+        raise ValueError(f"{param_kind_description(kind)}; float32 holds 0, or 1.2e-38 to 3.4e38 either side of 0")
+    return checked
+
+
+def param_kind_description(kind: str) -> str:
+    """What an argument of type `kind` may be, as its declaration says."""
+    described = [meta.description for meta in typing.get_args(PARAM_KINDS[kind])[1:] if isinstance(meta, FieldInfo) and meta.description]
+    return described[-1] if described else kind
+
+
+@functools.cache
+def _argument_adapter(kind: str) -> TypeAdapter:
+    return TypeAdapter(PARAM_KINDS[kind], config=ConfigDict(strict=True))
+
 BlockArgument = Annotated[
     float | StrictStr, Field(description="a number, relu, none, or a parameter of the enclosing block")
 ]
@@ -135,7 +177,8 @@ class HeadMeta(Strict):
         StrictStr, Field(alias="from", title="the trunk layer it reads", description="the name of the layer it attaches to")
     ]
     loss_weight: Annotated[
-        Finite, Field(ge=0.0, le=1000.0, title="its loss's weight in training_loss()", description="a number from 0 to 1000")
+        float32(ge=0.0, le=1000.0),
+        Field(title="its loss's weight in training_loss()", description="a number from 0 to 1000 that float32 holds (0, or 1.2e-38 and above)"),
     ] = 1.0
 
 
@@ -143,7 +186,8 @@ class ResidualArgs(Strict):
     """`residual:`: the block computes act(input + scale * body)."""
 
     scale: Annotated[
-        Finite | Symbol, Field(title="the body's scale", description="a finite number or a float parameter")
+        FloatArgument | Symbol,
+        Field(title="the body's scale", description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0) or a float parameter"),
     ] = 1.0
     act: Annotated[
         Activation | Symbol,

@@ -319,16 +319,27 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return node.value if isinstance(node, yaml.SequenceNode) else []
 
 
+_UNREAD = object()
+
+
 class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
         yaml.constructor.SafeConstructor.__init__(self.constructor)
+        # A spec repeats its words and numbers: each spelling is read (and checked against YAML 1.1) once.
+        self._scalars: dict[tuple[str, str, bool, bool], object] = {}
 
     def build(self, node: yaml.Node, depth: int):
-        span = span_of(node.start_mark, self.path)
         if depth > MAX_DEPTH:
-            raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span))
+            raise SpecError(error("too-deep", f"spec nests deeper than {MAX_DEPTH} levels", span_of(node.start_mark, self.path)))
+        if isinstance(node, yaml.ScalarNode):
+            key = (node.tag, node.value, node.tagged, node.plain)
+            known = self._scalars.get(key, _UNREAD)
+            if known is _UNREAD:
+                known = self._scalars[key] = self._scalar(node, span_of(node.start_mark, self.path))
+            return known
+        span = span_of(node.start_mark, self.path)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, span, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -341,6 +352,10 @@ class _Builder:
                 out.append(self.build(item, depth + 1))
                 out.item_spans.append(span_of(item.start_mark, self.path))
             return out
+        raise TypeError(f"unexpected YAML node {type(node).__name__}")
+
+    def _scalar(self, node: yaml.ScalarNode, span: Span):
+        """A scalar's value, or the error that refuses it (which does not depend on where it is)."""
         if node.tag not in _PLAIN_TAGS:
             raise SpecError(_bad_tag(node.tag, span))
         try:

@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from netgen.diagnostics import Span, SpecError, error
-from netgen.spec.files import read_regular
+from netgen.files import read_regular
 from netgen.spec.model import Spec
 from netgen.spec.yaml_source import MAX_BYTES, YList, YMap, load_yaml, read_source
 
@@ -263,17 +263,23 @@ def reference_path(spec: Spec, override: str | None) -> str:
                 spec.span,
             )
         )
-    folder = os.path.dirname(spec.path)
-    path = os.path.join(folder, spec.reference)
-    # A spec may come from anywhere; what it reads by itself stays beside it (symlinks followed).
+    return named_reference(spec.path, spec.reference, spec.where("reference"))
+
+
+def named_reference(spec_path: str, reference: str, span: Span) -> str:
+    """The path of the table a spec's `reference:` (written at `span`) names, relative to the spec
+    file. A spec may come from anywhere; what it reads by itself stays beside it: a reference
+    that leads outside the spec's folder (symlinks followed) is refused."""
+    folder = os.path.dirname(spec_path)
+    path = os.path.join(folder, reference)
     inside = os.path.realpath(folder or os.curdir)
     if os.path.commonpath([inside, os.path.realpath(path)]) != inside:
         raise SpecError(
             error(
                 "reference-outside",
-                f"reference {spec.reference!r} leads outside the spec's folder; a spec names a table in its folder "
+                f"reference {reference!r} leads outside the spec's folder; a spec names a table in its folder "
                 "or below it, and any other is given with --reference",
-                spec.where("reference"),
+                span,
             )
         )
     return path

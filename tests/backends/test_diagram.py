@@ -12,7 +12,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from netgen.backends.diagram import make_diagram, to_dot, to_mermaid
+from netgen.backends.diagram import Cluster, Diagram, DiagramNode, make_diagram, to_dot, to_mermaid
 from netgen.cli import app
 from tests.conftest import GOOGLENET, ROOT, SPECS
 
@@ -88,6 +88,47 @@ def test_every_spec_draws_every_layer_and_head_once(spec):
     names = [node.id for node in diagram.nodes]
     assert names == ["input", *(layer.name for layer in compiled[0].layers), *(head.name for head in compiled[0].heads)]
     assert {edge.target for edge in diagram.edges} == set(names[1:])
+
+
+@needs_dot
+@pytest.mark.parametrize("level", ["module", "layer"])
+def test_dot_on_stdout_is_dot_that_graphviz_reads(level):
+    # Printed for a pipe, DOT keeps its tabs: the terminal's escapes would make `\t` of them.
+    printed = subprocess.run(
+        [sys.executable, "-m", "netgen", "graph", "specs/inception-v3.yaml", "--format", "dot", "--level", level],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert "\n\tinput [" in printed.stdout and "\\t" not in printed.stdout
+    drawn = subprocess.run([DOT or "dot", "-Tsvg"], input=printed.stdout, capture_output=True, text=True)
+    assert drawn.returncode == 0 and drawn.stderr == ""
+
+
+# Titles as no spec name can be today, as a check that each format escapes in its own syntax.
+ODD = 'a "b" \\n <i>&amp; `c` #d\x1b[31m\u202e\t'
+
+
+def _odd_diagram() -> Diagram:
+    node = DiagramNode("x", ODD, [3, 4, 4], 10, 20)
+    return Diagram(ODD, "layer", (node,), (), (Cluster("c", ODD, ("x",)),))
+
+
+def test_mermaid_writes_every_character_of_a_label_as_mermaid_shows_it():
+    text = to_mermaid(_odd_diagram())
+    assert all(ch.isprintable() or ch == "\n" for ch in text)
+    assert 'n0["a #quot;b#quot; \\n #lt;i#gt;#amp;amp; #96;c#96; #35;d#27;[31m#8238;#9;<br/>4x4x3' in text
+    assert 'subgraph c0["a #quot;b#quot; \\n #lt;i#gt;#amp;amp; #96;c#96; #35;d#27;[31m#8238;#9;"]' in text
+
+
+@needs_dot
+def test_dot_writes_every_character_of_a_label_as_graphviz_shows_it():
+    text = to_dot(_odd_diagram())
+    assert all(ch.isprintable() or ch in "\n\t" for ch in text)
+    svg = subprocess.run([DOT or "dot", "-Tsvg"], input=text, capture_output=True, text=True)
+    assert svg.returncode == 0 and svg.stderr == ""
+    # Graphviz shows the label as written: its quotes, its backslash, its markup characters.
+    shown = 'a &quot;b&quot; \\n &lt;i&gt;&amp;amp; `c` #d'
+    assert shown in svg.stdout
 
 
 def test_the_layer_graph_shows_each_kernel_and_exact_counts():

@@ -192,3 +192,41 @@ def test_a_convolution_followed_by_several_batch_norms_folds_every_one(write_spe
     torch.testing.assert_close(got, expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
     # conv3's ReLU stands between its own batch norm and bn3, which stays.
     assert Counter(type(sub).__name__ for sub in fast.modules())["BatchNorm2d"] == 1
+
+
+NAMED_LIKE_THE_REWRITE = """\
+name: NamedLikeTheRewrite
+input: [4, 8, 8]
+num_classes: 3
+blocks:
+  blk:
+    params: [fused1x1: float]
+    residual: {scale: fused1x1}
+    layers:
+      mixed:
+        concat:
+          a: [conv: {out: 2, kernel: 1, bias: false}]
+          b: [conv: {out: 2, kernel: 1, bn: true}]
+      output: {relu: }
+      sizes: {batchnorm: }
+      split: {relu: }
+layers:
+  a: {conv: {out: 2, kernel: 1, act: relu}, from: input}
+  b: {conv: {out: 2, kernel: 1, act: relu}, from: input}
+  m: {concat: , from: [a, b]}
+  fused1x1: {blk: [0.5]}
+  pool: {global_avgpool: }
+  flat: {flatten: }
+  fc: {linear: {out: num_classes}}
+"""
+
+
+def test_what_the_rewrite_adds_takes_names_no_layer_or_attribute_has(write_spec):
+    # The top-level layer `fused1x1` is a block whose layers are `output`, `sizes` and `split`,
+    # and which keeps its parameter `fused1x1` as an attribute: the fused convolutions beside them
+    # take other names, in the module and in the ONNX model.
+    from tests.fuzz.test_valid_specs import check_inference_build
+
+    check_inference_build(NAMED_LIKE_THE_REWRITE)
+    spec, graph = compile_file(str(write_spec(NAMED_LIKE_THE_REWRITE)))
+    assert fused_1x1(graph, make_layout(spec, graph)) == {"fused1x1_": ("a.conv", "b.conv"), "fused1x1.fused1x1_": ("fused1x1.a.conv", "fused1x1.b.conv")}

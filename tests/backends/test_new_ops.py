@@ -439,3 +439,29 @@ def test_the_inference_build_of_the_new_ops_computes_what_the_plain_one_does(eve
     state = {key: value.detach().numpy() for key, value in plain.state_dict().items()}
     model = optimize_for_inference(build_onnx(spec, graph, layout, state_dict=state, inline_functions=True))
     np.testing.assert_allclose(run(model, images.numpy()), expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("text", [EVERYTHING, META_NEXT], ids=["everything", "meta-next"])
+def test_build_profile_gives_each_row_of_the_new_ops_its_range_and_computes_the_plain_module(text, tmp_path):
+    """`build --profile` (what `bench --per-layer` reads): one range per row, whatever its ops (a
+    layer scale's parameter, drop path, a split, a gate, layer norm), and the plain module's output."""
+    from netgen.compile import compile_file
+    from tests.backends.test_profile import ranges_in
+
+    path = tmp_path / "profiled.yaml"
+    path.write_text(text)
+    spec, graph = compile_file(str(path))
+    layout = make_layout(spec, graph)
+    profiled_source = render_pytorch(spec, graph, layout, profile=True)
+    rows = [f"{layout.network_class}.{layer.name}" for layer in spec.layers]
+    assert ranges_in(profiled_source) == rows
+    _, plain_module = import_source(render_pytorch(spec, graph, layout), tmp_path, "plain")
+    _, profiled_module = import_source(profiled_source, tmp_path, "profiled")
+    plain = getattr(plain_module, layout.network_class)().eval()
+    profiled = getattr(profiled_module, layout.network_class)().eval()
+    profiled.load_state_dict(plain.state_dict(), strict=True)
+    images = torch.randn(2, *spec.input)
+    with torch.no_grad(), torch.profiler.profile() as profiler:
+        expected, got = plain(images), profiled(images)
+    assert torch.equal(got, expected)
+    assert set(rows) <= {event.name for event in profiler.events()}

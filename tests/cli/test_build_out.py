@@ -80,7 +80,7 @@ def test_check_never_reads_a_target_that_is_not_a_regular_file(folder):
     os.mkfifo(folder / "out" / "small.py")
     refused(
         netgen_cli("build", "small.yaml", "--out", "out", "--check", cwd=folder),
-        "cannot read out/small.py: it is not a regular file",
+        "cannot read out/small.py: it is a pipe (FIFO), not a regular file",
     )
 
 
@@ -113,7 +113,7 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_keeps_the_previou
     script = textwrap.dedent(
         """
         import os, signal, sys
-        import netgen.build
+        import netgen.files
         from netgen.cli import main
 
         written = []
@@ -123,7 +123,7 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_keeps_the_previou
             if len(written) == 2:
                 os.kill(os.getpid(), signal.SIGTERM)
 
-        netgen.build.os.fsync = fsync
+        netgen.files.os.fsync = fsync
         sys.argv = ["netgen", "build", "small.yaml", "--out", "out"]
         main()
         """

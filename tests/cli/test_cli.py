@@ -206,3 +206,54 @@ def test_new_spec_checks_and_a_copy_keeps_its_reference(tmp_path):
     differs = invoke("new", "variant3", "--from", "specs/googlenet.yaml", "--out", str(tmp_path / "mine"))
     assert differs.exit_code == 2 and "differs from the file" in differs.output
     assert not (tmp_path / "mine" / "variant3.yaml").exists()
+
+
+@pytest.mark.parametrize("written", ["٣,224,224", "3_0,224,224", "3,２24,224", " 3,224,224"])
+def test_input_takes_ascii_digits_only(written):
+    result = invoke("check", "specs/googlenet.yaml", "--input", written)
+    assert result.exit_code == 2
+    assert f"got {written!r}" in " ".join(result.stderr.replace("│", " ").split())
+
+
+def test_max_layers_has_a_ceiling_that_keeps_a_check_bounded():
+    from netgen.passes.expand import MAX_LAYERS_CEILING
+
+    assert f"at most {MAX_LAYERS_CEILING:,}" in " ".join(invoke("check", "--help").stdout.split())
+    assert invoke("check", "specs/googlenet.yaml", "--max-layers", str(MAX_LAYERS_CEILING)).exit_code == 0
+    result = invoke("check", "specs/googlenet.yaml", "--max-layers", str(10**12))
+    assert result.exit_code == 2
+    assert f"at most {MAX_LAYERS_CEILING:,}, the most a check can expand in bounded time" in " ".join(result.stderr.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "nope.yaml"], "nope.yaml: no such file"),
+        (["check"], "Missing argument 'SPEC...'."),
+        (["chek", "specs/googlenet.yaml"], "No such command 'chek'. Did you mean 'check', 'schema'?"),
+        (["summary", "specs/googlenet.yaml", "--input", "3_0,1,1"], "Invalid value for '--input': expected C,H,W: three integers from 1 to 65536, such as 3,299,299; got '3_0,1,1'"),
+        (["build", "specs/googlenet.yaml", "--out", "README.md"], "--out README.md is not a folder"),
+    ],
+    ids=["missing-spec", "no-spec", "unknown-command", "bad-input", "bad-out"],
+)
+def test_json_answers_a_usage_error_with_one_object(args, message):
+    result = invoke(*args, "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {"ok": False, "error": {"exit_code": 2, "message": message}, "diagnostics": []}
+
+
+def test_json_answers_an_internal_error_with_one_object(tmp_path):
+    script = (
+        "import sys, netgen.compile\n"
+        "from netgen.cli import main\n"
+        "def broken(*args):\n"
+        "    raise RuntimeError('stage exploded')\n"
+        "netgen.compile.compile_file = broken\n"
+        "sys.argv = ['netgen', 'check', 'any.yaml', '--json']\n"
+        "main()\n"
+    )
+    (tmp_path / "any.yaml").write_text("name: Any\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 70
+    error = {"exit_code": 70, "message": "internal error: RuntimeError: stage exploded"}
+    assert json.loads(run.stdout) == {"ok": False, "error": error, "diagnostics": []}

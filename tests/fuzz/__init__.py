@@ -14,7 +14,9 @@ _BOUNDED = {"deadline": None, "database": None, "derandomize": True, "suppress_h
 settings.register_profile("fuzz-valid", max_examples=25, **_BOUNDED)
 settings.register_profile("fuzz-invalid", max_examples=200, **_BOUNDED)
 settings.register_profile("fuzz-cli", max_examples=3, **_BOUNDED)
+settings.register_profile("fuzz-inference", max_examples=12, **_BOUNDED)
 
 VALID_SETTINGS = settings.get_profile("fuzz-valid")
 INVALID_SETTINGS = settings.get_profile("fuzz-invalid")
 CLI_SETTINGS = settings.get_profile("fuzz-cli")
+INFERENCE_SETTINGS = settings.get_profile("fuzz-inference")

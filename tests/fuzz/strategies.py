@@ -11,7 +11,11 @@ at the top and inside blocks, directly or through a dropout), several heads on o
 a block's output, and blocks nested in blocks whose inner names repeat the outer ones and the
 names the ONNX functions use for their own values (`x`, `y`, `output`, `concat`). Caffe's layout
 too: inline blocks whose bare convolutions keep their batch norm beside them, used at the top
-level and inside other blocks.
+level and inside other blocks. For `build --optimize`, whose rewrites fold batch norms into
+convolutions and fuse 1x1 convolutions, they chain batch norms (activations between some) after
+bare and batch-normed convolutions, fan grouped, strided and plain 1x1 convolutions out of one
+layer, end residual bodies in a bare convolution and a batch norm, and name layers as the
+rewrite names what it adds (`fused1x1`); `inference_specs()` draws every stem from those.
 
 `invalid_specs()` mutates a valid spec, as data (a key deleted, a value of the wrong type or
 size, an unknown key or op, a branch that no longer keeps its size, a reference to nothing)
@@ -46,6 +50,8 @@ AWKWARD_NAMES = (
 # Names the ONNX backend gives values of its own: a function's input and output, a merge, the
 # graph's output, and the steps of a layer lowered to several ops (`conv.bn`, `fc.gemm`).
 ONNX_NAMES = ("x", "y", "output", "concat", "add", "bn", "relu", "gemm", "weight", "bias", "running_mean")
+# Names `build --optimize` gives what it adds: the fused convolution and its parts.
+INFERENCE_NAMES = ("fused1x1", "sizes", "split")
 
 
 def to_yaml(data) -> str:
@@ -71,7 +77,7 @@ _NAME = st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)
 # `<use>_`, where no name drawn for another layer can follow. (With a digit first, a name must
 # still be no YAML 1.2 number: `08`, `1e3` and `0x1` are.)
 _CAFFE_NAME = st.from_regex(r"[1-9]x[1-9][a-z0-9_]{0,5}", fullmatch=True)
-NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES), st.sampled_from(ONNX_NAMES))
+NAMES = st.one_of(_NAME, st.sampled_from(AWKWARD_NAMES), st.sampled_from(ONNX_NAMES), st.sampled_from(INFERENCE_NAMES))
 
 
 # -- valid specs -----------------------------------------------------------------------------
@@ -138,8 +144,10 @@ class _BlockPlan:
 class _Builder:
     """Draws one valid spec as plain data, tracking the channels and size each layer receives."""
 
-    def __init__(self, draw):
+    def __init__(self, draw, inference: bool = False):
         self.draw = draw
+        # Aimed at `build --optimize`: smaller inputs, and stems of what its rewrites touch.
+        self.inference = inference
         self.width = 1.0
         self.defaults: dict = {}
         self.layers: dict = {}
@@ -162,7 +170,7 @@ class _Builder:
         return self.draw(st.integers(low, high))
 
     def fresh(self, taken: set[str]) -> str:
-        name = self.draw(NAMES)
+        name = self.draw(st.sampled_from(INFERENCE_NAMES) if self.inference and self.flag() else NAMES)
         while name in taken:
             name += str(len(taken) % 10)
         taken.add(name)
@@ -180,8 +188,9 @@ class _Builder:
 
     def spec(self) -> dict:
         self.channels = self.number(1, 4)
-        self.height = self.number(8, 96)
-        self.width_px = self.height if self.flag() else self.number(8, 96)
+        largest = 32 if self.inference else 96
+        self.height = self.number(8, largest)
+        self.width_px = self.height if self.flag() else self.number(8, largest)
         data: dict = {"name": "FuzzNet", "input": [self.channels, self.height, self.width_px]}
         num_classes = self.number(1, 20) if self.flag() else None
         if num_classes is not None:
@@ -199,7 +208,7 @@ class _Builder:
         if self.defaults:
             data["defaults"] = self.defaults
 
-        for _ in range(self.number(1, 4)):
+        for _ in range(self.number(2, 4) if self.inference else self.number(1, 4)):
             self.stem_layer()
         # An nn.Parameter (layer scale) cannot be an item of the group's nn.Sequential.
         if self.flag() and not any("layer_scale" in layer for layer in self.layers.values()):
@@ -307,13 +316,20 @@ class _Builder:
     def conv(self) -> dict:
         window, kernel, stride, pad = self.window(pool=False)
         out = self.number(1, MAX_CHANNELS)
-        channels = self.scaled(out)
-        common = math.gcd(self.channels, channels)
-        groups = self.pick([g for g in range(1, common + 1) if common % g == 0])
-        fixed = {**window, **({"groups": groups} if groups > 1 else {})}
+        fixed = {**window, **self.groups(out)}
         self.move(kernel, stride, pad, ceil=False)
-        self.channels = channels
-        return {"conv": self.conv_args(out, **fixed)}
+        self.channels = self.scaled(out)
+        return {"conv": self.bare_conv(out, **fixed) if self.flag() else self.conv_args(out, **fixed)}
+
+    def groups(self, out: int) -> dict:
+        """`groups:` for a conv of `out` channels (before width) from the current ones, or nothing."""
+        common = math.gcd(self.channels, self.scaled(out))
+        groups = self.pick([g for g in range(1, common + 1) if common % g == 0])
+        return {"groups": groups} if groups > 1 else {}
+
+    def bare_conv(self, out, **fixed) -> dict:
+        """A plain nn.Conv2d: no batch norm, no activation, whatever `defaults:` says."""
+        return {"out": out, **fixed, "bias": self.flag(), "bn": False, "act": "none", "bare": True}
 
     def pool(self) -> dict:
         op = self.pick(("maxpool", "avgpool"))
@@ -326,7 +342,14 @@ class _Builder:
         return {op: args}
 
     def stem_layer(self) -> None:
-        kind = self.pick(("conv", "conv", "pool", "lrn", "batchnorm", "activation", "layernorm", "layer_scale"))
+        kinds = ("conv", "conv", "pool", "lrn", "batchnorm", "activation", "layernorm", "layer_scale", "norms", "pointwise")
+        kind = self.pick(("norms", "norms", "pointwise", "pointwise", "conv", "batchnorm") if self.inference else kinds)
+        if kind == "norms":
+            self.norm_chain()
+            return
+        if kind == "pointwise":
+            self.pointwise_fan()
+            return
         if kind == "conv":
             layer = self.conv()
         elif kind == "pool":
@@ -343,6 +366,40 @@ class _Builder:
         else:
             layer = {kind: None}
         self.maps.append(self.add(layer))
+
+    def norm_chain(self) -> None:
+        """A conv (bare, or a unit with its own batch norm) and one to three batch norms after it,
+        activations between some of them: what the inference build folds, one fold on another."""
+        self.maps.append(self.add(self.conv()))
+        for _ in range(self.number(1, 3)):
+            if self.flag():
+                self.maps.append(self.add({"relu": None}))
+            norm = self.pick((None, {"eps": 0.001}, {"eps": 0.1, "momentum": 0.3}))
+            self.maps.append(self.add({"batchnorm": norm}))
+
+    def pointwise_fan(self) -> None:
+        """Two to four 1x1 convolutions that read one layer, grouped or not, all at one stride (a
+        branch at stride 1 pools to the others' size), concatenated: what the inference build fuses,
+        and what it must leave alone."""
+        source, channels_in = self.last, self.channels
+        stride = self.pick((1, 1, 2))
+        height, width = self.height, self.width_px
+        ends, total = [], 0
+        for _ in range(self.number(2, 4)):
+            self.channels = channels_in
+            out = self.number(1, MAX_CHANNELS)
+            strided = stride > 1 and self.flag()
+            fixed = {"kernel": 1, **self.groups(out), **({"stride": stride} if strided else {})}
+            args = self.bare_conv(out, **fixed) if self.flag() else self.conv_args(out, **fixed)
+            ends.append(self.add({"conv": args, "from": source}))
+            if stride > 1 and not strided:
+                ends[-1] = self.add({"maxpool": {"kernel": 1, "stride": stride, "ceil": False}})
+            if self.flag():
+                ends[-1] = self.add({"batchnorm": None})
+            total += self.scaled(out)
+        self.channels = total
+        self.height, self.width_px = (height - 1) // stride + 1, (width - 1) // stride + 1
+        self.maps.append(self.add({"concat": None, "from": ends}))
 
     # -- blocks ------------------------------------------------------------------------------
 
@@ -483,7 +540,10 @@ class _Builder:
         mixed, project = self.fresh(names), self.fresh(names)
         bare = {"out": out, "kernel": 1, "bias": self.flag(), "bn": False, "act": "none", "bare": True}
         residual = {"scale": scale, "act": act} if self.flag() else {"scale": self.pick((0.1, 0.2, 1.0)), "act": "relu"}
-        return {"residual": residual, "layers": {mixed: {"concat": branches}, project: {"conv": bare}}}
+        layers = {mixed: {"concat": branches}, project: {"conv": bare}}
+        if self.flag():
+            layers[self.fresh(names)] = {"batchnorm": None}  # folded into the bare conv before the sum
+        return {"residual": residual, "layers": layers}
 
     def reduction_block(self, plan: _BlockPlan) -> dict:
         plan.stride = self.pick((2, 3))
@@ -820,13 +880,18 @@ def _names_in(node) -> list:
 
 
 @st.composite
-def spec_data(draw) -> dict:
-    """A valid spec as plain data (what `to_yaml` writes)."""
-    return _Builder(draw).spec()
+def spec_data(draw, inference: bool = False) -> dict:
+    """A valid spec as plain data (what `to_yaml` writes); `inference` aims it at what `build
+    --optimize` rewrites: every stem chains normalisations or fans out 1x1 convolutions."""
+    return _Builder(draw, inference).spec()
 
 
 def valid_specs() -> st.SearchStrategy[str]:
     return spec_data().map(to_yaml)
+
+
+def inference_specs() -> st.SearchStrategy[str]:
+    return spec_data(inference=True).map(to_yaml)
 
 
 # -- mutations of the data -------------------------------------------------------------------

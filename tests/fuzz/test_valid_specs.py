@@ -16,21 +16,27 @@ import onnxruntime as ort
 import pytest
 import torch
 from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from netgen.backends.layout import make_layout
-from netgen.backends.onnx_backend import build_onnx
+from netgen.backends.onnx_backend import MIN_OPSET, OPSET, build_onnx
+from netgen.backends.onnx_inference import optimize_for_inference
 from netgen.backends.pytorch import render_pytorch
 from netgen.compile import compile_file
+from netgen.diagnostics import SpecError
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind
 from netgen.verify.runtime import load_generated
-from tests.fuzz import VALID_SETTINGS
-from tests.fuzz.strategies import ACTIVATION_OPS, ONNX_NAMES, spec_data, valid_specs
+from tests.backends.test_onnx import random_weights
+from tests.fuzz import INFERENCE_SETTINGS, VALID_SETTINGS
+from tests.fuzz.strategies import ACTIVATION_OPS, ONNX_NAMES, inference_specs, spec_data, valid_specs
 
 BATCH = 2  # batch norm in training mode needs more than one value per channel
 SEED = 0
 MERGES = (OpKind.CONCAT, OpKind.ADD, OpKind.MUL)
+# float32 rounding of folded and fused weights, relative to the output's scale
+INFERENCE_RTOL = 1e-4
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -347,3 +353,104 @@ def test_valid_specs_use_every_op_and_construct():
         "mul", "split", "layer_scale", "layernorm", "drop_path", "drop_path_rate", "pool", "depthwise", "band kernel",
         *ACTIVATION_OPS,
     }  # fmt: skip
+
+
+# -- the inference build -----------------------------------------------------------------------
+
+
+def check_inference_build(text: str, opset: int = OPSET) -> None:
+    """`build --optimize` computes what the plain build computes: the PyTorch module from_plain()
+    gives equals the plain module in eval mode, and the rewritten ONNX model equals the plain one
+    (at `opset`), from weights and batch norm statistics away from their initial values."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.yaml"
+        path.write_text(text, encoding="utf-8")
+        spec, graph = compile_file(str(path))
+        layout = make_layout(spec, graph)
+        source = render_pytorch(spec, graph, layout, optimize=True)
+        module = load_generated(source, f"netgen_fuzz_inference_{layout.network_class}")
+    weights = random_weights(layout, SEED)
+    network = getattr(module, layout.network_class)()
+    network.load_state_dict({key: torch.from_numpy(value) for key, value in weights.items()})
+    network.eval()
+    x = torch.randn((BATCH, *spec.input), generator=torch.Generator().manual_seed(SEED))
+    with torch.no_grad():
+        expected = network(x)
+        got = module.from_plain(network.state_dict())(x)
+    scale = max(1.0, expected.abs().max().item())
+    torch.testing.assert_close(got, expected, rtol=INFERENCE_RTOL, atol=INFERENCE_RTOL * scale)
+
+    try:
+        plain = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=True, opset=opset)
+    except SpecError as exc:
+        # A pool an older opset would round up to another size is refused there: the newest builds it.
+        assert {d.code for d in exc.diagnostics} == {"opset-rounding"}, exc.diagnostics
+        plain = build_onnx(spec, graph, layout, state_dict=weights, inline_functions=True)
+    optimized = optimize_for_inference(plain)
+    want = _session(plain).run(None, {"input": x.numpy()})
+    have = _session(optimized).run(None, {"input": x.numpy()})
+    for value, reference in zip(have, want, strict=True):
+        scale = max(1.0, float(np.abs(reference).max()))
+        np.testing.assert_allclose(value, reference, rtol=INFERENCE_RTOL, atol=INFERENCE_RTOL * scale)
+
+
+@INFERENCE_SETTINGS
+@given(inference_specs(), st.sampled_from((MIN_OPSET, OPSET)))
+def test_the_inference_build_computes_what_the_plain_build_computes(text, opset):
+    note(text)
+    check_inference_build(text, opset)
+
+
+def inference_constructs(data: dict) -> set[str]:
+    """Which of the constructs `build --optimize` rewrites, or must leave alone, a spec uses."""
+    found = set()
+    top = {}
+    for name, layer in data["layers"].items():
+        top.update(layer["sequential"] if "sequential" in layer else {name: layer})
+    ops = [next(iter(layer)) for layer in top.values()]
+    for index, op in enumerate(ops[:-2]):
+        if op == "conv" and ops[index + 1 : index + 3] == ["batchnorm", "batchnorm"]:
+            found.add("a conv and two batch norms")
+    if any(ops[index : index + 3] == ["batchnorm", "relu", "batchnorm"] for index in range(len(ops))):
+        found.add("an activation between batch norms")
+    layers = list(top.values())
+    for layer, following in zip(layers, layers[1:], strict=False):
+        if "conv" in layer and layer["conv"].get("bare") and "batchnorm" in following:
+            found.add("a bare conv and a batch norm")
+    fans: dict[str, list[dict]] = {}
+    for layer in layers:
+        if "conv" in layer and layer["conv"]["kernel"] == 1 and isinstance(layer.get("from"), str):
+            fans.setdefault(layer["from"], []).append(layer["conv"])
+    for convs in fans.values():
+        if len(convs) >= 2 and any(conv.get("groups", 1) > 1 for conv in convs):
+            found.add("grouped 1x1 convs reading one layer")
+        if len(convs) >= 2 and any(conv.get("stride", 1) > 1 for conv in convs):
+            found.add("strided 1x1 convs reading one layer")
+    for block in data.get("blocks", {}).values():
+        if "residual" in block:
+            found.add("a residual block")
+        inner = block.get("layers")
+        if block.get("flat") or (isinstance(inner, dict) and any(isinstance(layer.get("concat"), dict) for layer in inner.values())):
+            found.add("a split")
+    return found
+
+
+def test_inference_specs_use_every_construct_the_rewrites_touch():
+    """The inference property above only covers what the strategy writes."""
+    seen: set[str] = set()
+
+    @settings(max_examples=100, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(spec_data(inference=True))
+    def draw(data):
+        seen.update(inference_constructs(data))
+
+    draw()
+    assert seen == {
+        "a conv and two batch norms",
+        "an activation between batch norms",
+        "a bare conv and a batch norm",
+        "grouped 1x1 convs reading one layer",
+        "strided 1x1 convs reading one layer",
+        "a residual block",
+        "a split",
+    }

@@ -1,7 +1,12 @@
+import re
+from typing import Annotated
+
 import pytest
+from pydantic import Field
 
 from netgen.ir.ops import OpKind
 from netgen.passes.expand import scale
+from netgen.spec.schema import PARAM_KINDS, block_argument, param_kind_description
 
 BLOCKY = """\
 name: Net
@@ -118,6 +123,47 @@ def test_times_copies_a_layer_and_from_input_names_the_block_input(compile_text)
     assert graph.inputs("convs.0") == ["body.1.act"] and graph.inputs("convs.1") == ["convs.0"]
     assert graph.exit_of("body") == "body.1.act" and graph.output == "convs.1"
     assert sum(node.weights for node in graph.nodes() if node.row == "convs") == 2 * 3 * 3 * 3 * 3
+
+
+ODD_NUMBERS = (1e300, 3.5e38, -3.5e38, 1e-50, -1e-45, float("inf"), float("nan"))
+
+
+@pytest.mark.parametrize("kind", list(PARAM_KINDS))
+def test_no_parameter_type_lets_a_number_outside_float32_through(kind):
+    # Whatever a type takes, a number it accepts reaches the backends as float32 can hold it.
+    for value in ODD_NUMBERS:
+        with pytest.raises(ValueError, match=re.escape(param_kind_description(kind))):
+            block_argument(kind, value)
+
+
+def test_a_parameter_type_added_later_inherits_the_float32_range(monkeypatch):
+    # Declared as a bare float, with no range of its own: block_argument still keeps it in float32.
+    monkeypatch.setitem(PARAM_KINDS, "gain", Annotated[float, Field(description="a gain")])
+    assert block_argument("gain", 2.5) == 2.5
+    for value in (1e300, 1e-50):
+        with pytest.raises(ValueError, match=r"^a gain; float32 holds 0, or 1.2e-38 to 3.4e38 either side of 0$"):
+            block_argument("gain", value)
+
+
+def test_a_float_argument_at_float32s_limit_builds(compile_text):
+    from netgen.backends.layout import make_layout
+    from netgen.backends.onnx_backend import build_onnx
+
+    spec, graph = compile_text("""\
+        name: T
+        input: [3, 8, 8]
+        blocks:
+          res:
+            params: [scale: float]
+            residual: {scale: scale}
+            layers:
+              a: {conv: {out: 3, kernel: 1}}
+        layers:
+          big: {res: [3.4e+38]}
+          small: {res: [1.2e-38]}
+        """)
+    assert [graph.instances[name].args for name in ("big", "small")] == [(3.4e38,), (1.2e-38,)]
+    build_onnx(spec, graph, make_layout(spec, graph))
 
 
 def _make_divisible(v, divisor=8, min_value=None, round_limit=0.9):

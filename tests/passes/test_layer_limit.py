@@ -6,7 +6,7 @@ import pytest
 
 from netgen.compile import compile_file
 from netgen.diagnostics import SpecError
-from netgen.passes.expand import MAX_LAYERS
+from netgen.passes.expand import MAX_LAYERS, MAX_LAYERS_CEILING
 from netgen.spec.yaml_source import MAX_VALUES
 from tests.conftest import netgen_cli
 
@@ -73,3 +73,16 @@ def test_every_command_that_compiles_takes_max_layers(tmp_path, write_spec):
     assert netgen_cli("report", str(path), "--max-layers", "20", "--out", str(tmp_path / "out"), cwd=tmp_path).returncode == 1
     bad = netgen_cli("check", str(path), "--max-layers", "0", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_the_highest_max_layers_still_bounds_what_aliases_expand_to(write_spec):
+    # Nine levels of ten aliases: 10**9 values. At the ceiling of --max-layers the limit on values
+    # is 1,000,000, so the file is refused before anything is expanded.
+    levels = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    path = write_spec("name: Bomb\ninput: [3, 8, 8]\n" + "\n".join(levels) + "\nlayers:\n  c: {conv: {out: 4, kernel: 1}}\n")
+    diagnostic = _limit_error(path, max_layers=MAX_LAYERS_CEILING)
+    assert diagnostic.code == "too-large"
+    assert diagnostic.message.endswith(f"a spec may hold at most {MAX_LAYERS_CEILING:,}")
+    with pytest.raises(ValueError, match="max_layers must be from 1 to 1,000,000"):
+        compile_file(str(path), max_layers=MAX_LAYERS_CEILING + 1)

@@ -75,3 +75,27 @@ def test_a_layer_computed_inline_is_observed_where_it_is_used(compile_text):
     assert result.ok, render_runtime(result)
     joined = next(run for run in result.layers if run.layer == "joined")
     assert (joined.module, joined.real_shape) == ("", (10, 8, 8))
+
+
+def test_a_concat_inside_a_sequential_group_is_observed_where_it_is_computed(compile_text):
+    # It has no item of the group: the item after it is another layer's, with another shape.
+    spec, graph = compile_text("""\
+        name: G
+        input: [3, 16, 16]
+        num_classes: 3
+        layers:
+          feats:
+            sequential:
+              a: {conv: {out: 4, kernel: 1}}
+              b: {conv: {out: 5, kernel: 1}, from: a}
+              c: {conv: {out: 6, kernel: 1}, from: a}
+              m: {concat: , from: [b, c]}
+              d: {conv: {out: 2, kernel: 1}}
+          pool: {global_avgpool: }
+          flat: {flatten: }
+          fc: {linear: {out: num_classes}}
+        """)
+    result = run_generated(spec, graph)
+    assert result.ok, render_runtime(result)
+    merged = next(run for run in result.layers if run.layer == "m")
+    assert (merged.module, merged.real_shape, merged.real_params) == ("", (11, 16, 16), 0)
