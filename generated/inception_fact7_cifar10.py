@@ -14,6 +14,42 @@ PARAMS = 1_274_978
 MACS = 259_665_408
 INPUT_SIZE = (3, 32, 32)
 
+# timm's data config, which timm.data.resolve_data_config() reads from a model's pretrained_cfg:
+# the input size, and where the first convolution and the classifier are (the spec gives no
+# `data:`, so timm's defaults prepare the images).
+PRETRAINED_CFG = {
+    "input_size": (3, 32, 32),
+    "num_classes": 10,
+    "pool_size": (8, 8),
+    "first_conv": "stem1.conv",
+    "classifier": "fc",
+}
+
+
+class FeatureInfo(list):
+    """The stages a backbone takes feature maps from, as timm describes them: for each, its channels
+    (num_chs), its stride from the input (reduction) and the module whose output it is (module)."""
+
+    def channels(self) -> list[int]:
+        return [stage["num_chs"] for stage in self]
+
+    def reduction(self) -> list[int]:
+        return [stage["reduction"] for stage in self]
+
+    def module_name(self) -> list[str]:
+        return [stage["module"] for stage in self]
+
+
+class _StageTracer(torch.fx.Tracer):
+    """Traces the network keeping each stage's module whole, so that its output is one node."""
+
+    def __init__(self, stages: list[str]) -> None:
+        super().__init__()
+        self.stages = set(stages)
+
+    def is_leaf_module(self, module: nn.Module, name: str) -> bool:
+        return name in self.stages or super().is_leaf_module(module, name)
+
 
 class BasicConv2d(nn.Module):
     """A convolution, then batch norm, then a ReLU."""
@@ -102,10 +138,15 @@ class InceptionFact7CIFAR10(nn.Module):
 
     forward() returns the logits, the output of fc (linear, N x 10), in every mode:
     train with nn.CrossEntropyLoss.
+
+    timm's model interface: forward_features() gives the N x 768 x 8 x 8 feature map,
+    forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
+    feature_info lists the stages and feature_extractor() returns their feature maps.
     """
 
     def __init__(self, num_classes: int = 10, init_weights: bool = True) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.stem1 = BasicConv2d(3, 24, kernel_size=3, padding=1)
         self.stem2 = BasicConv2d(24, 48, kernel_size=3, padding=1)
         self.inception3a = Inception(48, 48, 72, 96, 16, 24, 24)
@@ -123,11 +164,22 @@ class InceptionFact7CIFAR10(nn.Module):
         self.dropout = nn.Dropout(p=0.2)
         self.fc = nn.Linear(768, num_classes)
 
+        # timm's model interface: the classifier's input, the stages and the data config
+        self.num_features = self.head_hidden_size = 768
+        self.feature_info = FeatureInfo(
+            [
+                dict(num_chs=192, reduction=1, module="inception3a"),
+                dict(num_chs=392, reduction=2, module="inception4a"),
+                dict(num_chs=768, reduction=4, module="inception5b"),
+            ]
+        )
+        self.pretrained_cfg = dict(PRETRAINED_CFG)
+
         if init_weights:
             self._initialize_weights()
 
     def _initialize_weights(self) -> None:
-        # A normal distribution cut at -2 and 2, as torchvision starts its GoogLeNet.
+        # A normal distribution cut at -2 and 2, as torchvision starts its Inception networks.
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(module.weight, mean=0.0, std=0.1, a=-2, b=2)
@@ -138,6 +190,12 @@ class InceptionFact7CIFAR10(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(x)
+        x = self.forward_head(x)
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map forward_head() classifies, N x 768 x 8 x 8."""
         # N x 3 x 32 x 32
         x = self.stem1(x)
         # N x 24 x 32 x 32
@@ -155,12 +213,85 @@ class InceptionFact7CIFAR10(nn.Module):
         # N x 392 x 8 x 8
         x = self.inception5b(x)
         # N x 768 x 8 x 8
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The classifier head on forward_features()'s output: the logits, or with pre_logits the
+        N x 768 features fc classifies."""
         x = self.pool(x)
         # N x 768 x 1 x 1
         x = self.flatten(x)
         # N x 768
         x = self.dropout(x)
         # N x 768
+        if pre_logits:
+            return x
         x = self.fc(x)
         # N x 10
         return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, untrained classifier for num_classes classes (0: none, so that forward() returns
+        the N x 768 features), as timm's models do."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(768, num_classes) if num_classes > 0 else nn.Identity()
+
+    def feature_extractor(
+        self, out_indices: int | tuple[int, ...] = (0, 1, 2)
+    ) -> torch.fx.GraphModule:
+        """A module that returns the feature maps of the stages `out_indices` as a list, as timm's
+        features_only=True does: indices into feature_info (negative ones count from the end), or
+        a number n for the last n stages.
+
+        It shares this network's modules (load the weights first) and keeps only those the stages
+        need, under the names they have here: the names in feature_info, which torchvision's
+        create_feature_extractor takes too. Its feature_info lists the stages it returns.
+        """
+        if isinstance(out_indices, int):
+            out_indices = tuple(range(len(self.feature_info) - out_indices, len(self.feature_info)))
+        stages = [self.feature_info[index] for index in out_indices]
+        names = [stage["module"] for stage in stages]
+        graph = _StageTracer(names).trace(self)
+        outputs = {
+            node.target: node
+            for node in graph.nodes
+            if node.op == "call_module" and node.target in names
+        }
+        output = graph.output_node()
+        output.args = ([outputs[name] for name in names],)
+        output.type = list[torch.Tensor]
+        extractor = torch.fx.GraphModule(self, graph, f"{type(self).__name__}Features")
+        # Leave out the layers after the last stage, the classifier and the heads.
+        extractor.graph.eliminate_dead_code()
+        extractor.delete_all_unused_submodules()
+        extractor.recompile()
+        extractor.training = self.training
+        extractor.feature_info = FeatureInfo(
+            dict(stage, index=index % len(self.feature_info))
+            for stage, index in zip(stages, out_indices, strict=True)
+        )
+        return extractor
+
+    def save_weights(self, path: str) -> None:
+        """Write the state_dict to a safetensors file: tensors only, nothing to unpickle."""
+        try:
+            from safetensors.torch import save_file
+        except ImportError:
+            raise ImportError(
+                "save_weights() writes safetensors files: pip install safetensors"
+            ) from None
+        save_file({key: value.contiguous() for key, value in self.state_dict().items()}, path)
+
+    def load_weights(self, path: str, strict: bool = True):
+        """Load a safetensors file of this network's state_dict, such as save_weights() writes."""
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise ImportError(
+                "load_weights() reads safetensors files: pip install safetensors"
+            ) from None
+        device = next(self.parameters()).device
+        return self.load_state_dict(load_file(path, device=str(device)), strict=strict)

@@ -14,6 +14,45 @@ PARAMS = 55_843_464
 MACS = 13_155_794_016
 INPUT_SIZE = (3, 299, 299)
 
+# timm's data config, which timm.data.resolve_data_config() reads from a model's pretrained_cfg:
+# the input size, how images are prepared, and where the first convolution and the classifier are.
+PRETRAINED_CFG = {
+    "input_size": (3, 299, 299),
+    "interpolation": "bicubic",
+    "mean": (0.5, 0.5, 0.5),
+    "std": (0.5, 0.5, 0.5),
+    "crop_pct": 0.8975,
+    "num_classes": 1000,
+    "pool_size": (8, 8),
+    "first_conv": "conv2d_1a.conv",
+    "classifier": "classif",
+}
+
+
+class FeatureInfo(list):
+    """The stages a backbone takes feature maps from, as timm describes them: for each, its channels
+    (num_chs), its stride from the input (reduction) and the module whose output it is (module)."""
+
+    def channels(self) -> list[int]:
+        return [stage["num_chs"] for stage in self]
+
+    def reduction(self) -> list[int]:
+        return [stage["reduction"] for stage in self]
+
+    def module_name(self) -> list[str]:
+        return [stage["module"] for stage in self]
+
+
+class _StageTracer(torch.fx.Tracer):
+    """Traces the network keeping each stage's module whole, so that its output is one node."""
+
+    def __init__(self, stages: list[str]) -> None:
+        super().__init__()
+        self.stages = set(stages)
+
+    def is_leaf_module(self, module: nn.Module, name: str) -> bool:
+        return name in self.stages or super().is_leaf_module(module, name)
+
 
 class BasicConv2d(nn.Module):
     """A convolution, then batch norm, then a ReLU."""
@@ -197,10 +236,15 @@ class InceptionResNetV2(nn.Module):
 
     forward() returns the logits, the output of classif (linear, N x 1000), in every mode:
     train with nn.CrossEntropyLoss.
+
+    timm's model interface: forward_features() gives the N x 1536 x 8 x 8 feature map,
+    forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
+    feature_info lists the stages and feature_extractor() returns their feature maps.
     """
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.conv2d_1a = BasicConv2d(3, 32, kernel_size=3, stride=2)
         self.conv2d_2a = BasicConv2d(32, 32, kernel_size=3)
         self.conv2d_2b = BasicConv2d(32, 64, kernel_size=3, padding=1)
@@ -263,7 +307,26 @@ class InceptionResNetV2(nn.Module):
         self.head_drop = nn.Dropout(p=0.0)
         self.classif = nn.Linear(1536, num_classes)
 
+        # timm's model interface: the classifier's input, the stages and the data config
+        self.num_features = self.head_hidden_size = 1536
+        self.feature_info = FeatureInfo(
+            [
+                dict(num_chs=64, reduction=2, module="conv2d_2b"),
+                dict(num_chs=192, reduction=4, module="conv2d_4a"),
+                dict(num_chs=320, reduction=8, module="repeat"),
+                dict(num_chs=1088, reduction=16, module="repeat_1"),
+                dict(num_chs=1536, reduction=32, module="conv2d_7b"),
+            ]
+        )
+        self.pretrained_cfg = dict(PRETRAINED_CFG)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(x)
+        x = self.forward_head(x)
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map forward_head() classifies, N x 1536 x 8 x 8."""
         # N x 3 x 299 x 299
         x = self.conv2d_1a(x)
         # N x 32 x 149 x 149
@@ -295,12 +358,85 @@ class InceptionResNetV2(nn.Module):
         # N x 2080 x 8 x 8
         x = self.conv2d_7b(x)
         # N x 1536 x 8 x 8
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The classifier head on forward_features()'s output: the logits, or with pre_logits the
+        N x 1536 features classif classifies."""
         x = self.global_pool(x)
         # N x 1536 x 1 x 1
         x = self.flatten(x)
         # N x 1536
         x = self.head_drop(x)
         # N x 1536
+        if pre_logits:
+            return x
         x = self.classif(x)
         # N x 1000
         return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.classif
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, untrained classifier for num_classes classes (0: none, so that forward() returns
+        the N x 1536 features), as timm's models do."""
+        self.num_classes = num_classes
+        self.classif = nn.Linear(1536, num_classes) if num_classes > 0 else nn.Identity()
+
+    def feature_extractor(
+        self, out_indices: int | tuple[int, ...] = (0, 1, 2, 3, 4)
+    ) -> torch.fx.GraphModule:
+        """A module that returns the feature maps of the stages `out_indices` as a list, as timm's
+        features_only=True does: indices into feature_info (negative ones count from the end), or
+        a number n for the last n stages.
+
+        It shares this network's modules (load the weights first) and keeps only those the stages
+        need, under the names they have here: the names in feature_info, which torchvision's
+        create_feature_extractor takes too. Its feature_info lists the stages it returns.
+        """
+        if isinstance(out_indices, int):
+            out_indices = tuple(range(len(self.feature_info) - out_indices, len(self.feature_info)))
+        stages = [self.feature_info[index] for index in out_indices]
+        names = [stage["module"] for stage in stages]
+        graph = _StageTracer(names).trace(self)
+        outputs = {
+            node.target: node
+            for node in graph.nodes
+            if node.op == "call_module" and node.target in names
+        }
+        output = graph.output_node()
+        output.args = ([outputs[name] for name in names],)
+        output.type = list[torch.Tensor]
+        extractor = torch.fx.GraphModule(self, graph, f"{type(self).__name__}Features")
+        # Leave out the layers after the last stage, the classifier and the heads.
+        extractor.graph.eliminate_dead_code()
+        extractor.delete_all_unused_submodules()
+        extractor.recompile()
+        extractor.training = self.training
+        extractor.feature_info = FeatureInfo(
+            dict(stage, index=index % len(self.feature_info))
+            for stage, index in zip(stages, out_indices, strict=True)
+        )
+        return extractor
+
+    def save_weights(self, path: str) -> None:
+        """Write the state_dict to a safetensors file: tensors only, nothing to unpickle."""
+        try:
+            from safetensors.torch import save_file
+        except ImportError:
+            raise ImportError(
+                "save_weights() writes safetensors files: pip install safetensors"
+            ) from None
+        save_file({key: value.contiguous() for key, value in self.state_dict().items()}, path)
+
+    def load_weights(self, path: str, strict: bool = True):
+        """Load a safetensors file of this network's state_dict, such as save_weights() writes."""
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise ImportError(
+                "load_weights() reads safetensors files: pip install safetensors"
+            ) from None
+        device = next(self.parameters()).device
+        return self.load_state_dict(load_file(path, device=str(device)), strict=strict)

@@ -17,6 +17,17 @@ PARAMS_WITH_HEADS = 13_672_248  # with the auxiliary heads
 MACS = 1_639_721_984
 INPUT_SIZE = (3, 224, 224)
 
+# timm's data config, which timm.data.resolve_data_config() reads from a model's pretrained_cfg:
+# the input size, and where the first convolution and the classifier are (the spec gives no
+# `data:`, so timm's defaults prepare the images).
+PRETRAINED_CFG = {
+    "input_size": (3, 224, 224),
+    "num_classes": 1000,
+    "pool_size": (7, 7),
+    "first_conv": "conv1.conv",
+    "classifier": "fc",
+}
+
 
 class InceptionV2Outputs(NamedTuple):
     """What forward() returns in training mode: the logits of the network and of each head."""
@@ -42,6 +53,31 @@ def training_loss(outputs: InceptionV2Outputs | torch.Tensor, target: torch.Tens
         weight * F.cross_entropy(output, target)
         for output, weight in zip(outputs, LOSS_WEIGHTS.values(), strict=True)
     )
+
+
+class FeatureInfo(list):
+    """The stages a backbone takes feature maps from, as timm describes them: for each, its channels
+    (num_chs), its stride from the input (reduction) and the module whose output it is (module)."""
+
+    def channels(self) -> list[int]:
+        return [stage["num_chs"] for stage in self]
+
+    def reduction(self) -> list[int]:
+        return [stage["reduction"] for stage in self]
+
+    def module_name(self) -> list[str]:
+        return [stage["module"] for stage in self]
+
+
+class _StageTracer(torch.fx.Tracer):
+    """Traces the network keeping each stage's module whole, so that its output is one node."""
+
+    def __init__(self, stages: list[str]) -> None:
+        super().__init__()
+        self.stages = set(stages)
+
+    def is_leaf_module(self, module: nn.Module, name: str) -> bool:
+        return name in self.stages or super().is_leaf_module(module, name)
 
 
 class BasicConv2d(nn.Module):
@@ -135,12 +171,17 @@ class InceptionV2(nn.Module):
     InceptionV2Outputs(logits, aux1, aux2), with the logits of the heads:
     - aux1: head aux1 (linear, N x 1000), loss weight 0.3
     - aux2: head aux2 (linear, N x 1000), loss weight 0.3
+
+    timm's model interface: forward_features() gives the N x 1024 x 7 x 7 feature map,
+    forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
+    feature_info lists the stages and feature_extractor() returns their feature maps.
     """
 
     def __init__(
         self, num_classes: int = 1000, aux_logits: bool = True, init_weights: bool = True
     ) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.aux_logits = aux_logits
         self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
@@ -170,21 +211,48 @@ class InceptionV2(nn.Module):
             self.aux1 = None
             self.aux2 = None
 
+        # timm's model interface: the classifier's input, the stages and the data config
+        self.num_features = self.head_hidden_size = 1024
+        self.feature_info = FeatureInfo(
+            [
+                dict(num_chs=64, reduction=2, module="conv1"),
+                dict(num_chs=192, reduction=4, module="conv3"),
+                dict(num_chs=480, reduction=8, module="inception3b"),
+                dict(num_chs=832, reduction=16, module="inception4e"),
+                dict(num_chs=1024, reduction=32, module="inception5b"),
+            ]
+        )
+        self.pretrained_cfg = dict(PRETRAINED_CFG)
+
         if init_weights:
             self._initialize_weights()
 
     def _initialize_weights(self) -> None:
-        # A normal distribution cut at -2 and 2, as torchvision starts its GoogLeNet.
+        # A normal distribution cut at -2 and 2, as torchvision starts its Inception networks.
+        # Biases keep PyTorch's default, uniform in +-1/sqrt(fan_in), as torchvision leaves them.
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(module.weight, mean=0.0, std=0.01, a=-2, b=2)
-                if module.bias is not None:
-                    nn.init.constant_(module.bias, 0.0)
             elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> InceptionV2Outputs | torch.Tensor:
+        heads = self.aux_logits and self.training
+        x, aux1, aux2 = self._forward_features(x, heads)
+        x = self.forward_head(x)
+        if heads:
+            return InceptionV2Outputs(x, aux1, aux2)
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map forward_head() classifies, N x 1024 x 7 x 7; the heads do not run."""
+        return self._forward_features(x, False)[0]
+
+    def _forward_features(
+        self, x: torch.Tensor, heads: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The feature map, and with `heads` each head's logits (else None)."""
         # N x 3 x 224 x 224
         x = self.conv1(x)
         # N x 64 x 112 x 112
@@ -204,14 +272,14 @@ class InceptionV2(nn.Module):
         # N x 480 x 14 x 14
         x = self.inception4a(x)
         # N x 512 x 14 x 14
-        aux1 = self.aux1(x) if self.aux1 is not None and self.training else None
+        aux1 = self.aux1(x) if self.aux1 is not None and heads else None
         x = self.inception4b(x)
         # N x 512 x 14 x 14
         x = self.inception4c(x)
         # N x 512 x 14 x 14
         x = self.inception4d(x)
         # N x 528 x 14 x 14
-        aux2 = self.aux2(x) if self.aux2 is not None and self.training else None
+        aux2 = self.aux2(x) if self.aux2 is not None and heads else None
         x = self.inception4e(x)
         # N x 832 x 14 x 14
         x = self.maxpool4(x)
@@ -220,14 +288,89 @@ class InceptionV2(nn.Module):
         # N x 832 x 7 x 7
         x = self.inception5b(x)
         # N x 1024 x 7 x 7
+        return x, aux1, aux2
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The classifier head on forward_features()'s output: the logits, or with pre_logits the
+        N x 1024 features fc classifies."""
         x = self.avgpool(x)
         # N x 1024 x 1 x 1
         x = self.flatten(x)
         # N x 1024
         x = self.dropout(x)
         # N x 1024
+        if pre_logits:
+            return x
         x = self.fc(x)
         # N x 1000
-        if self.aux_logits and self.training:
-            return InceptionV2Outputs(x, aux1, aux2)
         return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, untrained classifier for num_classes classes (0: none, so that forward() returns
+        the N x 1024 features), as timm's models do; the heads' classifiers too."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(1024, num_classes) if num_classes > 0 else nn.Identity()
+        if self.aux1 is not None:
+            self.aux1.fc2 = nn.Linear(1024, num_classes) if num_classes > 0 else nn.Identity()
+        if self.aux2 is not None:
+            self.aux2.fc2 = nn.Linear(1024, num_classes) if num_classes > 0 else nn.Identity()
+
+    def feature_extractor(
+        self, out_indices: int | tuple[int, ...] = (0, 1, 2, 3, 4)
+    ) -> torch.fx.GraphModule:
+        """A module that returns the feature maps of the stages `out_indices` as a list, as timm's
+        features_only=True does: indices into feature_info (negative ones count from the end), or
+        a number n for the last n stages.
+
+        It shares this network's modules (load the weights first) and keeps only those the stages
+        need, under the names they have here: the names in feature_info, which torchvision's
+        create_feature_extractor takes too. Its feature_info lists the stages it returns.
+        """
+        if isinstance(out_indices, int):
+            out_indices = tuple(range(len(self.feature_info) - out_indices, len(self.feature_info)))
+        stages = [self.feature_info[index] for index in out_indices]
+        names = [stage["module"] for stage in stages]
+        graph = _StageTracer(names).trace(self)
+        outputs = {
+            node.target: node
+            for node in graph.nodes
+            if node.op == "call_module" and node.target in names
+        }
+        output = graph.output_node()
+        output.args = ([outputs[name] for name in names],)
+        output.type = list[torch.Tensor]
+        extractor = torch.fx.GraphModule(self, graph, f"{type(self).__name__}Features")
+        # Leave out the layers after the last stage, the classifier and the heads.
+        extractor.graph.eliminate_dead_code()
+        extractor.delete_all_unused_submodules()
+        extractor.recompile()
+        extractor.training = self.training
+        extractor.feature_info = FeatureInfo(
+            dict(stage, index=index % len(self.feature_info))
+            for stage, index in zip(stages, out_indices, strict=True)
+        )
+        return extractor
+
+    def save_weights(self, path: str) -> None:
+        """Write the state_dict to a safetensors file: tensors only, nothing to unpickle."""
+        try:
+            from safetensors.torch import save_file
+        except ImportError:
+            raise ImportError(
+                "save_weights() writes safetensors files: pip install safetensors"
+            ) from None
+        save_file({key: value.contiguous() for key, value in self.state_dict().items()}, path)
+
+    def load_weights(self, path: str, strict: bool = True):
+        """Load a safetensors file of this network's state_dict, such as save_weights() writes."""
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise ImportError(
+                "load_weights() reads safetensors files: pip install safetensors"
+            ) from None
+        device = next(self.parameters()).device
+        return self.load_state_dict(load_file(path, device=str(device)), strict=strict)

@@ -17,6 +17,20 @@ PARAMS_WITH_HEADS = 27_161_264  # with the auxiliary heads
 MACS = 5_713_216_096
 INPUT_SIZE = (3, 299, 299)
 
+# timm's data config, which timm.data.resolve_data_config() reads from a model's pretrained_cfg:
+# the input size, how images are prepared, and where the first convolution and the classifier are.
+PRETRAINED_CFG = {
+    "input_size": (3, 299, 299),
+    "interpolation": "bilinear",
+    "mean": (0.485, 0.456, 0.406),
+    "std": (0.229, 0.224, 0.225),
+    "crop_pct": 0.874269,
+    "num_classes": 1000,
+    "pool_size": (8, 8),
+    "first_conv": "Conv2d_1a_3x3.conv",
+    "classifier": "fc",
+}
+
 
 class InceptionOutputs(NamedTuple):
     """What forward() returns in training mode: the logits of the network and of each head."""
@@ -41,6 +55,31 @@ def training_loss(outputs: InceptionOutputs | torch.Tensor, target: torch.Tensor
         weight * F.cross_entropy(output, target)
         for output, weight in zip(outputs, LOSS_WEIGHTS.values(), strict=True)
     )
+
+
+class FeatureInfo(list):
+    """The stages a backbone takes feature maps from, as timm describes them: for each, its channels
+    (num_chs), its stride from the input (reduction) and the module whose output it is (module)."""
+
+    def channels(self) -> list[int]:
+        return [stage["num_chs"] for stage in self]
+
+    def reduction(self) -> list[int]:
+        return [stage["reduction"] for stage in self]
+
+    def module_name(self) -> list[str]:
+        return [stage["module"] for stage in self]
+
+
+class _StageTracer(torch.fx.Tracer):
+    """Traces the network keeping each stage's module whole, so that its output is one node."""
+
+    def __init__(self, stages: list[str]) -> None:
+        super().__init__()
+        self.stages = set(stages)
+
+    def is_leaf_module(self, module: nn.Module, name: str) -> bool:
+        return name in self.stages or super().is_leaf_module(module, name)
 
 
 class BasicConv2d(nn.Module):
@@ -219,6 +258,7 @@ class InceptionAux(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(768, num_classes)
+        self.fc.stddev = 0.001  # its weight's std in the network's _initialize_weights()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x)
@@ -238,6 +278,10 @@ class InceptionV3(nn.Module):
     In training mode with aux_logits, forward() returns
     InceptionOutputs(logits, aux_logits), with the logits of the heads:
     - aux_logits: head AuxLogits (linear, N x 1000), loss weight 0.4
+
+    timm's model interface: forward_features() gives the N x 2048 x 8 x 8 feature map,
+    forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
+    feature_info lists the stages and feature_extractor() returns their feature maps.
     """
 
     def __init__(
@@ -248,6 +292,7 @@ class InceptionV3(nn.Module):
         init_weights: bool = True,
     ) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.aux_logits = aux_logits
         self.transform_input = transform_input
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
@@ -265,6 +310,12 @@ class InceptionV3(nn.Module):
         self.Mixed_6c = InceptionC(768, 160)
         self.Mixed_6d = InceptionC(768, 160)
         self.Mixed_6e = InceptionC(768, 192)
+
+        if aux_logits:
+            self.AuxLogits = InceptionAux(768, num_classes)
+        else:
+            self.AuxLogits = None
+
         self.Mixed_7a = InceptionD(768)
         self.Mixed_7b = InceptionE(1280)
         self.Mixed_7c = InceptionE(2048)
@@ -273,21 +324,30 @@ class InceptionV3(nn.Module):
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(2048, num_classes)
 
-        if aux_logits:
-            self.AuxLogits = InceptionAux(768, num_classes)
-        else:
-            self.AuxLogits = None
+        # timm's model interface: the classifier's input, the stages and the data config
+        self.num_features = self.head_hidden_size = 2048
+        self.feature_info = FeatureInfo(
+            [
+                dict(num_chs=64, reduction=2, module="Conv2d_2b_3x3"),
+                dict(num_chs=192, reduction=4, module="Conv2d_4a_3x3"),
+                dict(num_chs=288, reduction=8, module="Mixed_5d"),
+                dict(num_chs=768, reduction=16, module="Mixed_6e"),
+                dict(num_chs=2048, reduction=32, module="Mixed_7c"),
+            ]
+        )
+        self.pretrained_cfg = dict(PRETRAINED_CFG)
 
         if init_weights:
             self._initialize_weights()
 
     def _initialize_weights(self) -> None:
-        # A normal distribution cut at -2 and 2, as torchvision starts its GoogLeNet.
+        # A normal distribution cut at -2 and 2, as torchvision starts its Inception networks:
+        # with the std a module's `stddev` gives, else 0.1.
+        # Biases keep PyTorch's default, uniform in +-1/sqrt(fan_in), as torchvision leaves them.
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(module.weight, mean=0.0, std=0.1, a=-2, b=2)
-                if module.bias is not None:
-                    nn.init.constant_(module.bias, 0.0)
+                stddev = getattr(module, "stddev", 0.1)
+                nn.init.trunc_normal_(module.weight, mean=0.0, std=stddev, a=-2, b=2)
             elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -303,6 +363,21 @@ class InceptionV3(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> InceptionOutputs | torch.Tensor:
+        heads = self.aux_logits and self.training
+        x, AuxLogits = self._forward_features(x, heads)
+        x = self.forward_head(x)
+        if heads:
+            return InceptionOutputs(x, AuxLogits)
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map forward_head() classifies, N x 2048 x 8 x 8; the heads do not run."""
+        return self._forward_features(x, False)[0]
+
+    def _forward_features(
+        self, x: torch.Tensor, heads: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The feature map, and with `heads` each head's logits (else None)."""
         x = self._transform_input(x)
         # N x 3 x 299 x 299
         x = self.Conv2d_1a_3x3(x)
@@ -335,21 +410,94 @@ class InceptionV3(nn.Module):
         # N x 768 x 17 x 17
         x = self.Mixed_6e(x)
         # N x 768 x 17 x 17
-        AuxLogits = self.AuxLogits(x) if self.AuxLogits is not None and self.training else None
+        AuxLogits = self.AuxLogits(x) if self.AuxLogits is not None and heads else None
         x = self.Mixed_7a(x)
         # N x 1280 x 8 x 8
         x = self.Mixed_7b(x)
         # N x 2048 x 8 x 8
         x = self.Mixed_7c(x)
         # N x 2048 x 8 x 8
+        return x, AuxLogits
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The classifier head on forward_features()'s output: the logits, or with pre_logits the
+        N x 2048 features fc classifies."""
         x = self.avgpool(x)
         # N x 2048 x 1 x 1
         x = self.dropout(x)
         # N x 2048 x 1 x 1
         x = self.flatten(x)
         # N x 2048
+        if pre_logits:
+            return x
         x = self.fc(x)
         # N x 1000
-        if self.aux_logits and self.training:
-            return InceptionOutputs(x, AuxLogits)
         return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, untrained classifier for num_classes classes (0: none, so that forward() returns
+        the N x 2048 features), as timm's models do; the heads' classifiers too."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(2048, num_classes) if num_classes > 0 else nn.Identity()
+        if self.AuxLogits is not None:
+            self.AuxLogits.fc = nn.Linear(768, num_classes) if num_classes > 0 else nn.Identity()
+
+    def feature_extractor(
+        self, out_indices: int | tuple[int, ...] = (0, 1, 2, 3, 4)
+    ) -> torch.fx.GraphModule:
+        """A module that returns the feature maps of the stages `out_indices` as a list, as timm's
+        features_only=True does: indices into feature_info (negative ones count from the end), or
+        a number n for the last n stages.
+
+        It shares this network's modules (load the weights first) and keeps only those the stages
+        need, under the names they have here: the names in feature_info, which torchvision's
+        create_feature_extractor takes too. Its feature_info lists the stages it returns.
+        """
+        if isinstance(out_indices, int):
+            out_indices = tuple(range(len(self.feature_info) - out_indices, len(self.feature_info)))
+        stages = [self.feature_info[index] for index in out_indices]
+        names = [stage["module"] for stage in stages]
+        graph = _StageTracer(names).trace(self)
+        outputs = {
+            node.target: node
+            for node in graph.nodes
+            if node.op == "call_module" and node.target in names
+        }
+        output = graph.output_node()
+        output.args = ([outputs[name] for name in names],)
+        output.type = list[torch.Tensor]
+        extractor = torch.fx.GraphModule(self, graph, f"{type(self).__name__}Features")
+        # Leave out the layers after the last stage, the classifier and the heads.
+        extractor.graph.eliminate_dead_code()
+        extractor.delete_all_unused_submodules()
+        extractor.recompile()
+        extractor.training = self.training
+        extractor.feature_info = FeatureInfo(
+            dict(stage, index=index % len(self.feature_info))
+            for stage, index in zip(stages, out_indices, strict=True)
+        )
+        return extractor
+
+    def save_weights(self, path: str) -> None:
+        """Write the state_dict to a safetensors file: tensors only, nothing to unpickle."""
+        try:
+            from safetensors.torch import save_file
+        except ImportError:
+            raise ImportError(
+                "save_weights() writes safetensors files: pip install safetensors"
+            ) from None
+        save_file({key: value.contiguous() for key, value in self.state_dict().items()}, path)
+
+    def load_weights(self, path: str, strict: bool = True):
+        """Load a safetensors file of this network's state_dict, such as save_weights() writes."""
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise ImportError(
+                "load_weights() reads safetensors files: pip install safetensors"
+            ) from None
+        device = next(self.parameters()).device
+        return self.load_state_dict(load_file(path, device=str(device)), strict=strict)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import os
 import re
 import sys
 import unicodedata
@@ -17,7 +18,7 @@ from pathlib import Path
 from netgen.backends.layout import Layout, make_layout
 from netgen.compile import compile_file, located_in_libraries, without_cycle_collection
 from netgen.diagnostics import Span, SpecError, error
-from netgen.files import open_regular, read_output, write_files
+from netgen.files import open_regular, read_output, read_regular, write_files
 from netgen.ir.graph import Graph
 from netgen.spec.model import Spec
 
@@ -80,14 +81,37 @@ def suggest_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Weights:
-    """A state_dict read from a file, as numpy arrays."""
+    """A state_dict read from a file, as numpy arrays, and how it was read (for the user)."""
 
     path: str
     tensors: dict
+    how: str = ""
 
 
-def load_weights(path: str) -> Weights:
-    """A state_dict saved from the generated module, read without unpickling arbitrary objects."""
+# What a state_dict of a network can take on disk, beyond its numbers: the pickle's or the
+# safetensors header's framing and names.
+WEIGHTS_FRAMING_BYTES = 64 << 20
+
+
+def weights_limit(graph: Graph) -> int:
+    """The most bytes a state_dict of `graph`'s network can take: every parameter, heads included,
+    and as many buffers (batch norms' running statistics), in float64, and the framing."""
+    return 2 * 8 * sum(node.weights + node.biases for node in graph.nodes()) + WEIGHTS_FRAMING_BYTES
+
+
+def load_weights(path: str, limit: int) -> Weights:
+    """A state_dict saved from the generated module, read without running code from the file: a
+    safetensors file (what the generated save_weights() writes), or a torch.save pickle, which
+    torch.load reads with weights_only=True (tensors and plain containers only). A file larger
+    than `limit` (weights_limit()) is refused before it is read."""
+    with open_regular(path, "weights") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(9)
+    if size > limit:
+        message = f"weights are {size:,} bytes, more than any state_dict of this network takes ({limit:,} bytes at most)"
+        raise SpecError(error("file-too-large", message, Span(path, 1, 1)))
+    if path.endswith(".safetensors") or _looks_like_safetensors(head):
+        return _load_safetensors(path, limit)
     import torch
 
     try:
@@ -97,11 +121,47 @@ def load_weights(path: str) -> Weights:
         raise
     except Exception as exc:  # torch raises several types for a corrupt or unsafe file
         raise SpecError(
-            error("bad-weights", f"cannot read weights as a PyTorch state_dict: {exc}".splitlines()[0], Span(path, 1, 1))
+            error("bad-weights", f"cannot read weights as a PyTorch state_dict: {_why_not_loaded(exc)}", Span(path, 1, 1))
         ) from None
     if not isinstance(state, dict) or not all(isinstance(key, str) and hasattr(value, "numpy") for key, value in state.items()):
         raise SpecError(error("bad-weights", "weights file does not hold a state_dict (a mapping of names to tensors)", Span(path, 1, 1)))
-    return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()})
+    how = "as a PyTorch pickle, with torch.load(weights_only=True), which unpickles tensors only and runs no code from the file"
+    return Weights(path, {key: value.detach().cpu().numpy() for key, value in state.items()}, how)
+
+
+def _why_not_loaded(exc: Exception) -> str:
+    """torch.load's reason in one line. Its weights_only refusal opens with advice to load the file
+    with weights_only=False, which would run the file's code: the line that names what the pickle
+    holds is kept instead."""
+    text = str(exc)
+    if text.startswith("Weights only load failed"):
+        named = re.search(r"GLOBAL ([\w.]+)", text)
+        operand = re.search(r"Unsupported operand \d+", text)
+        reason = (
+            f"it calls {named.group(1)}" if named else operand.group(0) if operand else "it is not a pickle of tensors"
+        )
+        return f"weights_only=True refuses it, and nothing of it ran: {reason}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    """safetensors files start with the length of their JSON header (8 bytes, little-endian), then '{'."""
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _load_safetensors(path: str, limit: int) -> Weights:
+    try:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+    except ImportError:
+        raise SpecError(error("bad-weights", "reading a .safetensors file needs the safetensors package: pip install safetensors", Span(path, 1, 1))) from None
+    data = read_regular(path, "weights", limit)
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, TypeError) as exc:
+        raise SpecError(error("bad-weights", f"cannot read weights as safetensors: {exc}".splitlines()[0], Span(path, 1, 1))) from None
+    return Weights(path, tensors, "as safetensors: tensors only, nothing to unpickle")
 
 
 def produce(

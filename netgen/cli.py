@@ -415,7 +415,11 @@ def build(
     out_dir: OutDirOption = "generated",
     weights: Annotated[
         str | None,
-        typer.Option("--weights", metavar="FILE", help="A state_dict of the generated module to put into the ONNX model."),
+        typer.Option(
+            "--weights",
+            metavar="FILE",
+            help="A state_dict of the generated module to put into the ONNX model: a .safetensors file (save_weights() writes one), or a torch.save pickle, read with weights_only=True.",
+        ),
     ] = None,
     check_only: CheckOption = False,
     inline_functions: Annotated[
@@ -444,7 +448,7 @@ def build(
     as_json: JsonOption = False,
 ) -> None:
     """Write <name>.py (PyTorch) and <name>.onnx (+ <name>.onnx.txt, its graph as text) for each spec."""
-    from netgen.build import load_weights, output_stem, render_all
+    from netgen.build import load_weights, output_stem, render_all, weights_limit
 
     if weights is not None and len(specs) != 1:
         raise typer.BadParameter("--weights belongs to one spec; build one spec at a time with it")
@@ -453,10 +457,11 @@ def build(
     failed = False
     results = []
     for path in specs:
+        state = None
         with out.progress(f"building {path}"):
             try:
-                state = load_weights(weights) if weights is not None else None
                 compiled = _compiled(out, path, input_size, max_layers)
+                state = load_weights(weights, weights_limit(compiled[1])) if weights is not None and compiled else None
                 artifacts = render_all(*compiled, output_stem(path), state, inline_functions, opset, optimize, profile) if compiled else None
             except SpecError as exc:
                 out.report(exc.diagnostics)
@@ -465,7 +470,12 @@ def build(
             failed = True
             results.append({"spec": path, "ok": False})
             continue
-        results.append(_write_or_compare(out, path, Path(out_dir), artifacts, check_only, "build"))
+        if state is not None:
+            out.line(f"read {weights} {state.how}")
+        result = _write_or_compare(out, path, Path(out_dir), artifacts, check_only, "build")
+        if state is not None:
+            result["weights"] = {"file": weights, "read": state.how}
+        results.append(result)
     _finish_writes(out, failed, results)
 
 

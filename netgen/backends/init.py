@@ -45,9 +45,11 @@ def _initial(
     if slot.fill is not None:  # a tensor its op starts at one value (batch norm's scale: 1)
         return np.full(shape, slot.fill, dtype=np.float32)
     if slot.role == "weight":
+        if node.init_std is not None:
+            return _trunc_normal(rng, shape, node.init_std).astype(np.float32)
         return _weight(init, shape, fan_in, rng).astype(np.float32)
     if slot.role == "bias":
-        if init.weight == "torch_default":
+        if init.weight == "torch_default" or init.bias == "torch_default":
             bound = 1.0 / math.sqrt(fan_in)
             return rng.uniform(-bound, bound, shape).astype(np.float32)
         value = init.bias

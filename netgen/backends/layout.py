@@ -190,7 +190,7 @@ def _make_layout(spec: Spec, graph: Graph) -> Layout:
         # Numbered like nn.Sequential numbers its items. A concat or add of earlier layers has no
         # module, so no number: its path names no item (a name where the items have numbers),
         # as a top-level one's names no attribute.
-        if not _has_module(layer):
+        if not has_module(layer):
             top[layer.name] = f"{groups[layer.container]}.{layer.name}"
             continue
         index = items.get(layer.container, 0)
@@ -374,7 +374,8 @@ class _BlockNamer:
                     self.names.branch_items[(path, layer.name)] = items.add(layer.name, layer.span, "layer")
 
 
-def _has_module(layer: Layer) -> bool:
+def has_module(layer: Layer) -> bool:
+    """Whether the generated module holds the layer as a module: a concat or add of earlier layers is computed in forward()."""
     return not (isinstance(layer.call, OpCall) and layer.call.op in MERGE_OPS)
 
 
@@ -478,7 +479,7 @@ class _Placer:
 
     def one(self, layer: Layer, node: str, path: str, bn_path: str | None = None) -> None:
         if not isinstance(layer.call, BlockCall):
-            if _has_module(layer):  # a concat or add of earlier layers is computed in forward()
+            if has_module(layer):  # a concat or add of earlier layers is computed in forward()
                 self.modules[node] = path
                 if bn_path is not None:
                     self.bn_modules[node] = bn_path

@@ -40,7 +40,7 @@ from netgen.ops.expr import Expr as Channels  # a channel count as generated cod
 from netgen.ops.norm import BatchNorm
 from netgen.ops.tensor import DropPath
 from netgen.passes.expand import WORDS, scale
-from netgen.spec.model import Block, BlockCall, Layer, MergeCall, OpCall, Spec
+from netgen.spec.model import Block, BlockCall, Head, Layer, MergeCall, OpCall, Spec
 from netgen.spec.parse import MERGE_OPS
 from netgen.summary import totals
 
@@ -165,7 +165,7 @@ class Step:
     module: ModuleRef | None = None
     after: Call | None = None  # applied in forward() to the module's output (a linear layer's act, a bare conv's)
     shape: tuple[int, ...] | None = None  # the output shape, written as a comment in the network's forward()
-    extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it
+    extra: str | None = None  # residual: the scale's expression (None: 1); act: the attribute holding it; head: its condition
     body: tuple[Step, ...] = ()
     row: str | None = None  # the spec's layer or head this statement of the network's forward() runs
 
@@ -186,6 +186,7 @@ class BlockClass:
     drops: list[str] = field(default_factory=list)
     drop_param: str | None = None
     residual: bool = False  # the block adds its input to its body
+    stddevs: list[tuple[str, float]] = field(default_factory=list)  # (weight module, its own init std)
 
 
 @dataclass(frozen=True)
@@ -619,6 +620,7 @@ class _Planner:
         logits_var = steps[-1].inputs[0] if activation is not None else var_of[len(planned) - 1]
 
         # Each head runs right after the layer it reads, while that layer's output is at hand.
+        in_eval = spec.outputs is not None and spec.outputs.when == "always"
         forward: list[Step] = []
         for index in [None, *range(trunk_steps)]:
             if index is not None:
@@ -627,7 +629,11 @@ class _Planner:
             for head, source, module in heads:
                 if source == index:
                     ref = ModuleRef(layout.top[head.name])
-                    forward.append(Step(head_vars[head.name], "head", (var_of[source],), ref, _after(module), row=head.name))
+                    condition = None if in_eval else "self.training"
+                    step = Step(
+                        head_vars[head.name], "head", (var_of[source],), ref, _after(module), extra=condition, row=head.name
+                    )
+                    forward.append(step)
 
         attributes: list[tuple[ModuleRef, Module]] = []
         for ref, item in zip(refs, planned, strict=True):
@@ -637,6 +643,7 @@ class _Planner:
                 attributes.append((ref, item.module))
         layers = _grouped(attributes)
         head_modules = [(layout.top[head.name], module) for head, _, module in heads if module is not None]
+        members = self.members(planned, refs, heads)
         logits_node = graph[graph.logits()]
         logits_layer = planned[trunk_steps - 1].layer.name if trunk_steps else "input"
         logits = Output(logits_layer, logits_node.kind.value, logits_node.shape, logits_var)
@@ -651,13 +658,19 @@ class _Planner:
                 Output(head_name, node.kind.value, node.shape, head_vars[head_name], field_name, True, head.loss_weight)
             )
         logits = next((output for output in outputs if not output.head), logits)
+        head_steps = {head.name: step for step in forward if step.action == "head" for head in spec.heads if step.target == head_vars[head.name]}
         return {
             "cls": layout.network_class,
             "outputs_cls": self.outputs_class,
             "takes_num_classes": _mentions([module for _, module in layers + head_modules], "num_classes"),
             "layers": layers,
             "heads": head_modules,
+            "members": members,
+            "head_vars": [head_vars[head.name] for head, _, _ in heads],
+            "heads_in_eval": in_eval,
             "forward": _flattened(forward),
+            "interface": self.interface(planned, refs, steps, var_of, trunk_steps, head_steps),
+            "stddevs": self.stddevs(planned, refs, heads),
             "logits": logits,
             "activation": self.top_ref(activation.layer) if activation is not None else None,
             "outputs": outputs,
@@ -666,6 +679,125 @@ class _Planner:
             # stochastic depth: how many residuals drop their body, and the rate of the last
             "drop_path": {"count": len(scope.drops), "rate": spec.drop_path_rate} if scope.drops else None,
         }
+
+    def members(self, planned: list[_Planned], refs: list[ModuleRef], heads) -> list[dict[str, Any]]:
+        """The network's attributes in the order the spec writes its layers and heads, which is the
+        order of the state_dict and of parameters(): the items of a `sequential:` group make one
+        nn.Sequential, and heads written one after another share one `if aux_logits:`."""
+        index_of = {item.layer.name: index for index, item in enumerate(planned)}
+        head_module = {head.name: module for head, _, module in heads}
+        out: list[dict[str, Any]] = []
+        for member in self.spec.in_order():
+            if isinstance(member, Head):
+                module = head_module[member.name]
+                if module is None:
+                    continue
+                if out and out[-1]["heads"]:
+                    out[-1]["attrs"].append((self.layout.top[member.name], module))
+                else:
+                    out.append({"heads": True, "attrs": [(self.layout.top[member.name], module)]})
+                continue
+            index = index_of[member.name]
+            module, ref = planned[index].module, refs[index]
+            if module is None:
+                continue
+            if isinstance(module, (Inline, ConvBN)):  # several attributes, side by side
+                out += [{"heads": False, "attrs": [pair]} for pair in _attributes(ref, module)]
+            elif ref.item is None:
+                out.append({"heads": False, "attrs": [(ref.attr, module)]})
+            elif out and not out[-1]["heads"] and out[-1]["attrs"][-1][0] == ref.attr:
+                group = out[-1]["attrs"][-1][1]
+                out[-1]["attrs"][-1] = (ref.attr, Sequential((*group.items, module), None))
+            else:
+                out.append({"heads": False, "attrs": [(ref.attr, Sequential((module,), None))]})
+        return out
+
+    def interface(self, planned, refs, steps, var_of, trunk_steps: int, head_steps: dict[str, Step]) -> dict[str, Any] | None:
+        """timm's model interface, for a network whose logits come from a linear classifier after its
+        feature extractor (netgen.passes.features): forward_features() runs the layers before the
+        classifier head, forward_head() the rest, and feature_info names the stages."""
+        features, graph, layout = self.graph.features, self.graph, self.layout
+        if features is None:
+            return None
+        start = features.head_start
+        trunk: list[Step] = []
+        for index in range(start):
+            trunk.append(replace(steps[index], shape=self.exit_shape(planned[index].rel), row=planned[index].layer.name))
+            trunk += [replace(step, extra="heads") for name, step in head_steps.items() if self._reads(name, planned[index])]
+        # Every layer of the head reads the one before it (the features pass checks), so x carries it.
+        head = [
+            Step("x", "call", ("x",), ref, item.after, self.exit_shape(item.rel), row=item.layer.name)
+            for item, ref in zip(planned[start:trunk_steps], refs[start:trunk_steps], strict=True)
+        ]
+        classifier = planned[trunk_steps - 1]
+        classifier_node = graph[classifier.rel]
+        in_features = graph[graph.inputs(classifier.rel)[0]].shape
+        feature_shape = self.exit_shape(planned[start - 1].rel)
+        resets = [(self._attribute(self.top_ref(classifier.layer)), None, in_features[0], classifier_node.attrs.bias)]
+        for node in graph.nodes():
+            if node.head is not None and node.kind is OpKind.LINEAR and node.call.args.out == "num_classes":
+                width = graph[graph.inputs(node.name)[0]].shape[0]
+                resets.append((f"self.{layout.modules[node.name]}", f"self.{layout.top[node.head]}", width, node.attrs.bias))
+        return {
+            "trunk": _flattened(trunk),
+            "features_var": var_of[start - 1],
+            "feature_shape": feature_shape,
+            "head": head[:-1],
+            "classifier": head[-1],
+            "pre_logits_shape": in_features,
+            "resets": [(_python_path(target), guard, width, bias) for target, guard, width, bias in resets],
+            "stages": [
+                {"num_chs": stage.channels, "reduction": stage.reduction, "module": layout.top[stage.layer]}
+                for stage in features.stages
+            ],
+            "all_stages": tuple(range(len(features.stages))),
+            "config": self.data_config(feature_shape, classifier.layer),
+        }
+
+    def _reads(self, head_name: str, item: _Planned) -> bool:
+        return next(head for head in self.spec.heads if head.name == head_name).source == item.layer.name
+
+    def _attribute(self, ref: ModuleRef) -> str:
+        return f"self.{ref.attr}" if ref.item is None else f"self.{ref.attr}.{ref.item}"
+
+    def data_config(self, feature_shape: tuple[int, ...], classifier: Layer) -> dict[str, Any]:
+        """timm's pretrained_cfg: the spec's `data:` (how images are prepared), its input size, and
+        where the first convolution and the classifier are."""
+        spec, graph, layout = self.spec, self.graph, self.layout
+        config: dict[str, Any] = {"input_size": tuple(spec.input)}
+        data = spec.data
+        if data is not None:
+            for key in ("interpolation", "mean", "std", "crop_pct", "crop_mode"):
+                value = getattr(data, key)
+                if value is not None:
+                    config[key] = tuple(value) if isinstance(value, list) else value
+        config["num_classes"] = spec.num_classes
+        config["pool_size"] = tuple(feature_shape[1:])
+        first_conv = next((node for node in graph.trunk() if node.kind is OpKind.CONV), None)
+        if first_conv is not None:
+            path = layout.modules[first_conv.name]
+            config["first_conv"] = path if first_conv.attrs.bare else f"{path}.conv"
+        config["classifier"] = layout.top[classifier.name]
+        return config
+
+    def stddevs(self, planned, refs, heads) -> list[tuple[str, float]]:
+        """The top-level layers whose `init: {std}` differs from the spec's: (the weight's module, std)."""
+        return [
+            (self._weight_module(ref, item.module), item.layer.init_std)
+            for item, ref in zip(planned, refs, strict=True)
+            if item.layer.init_std is not None
+        ] + [
+            (self._weight_module(ModuleRef(self.layout.top[head.name]), module), head.layer.init_std)
+            for head, _, module in heads
+            if head.layer.init_std is not None
+        ]
+
+    @staticmethod
+    def _weight_module(ref: ModuleRef, module: Module) -> str:
+        """The module holding a conv's or linear layer's weight: a BasicConv2d unit keeps it in `.conv`."""
+        path = f"self.{ref.attr}" + ("" if ref.item is None else f"[{ref.item}]" if isinstance(ref.item, int) else f".{ref.item}")
+        unit = isinstance(module, OpModule) and module.kind == "conv" and not module.attrs.bare
+        return f"{path}.conv" if unit else path
 
     def top_ref(self, layer: Layer) -> ModuleRef | None:
         """self.conv1, or self.features[3] for an item of a `sequential:` group; None for an inline
@@ -784,6 +916,7 @@ class _BlockWriter:
         self.attrs: list[tuple[str, Module]] = []
         self.steps: list[Step] = []
         self.stored: list[tuple[str, str]] = []  # attributes forward() reads besides the modules (split sizes)
+        self.stddevs: list[tuple[str, float]] = []
 
     def write(self) -> BlockClass:
         block = self.block
@@ -812,6 +945,7 @@ class _BlockWriter:
             drops,
             drop_param,
             block.residual is not None,
+            stddevs=self.stddevs,
         )
         planner.verify(self.scope, lambda path: planner.block_env(block_class, path), out)
         return block_class
@@ -880,6 +1014,8 @@ class _BlockWriter:
                 module, out = self.planner.plan_layer(self.scope, layer, rel, [sources[0][1]])
                 ref = None if isinstance(module, Inline) else ModuleRef(self.names.attrs[rel])
                 self.attrs += _attributes(ref, module)
+                if layer.init_std is not None:
+                    self.stddevs.append((self.planner._weight_module(ref, module), layer.init_std))
                 self.steps.append(_call(target, (sources[0][0],), ref, module, self.locals))
             local[layer.name] = previous = (target, out)
         return previous
@@ -928,6 +1064,11 @@ class _BlockWriter:
         planner = self.planner
         planned = planner.walk(self.scope, branch.layers, entry, rel, block_input=self.entry)
         module, refs = planner.branch_module(self.block, branch, rel, planned, attr, self.names.branch_items)
+        self.stddevs += [
+            (planner._weight_module(ref, item.module), item.layer.init_std)
+            for item, ref in zip(planned, refs, strict=True)
+            if item.layer.init_std is not None
+        ]
         if module is not None:
             self.attrs.append((attr, module))
         if module is not None and _is_chain(planned):
@@ -1118,6 +1259,14 @@ def _reads_input(block: Block) -> bool:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
+def _python_path(path: str) -> str:
+    """A module path as Python reaches it: self.features.21 is self.features[21]."""
+    out = []
+    for part in path.split("."):
+        out.append(f"[{part}]" if part.isdigit() else f".{part}" if out else part)
+    return "".join(out)
 
 
 def _spatial_size(shape: tuple[int, ...]) -> int:

@@ -258,4 +258,4 @@ def reference_logits(subject: Subject, batch: int, settings: Settings) -> torch.
     model = subject.make().eval()
     cpu = Settings("cpu", False, False, False, settings.threads)
     with torch.no_grad():
-        return model(images(subject, batch, cpu)).float()
+        return subject.logits(model(images(subject, batch, cpu))).float()

@@ -6,10 +6,11 @@ GPU kernels it launched on a GPU. In a training step, the backward of every op i
 the row whose range ran its forward (the autograd engine records the forward op's sequence
 number on the backward function), so a row's time is its forward and its backward.
 
-Rows are the spec's top-level layers, in order, and in a training step its heads. A row that
-forward() does not run (a final softmax, which predict() applies; the heads in eval mode) has
-no time. What no row holds (the loss, the optimizer step, the input transform, the profiler's
-own bookkeeping) is reported as time outside the rows.
+Rows are the spec's top-level layers, in order, and in a training step its heads (in eval mode
+too where `outputs: {when: always}` runs them there). A row that forward() does not run (a final
+softmax, which predict() applies; the heads in eval mode) has no time. What no row holds (the
+loss, the optimizer step, the input transform, the profiler's own bookkeeping) is reported as
+time outside the rows.
 """
 
 from __future__ import annotations
@@ -79,11 +80,17 @@ def _enclosing_row(event, ranges: dict[str, str]) -> str | None:
 
 
 def row_table(
-    summary: dict[str, Any], row_ms: dict[str, float], call_ms: float, batch: int, mode: str
+    summary: dict[str, Any],
+    row_ms: dict[str, float],
+    call_ms: float,
+    batch: int,
+    mode: str,
+    heads_in_eval: bool = False,
 ) -> dict[str, Any]:
-    """The per-layer table of one batch size: each row of the summary (and, training, each head)
-    with its multiply-adds, measured milliseconds, shares and achieved GFLOP/s."""
-    heads = summary["heads"] if mode == "train" else []
+    """The per-layer table of one batch size: each row of the summary (and, training or where
+    forward() runs them in eval mode too, each head) with its multiply-adds, measured
+    milliseconds, shares and achieved GFLOP/s."""
+    heads = summary["heads"] if mode == "train" or heads_in_eval else []
     rows = [*summary["rows"], *heads]
     measured = [row for row in rows if row["name"] in row_ms]
     total_ms = sum(row_ms[row["name"]] for row in measured)

@@ -157,7 +157,7 @@ def _measure_batch(subject: Subject, plan: Plan, models: Models, batch: int, hea
             result["first_call_ms"] = (time.perf_counter() - start) * 1e3
             result["precision"] = ready.precision
             if reference is not None:
-                result["max_difference"] = _difference(output, reference)
+                result["max_difference"] = _difference(subject.logits(output), reference)
                 if result["max_difference"] > AGREEMENT[ready.precision]:
                     result["error"] = (
                         f"its logits differ from the plain module's by {result['max_difference']:.2g} of their "
@@ -213,13 +213,11 @@ def _per_layer(subject: Subject, plan: Plan, batch: int, heard) -> dict[str, Any
     row_ms, call_ms = profile_rows(call, ranges, plan.profile_calls, settings.device, settings.train)
     for _ in range(plan.profile_calls):
         heard(f"batch {batch}: per layer")
-    return row_table(subject.summary, row_ms, call_ms, batch, plan.mode)
+    return row_table(subject.summary, row_ms, call_ms, batch, plan.mode, subject.heads_in_eval)
 
 
 def _difference(output, reference: torch.Tensor) -> float:
     """The largest difference from the reference logits, as a share of their largest magnitude."""
-    if isinstance(output, tuple):
-        output = output[0]
     difference = (output.detach().float().cpu() - reference).abs().max().item()
     return difference / max(reference.abs().max().item(), 1e-12)
 

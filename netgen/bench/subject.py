@@ -32,7 +32,8 @@ SEED = 0
 class Subject:
     """A network to measure. `make` returns a fresh module holding the benchmark's weights (the
     same every call), in training mode; `loss` is its training loss; `macs` its multiply-adds per
-    image in eval mode and `macs_train` with the auxiliary heads a training step runs."""
+    image in eval mode (heads included where forward() runs them then) and `macs_train` with the
+    auxiliary heads a training step runs."""
 
     name: str
     make: Callable[[], nn.Module]
@@ -47,6 +48,14 @@ class Subject:
     profiled: Callable[[], nn.Module] | None = None  # make() with the spec's rows in profiler ranges
     range_prefix: str = ""  # the profiler ranges' names: <range_prefix><row>
     summary: dict[str, Any] | None = None  # `netgen summary --json`'s object, for the per-layer table
+    heads_in_eval: bool = False  # `outputs: {when: always}`: forward() runs the heads in eval mode too
+    logits_field: str | None = None  # the field of forward()'s outputs tuple that holds the logits
+
+    def logits(self, output: Any) -> torch.Tensor:
+        """The logits in what forward() returned: itself, or a field of the outputs tuple."""
+        if isinstance(output, tuple):
+            return getattr(output, self.logits_field) if self.logits_field and hasattr(output, "_fields") else output[0]
+        return output
 
 
 def import_by_path(path: Path, name: str) -> ModuleType:
@@ -121,17 +130,23 @@ def built_subject(spec: Spec, graph: Graph, stem: str, folder: Path, profile: bo
         return path
 
     summary = summarize(spec, graph)
+    heads_in_eval = spec.outputs is not None and spec.outputs.when == "always"  # forward() runs them in eval mode too
+    head_names = {head.name for head in spec.heads}
+    fields = spec.outputs.fields or () if spec.outputs is not None else ()
+    logits_field = next((field.name for field in fields if field.source not in head_names), None)
     return Subject(
         name=spec.name,
         make=make,
         loss=loss,
         input=tuple(spec.input),
         num_classes=spec.num_classes,
-        macs=summary["totals"]["macs"],
+        macs=summary["totals"]["macs_with_heads" if heads_in_eval else "macs"],
         macs_train=summary["totals"]["macs_with_heads"],
         from_plain=module.from_plain,
         onnx=onnx,
         profiled=profiled,
         range_prefix=profile_range(network, ""),
         summary=summary,
+        heads_in_eval=heads_in_eval,
+        logits_field=logits_field,
     )

@@ -40,7 +40,8 @@ def build_graph(spec: Spec, max_layers: int | None = None) -> Graph:
             problems.append(error("reserved-name", "'input' names the network's input; rename this layer", layer.span))
             continue
         names[layer.name] = layer
-        graph.add(Node(layer.name, kind_of(layer), None, layer.span, row=layer.name, ref_row=layer.row, call=layer.call))
+        node = Node(layer.name, kind_of(layer), None, layer.span, row=layer.name, ref_row=layer.row, call=layer.call, init_std=layer.init_std)
+        graph.add(node)
     previous = INPUT
     for layer in spec.layers:
         if layer.name in names:
@@ -184,6 +185,17 @@ def _reject_forward_references(spec: Spec) -> None:
         for index, layer in enumerate(spec.layers)
         for source, span in zip(layer.inputs or (), layer.input_spans, strict=True)
         if order.get(source, -1) > index
+    ]
+    # A head written among the layers sits where it is written, so it reads a layer above it.
+    problems += [
+        error(
+            "forward-reference",
+            f"{head.name}: 'from' names {head.source!r}, which comes later in 'layers'; a head written among the layers "
+            f"reads a layer above it, so move the head below {head.source}",
+            head.source_span,
+        )
+        for head in spec.heads
+        if head.position is not None and order.get(head.source, -1) >= head.position
     ]
     if problems:
         raise SpecError(problems)

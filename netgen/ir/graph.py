@@ -30,6 +30,7 @@ class Node:
     ref_row: str | None = None  # the reference-table row id the spec gives that layer
     call: Any = None  # the spec's call (OpCall / BlockCall) this node came from
     scope: tuple[str, ...] = ()  # enclosing block instances, outermost first
+    init_std: float | None = None  # the layer's own `init: {std}`, where it differs from the spec's
     # filled in by passes
     shape: Shape | None = None
     weights: int = 0
@@ -72,6 +73,9 @@ class Graph:
     depth_with_pooling: int = 0
     row_depth: dict[str, tuple[int, int]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)  # what the passes found that does not stop a build
+    # filled in by the features pass: netgen.passes.features.Features, or None for a network whose
+    # logits come from no linear classifier at its end
+    features: Any = None
     max_layers: int | None = None  # the expand pass's limit on nodes when not its default (`--max-layers`)
     # (spec, its netgen.backends.layout.Layout), kept by the names pass for the backends until the graph changes
     layout: tuple | None = field(default=None, repr=False)

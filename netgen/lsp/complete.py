@@ -22,7 +22,15 @@ from netgen.lsp.roles import META_KEYS, role_of
 from netgen.spec.fields import takes
 from netgen.spec.model import PARAM_TYPES
 from netgen.spec.parse import ACTIVATIONS, GROUP_KEY
-from netgen.spec.schema import DEFAULTABLE, HEAD_KEYS, LAYER_META_KEYS, OP_ARGS, OutputsArgs
+from netgen.spec.schema import (
+    DEFAULTABLE,
+    HEAD_KEYS,
+    INLINE_HEAD_KEY,
+    INLINE_HEAD_KEYS,
+    LAYER_META_KEYS,
+    OP_ARGS,
+    OutputsArgs,
+)
 
 _WORD = re.compile(r"[A-Za-z0-9_.\-]")
 _INPUT = "input"
@@ -289,9 +297,19 @@ def _layer_keys(view: View, role, where: Context):
             (name, types.CompletionItemKind.Class, signature, body, True)
             for name, signature, body in _blocks(view, role.block)
         ]
-    meta = HEAD_KEYS if path[0] == "heads" and role.block is None else LAYER_META_KEYS
-    meta_model = docs.HEAD_META if meta is HEAD_KEYS else docs.LAYER_META
-    fields = _fields(meta_model)
+    if path[0] == "heads" and role.block is None:
+        meta, meta_model = HEAD_KEYS, docs.HEAD_META
+    elif path[0] == "layers" and role.block is None and INLINE_HEAD_KEY in present:
+        meta, meta_model = INLINE_HEAD_KEYS, docs.INLINE_HEAD_META  # a head among the layers
+    elif path[0] == "layers" and role.block is None and len(path) == 2:
+        meta, meta_model = (*LAYER_META_KEYS, INLINE_HEAD_KEY), None  # a top-level layer may be a head
+    else:
+        meta, meta_model = LAYER_META_KEYS, docs.LAYER_META
+    fields = (
+        _fields(meta_model)
+        if meta_model is not None
+        else {**_fields(docs.INLINE_HEAD_META), **_fields(docs.LAYER_META)}
+    )
     items += [
         (key, types.CompletionItemKind.Property, None, docs.field_doc(fields[key]), True)
         for key in meta

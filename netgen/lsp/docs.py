@@ -14,6 +14,7 @@ from netgen.spec.schema import (
     OP_ARGS,
     BlockDecl,
     HeadMeta,
+    InlineHeadMeta,
     LayerMeta,
     NoArgs,
     ResidualArgs,
@@ -24,6 +25,7 @@ from netgen.spec.schema import (
 
 # The declaration of each mapping a key can be in, by what holds it.
 HEADER, LAYER_META, HEAD_META, BLOCK_DECL, RESIDUAL = SpecHeader, LayerMeta, HeadMeta, BlockDecl, ResidualArgs
+INLINE_HEAD_META = InlineHeadMeta  # a head written among the layers (`head: true`)
 
 
 def field_of(model: type[Strict], dotted: str):

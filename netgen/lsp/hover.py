@@ -242,6 +242,7 @@ def _argument(role: Role) -> str | None:
             docs.LAYER_META.model_fields.get(role.arg.removesuffix("_"))
             or _by_alias(docs.LAYER_META, role.arg)
             or _by_alias(docs.HEAD_META, role.arg)
+            or _by_alias(docs.INLINE_HEAD_META, role.arg)
         )
     elif role.op == "residual":
         info = docs.RESIDUAL.model_fields.get(role.arg)

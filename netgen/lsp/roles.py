@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from netgen.lsp.outline import Entry, Path
 from netgen.spec.parse import GROUP_KEY, MERGE_OPS
-from netgen.spec.schema import HEAD_KEYS, LAYER_META_KEYS, OP_ARGS
+from netgen.spec.schema import HEAD_KEYS, INLINE_HEAD_KEYS, LAYER_META_KEYS, OP_ARGS
 
 BODY_KEYS = ("concat", "add", "layers")  # a block's body
-META_KEYS = (*LAYER_META_KEYS, *HEAD_KEYS)
+META_KEYS = tuple(dict.fromkeys((*LAYER_META_KEYS, *HEAD_KEYS, *INLINE_HEAD_KEYS)))
 
 
 @dataclass(frozen=True)

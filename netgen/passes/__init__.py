@@ -7,7 +7,7 @@ from __future__ import annotations
 from netgen.diagnostics import SpecError, is_error
 from netgen.ir.build import build_graph
 from netgen.ir.graph import Graph
-from netgen.passes import check, depth, expand, export, macs, names, params, shapes
+from netgen.passes import check, depth, expand, export, features, macs, names, params, shapes
 from netgen.spec.model import Spec
 
 PIPELINE = (
@@ -17,6 +17,7 @@ PIPELINE = (
     ("count-params", params.run),
     ("count-macs", macs.run),
     ("depth", depth.run),
+    ("features", features.run),
     ("names", names.run),
     ("export", export.run),
 )

@@ -183,6 +183,7 @@ class _Expander:
             origin.ref_row,
             call,
             _scope(origin, name.rpartition(".")[0] or name),
+            init_std=layer.init_std,
         )
         node.unbound = unbound
         self.add_node(node, [source])
@@ -269,7 +270,8 @@ class _Expander:
         """input + scale * body (the body through stochastic depth where it says `drop_path`), then the block's activation."""
         residual = block.residual
         scale = env[residual.scale] if isinstance(residual.scale, str) else residual.scale
-        act = env.get(residual.act, residual.act)
+        # A word is the activation it names even where a parameter shares it, as in every other argument.
+        act = residual.act if residual.act in ACTIVATIONS else env[residual.act]
         labels = (f"the input of {path}", f"the body of block {block.name!r}")
         name = f"{path}.residual"
         scope = _scope(origin, path)

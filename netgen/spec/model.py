@@ -8,7 +8,7 @@ from typing import Literal
 from netgen.diagnostics import Span
 from netgen.spec.claims import Claim
 from netgen.spec.library import Import
-from netgen.spec.schema import PARAM_KINDS, InitArgs, ParamType, Strict
+from netgen.spec.schema import PARAM_KINDS, DataArgs, InitArgs, ParamType, Strict
 
 Combine = Literal["seq", "concat", "add", "mul"]
 # What a block parameter holds: a channel count (the default, scaled by the width), a whole number
@@ -60,6 +60,8 @@ class Layer:
     row: str | None = None
     times: int = 1  # `times: N`: N copies in a row, an nn.Sequential numbered 0 .. N-1
     container: str | None = None  # a top-level layer inside a `sequential:` group of that name
+    stage: bool = False  # `stage: true`: one of the feature maps a backbone user takes (timm's feature_info)
+    init_std: float | None = None  # `init: {std}`: this layer's weight starts from its own truncated normal
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ class Head:
     loss_weight: float
     layer: Layer
     span: Span
+    # Written among `layers:` (`head: true`): the number of top-level layers written above it.
+    # None: written under `heads:`, after every layer.
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class Outputs:
     class_span: Span | None
     fields: tuple[OutputField, ...] | None
     span: Span
+    when: str = "training"  # "always": forward() returns them in eval mode too
 
 
 @dataclass(frozen=True)
@@ -171,9 +177,27 @@ class Spec:
     field_spans: dict[str, Span] = field(default_factory=dict)
     deviations: tuple[Deviation, ...] = ()
     outputs: Outputs | None = None
+    data: DataArgs | None = None  # how images are prepared (timm's data config)
     width_divisor: int | None = None  # channel counts `width` scales are rounded to a multiple of it
     claims: tuple[Claim, ...] = ()  # the design's own targets, in the order written
     imports: tuple[Import, ...] = ()  # the block libraries read, each with the `use:` entry naming it
 
     def where(self, key: str) -> Span:
         return self.field_spans.get(key, self.span)
+
+    def in_order(self) -> list[Layer | Head]:
+        """Top-level layers and heads in the order the spec writes them: the order in which the
+        generated module registers them, and so the order of its state_dict and parameters()."""
+        out: list[Layer | Head] = []
+        heads = sorted(self.heads, key=lambda head: len(self.layers) if head.position is None else head.position)
+        pending = iter(heads)
+        head = next(pending, None)
+        for index, layer in enumerate(self.layers):
+            while head is not None and head.position is not None and head.position <= index:
+                out.append(head)
+                head = next(pending, None)
+            out.append(layer)
+        while head is not None:
+            out.append(head)
+            head = next(pending, None)
+        return out

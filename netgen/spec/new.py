@@ -35,6 +35,8 @@ num_classes: 10                   # the classifier's outputs; blocks can use `nu
 # init: {weight: xavier_uniform, bias: 0.0}   # how weights start (default: PyTorch's)
 # reference: reference/table.yaml # the paper's table, for `netgen verify`
 # use: [blocks/inception.yaml]    # block libraries: their blocks join those under `blocks:`
+# data: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], crop_pct: 0.875, interpolation: bilinear}
+#                                 # how images are prepared: the module's pretrained_cfg, for timm
 
 claims:                           # the design's targets; `netgen check` and `netgen verify` hold it to them
   params: ≈ 29K ± 5%            # within 5% (also an exact count, `≤ 1.5M` or `≥ ...`; K, M, G = 10^3, 10^6, 10^9)
@@ -60,7 +62,7 @@ layers:                           # in order; each reads the previous layer unle
   stem:         {conv: {out: 32, kernel: 3, pad: 1}}
   #                          1x1  3x3r  3x3  proj
   inception1:   {inception: [ 16,   24,  32,    8]}
-  inception2:   {inception: [ 32,   32,  48,   16]}
+  inception2:   {inception: [ 32,   32,  48,   16]}   # `stage: true` marks a feature map (feature_info)
   pool:         {global_avgpool: }
   flatten:      {flatten: }
   dropout:      {dropout: {p: 0.2}}
@@ -68,6 +70,7 @@ layers:                           # in order; each reads the previous layer unle
 
 # heads:                          # side classifiers for training, attached to a trunk layer
 #   aux: {aux_block: [], from: inception1, loss_weight: 0.3}   # aux_block: a block of yours
+#                                 # (or among the layers, with `head: true`: the module keeps it there)
 # deviations:                     # where the spec departs from its reference on purpose
 #   - {row: 3a, cell: params, reason: a wider 3x3 branch}
 ''')

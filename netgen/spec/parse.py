@@ -38,6 +38,7 @@ from netgen.spec.model import (
 )
 from netgen.spec.schema import (
     DEFAULTABLE,
+    INLINE_HEAD_KEY,
     LAYER_META_KEYS,
     OP_ARGS,
     BlockDecl,
@@ -45,6 +46,7 @@ from netgen.spec.schema import (
     ClaimsArgs,
     DeviationArgs,
     HeadMeta,
+    InlineHeadMeta,
     LayerMeta,
     ResidualArgs,
     SpecHeader,
@@ -199,6 +201,8 @@ class _Parser:
         self.defaults: dict[str, YMap] = {}
         self.block_names: set[str] = set()
         self.default_spans: set[Span] = set()  # where the values under `defaults:` are written
+        self.inline_heads: list[Head] = []  # heads written among the layers (`head: true`), in order
+        self.init_weight = "torch_default"  # the spec's init.weight, which a layer's own `init` must fit
         self.in_inline_block = False  # reading the body of a block with `inline: true`
 
     def fail(self, diagnostic: Diagnostic) -> None:
@@ -239,6 +243,19 @@ class _Parser:
                     top.value_spans["transform_input"],
                 )
             )
+        self.init_weight = header.init.weight
+        channels = c
+        if header.data is not None:
+            for key in ("mean", "std"):
+                values = getattr(header.data, key)
+                if values is not None and len(values) != channels:
+                    self.fail(
+                        error(
+                            "bad-value",
+                            f"data: '{key}' gives {len(values)} values for a {channels}-channel input; give one per channel",
+                            top["data"].value_spans[key],
+                        )
+                    )
         self.read_defaults(top.get("defaults") or YMap(), top)
         blocks_node = top.get("blocks", YMap())
         if not isinstance(blocks_node, YMap):
@@ -270,7 +287,7 @@ class _Parser:
         if isinstance(top["layers"], dict) and not top["layers"]:
             self.fail(error("no-layers", "'layers' is empty; a network needs at least one layer", top.value_spans["layers"]))
         heads_node = top.get("heads", YMap())
-        heads = tuple(
+        heads = tuple(self.inline_heads) + tuple(
             head
             for name, value in heads_node.items()
             if (head := self.head(name, value, heads_node.key_spans[name])) is not None
@@ -298,6 +315,7 @@ class _Parser:
             field_spans=dict(top.key_spans),
             deviations=deviations,
             outputs=outputs,
+            data=header.data,
             width_divisor=header.width_divisor,
             claims=claims,
             imports=tuple(self.imports),
@@ -387,7 +405,7 @@ class _Parser:
             if not fields_node:
                 self.fail(error("bad-value", "outputs: 'fields' is empty; name the logits layer and every head", node.value_spans["fields"]))
             fields = tuple(fields)
-        return Outputs(node.get("class"), node.value_spans.get("class"), fields, span)
+        return Outputs(node.get("class"), node.value_spans.get("class"), fields, span, node.get("when", "training"))
 
     def deviations(self, node: Any, span: Span) -> tuple[Deviation, ...]:
         if not node:
@@ -703,16 +721,18 @@ class _Parser:
             out.append(Branch(branch_name, layers, bspan, indexed=not named))
         return tuple(out)
 
-    def head(self, name: str, node: Any, span: Span) -> Head | None:
-        """A head is one layer (usually a block) fed by a named trunk layer, with a loss weight."""
+    def head(self, name: str, node: Any, span: Span, position: int | None = None) -> Head | None:
+        """A head is one layer (usually a block) fed by a named trunk layer, with a loss weight;
+        `position` places one written among the layers (`head: true`) after that many layers."""
         bad = check_name(name, span, "head")
         if bad:
             self.fail(bad)
             return None
-        layer = self.layer(name, node, span, span, meta=HeadMeta)
+        layer = self.layer(name, node, span, span, meta=HeadMeta if position is None else InlineHeadMeta)
         if layer is None:
             return None
-        return Head(name, layer.inputs[0], layer.input_spans[0], float(node.get("loss_weight", 1.0)), layer, span)
+        weight = float(node.get("loss_weight", 1.0))
+        return Head(name, layer.inputs[0], layer.input_spans[0], weight, layer, span, position)
 
     def sequence(
         self,
@@ -741,6 +761,11 @@ class _Parser:
                     continue
                 if named_only and isinstance(value, YMap) and GROUP_KEY in value:
                     out += self.group(name, value, key_span)
+                    continue
+                if named_only and isinstance(value, YMap) and INLINE_HEAD_KEY in value and not self.is_block_use(INLINE_HEAD_KEY, value[INLINE_HEAD_KEY]):
+                    head = self.head(name, value, key_span, position=len(out))
+                    if head is not None:
+                        self.inline_heads.append(head)
                     continue
                 label = name if context is None else f"{context}, layer {name!r}"
                 layer = self.layer(name, value, key_span, node.value_spans[name], merges=merges, flat=flat, label=label)
@@ -776,6 +801,21 @@ class _Parser:
         if not isinstance(items, YMap):
             self.fail(error("wrong-type", f"group {name!r}: 'sequential' must be a mapping of named layers, got {show(items)}", node.value_spans[GROUP_KEY]))
             return []
+        heads = [
+            key
+            for key, item in items.items()
+            if isinstance(item, YMap) and INLINE_HEAD_KEY in item and not self.is_block_use(INLINE_HEAD_KEY, item[INLINE_HEAD_KEY])
+        ]
+        for key in heads:
+            self.fail(
+                error(
+                    "misplaced-head",
+                    f"group {name!r}: {key!r} is a head, and a group holds trunk layers only; write the head before or after the group",
+                    items[key].key_spans[INLINE_HEAD_KEY],
+                )
+            )
+        if heads:
+            return []
         out = []
         for item in self.sequence(items, node.value_spans[GROUP_KEY], name):
             out.append(replace(item, container=name))
@@ -800,7 +840,8 @@ class _Parser:
         if not isinstance(node, YMap):
             self.fail(error("wrong-type", f"{label}: a layer is written {{op: {{arguments}}}}, e.g. {{conv: {{out: 64, kernel: 3}}}}; got {show(node)}", value_span))
             return None
-        meta_keys = keys_of(meta)
+        # A block named like a key beside the op (a ResNet's `stage`) is used with a list, as every block is.
+        meta_keys = tuple(key for key in keys_of(meta) if not self.is_block_use(key, node.get(key)))
         ops = [key for key in node if key not in meta_keys]
         if len(ops) != 1:
             known = [*OP_ARGS, *sorted(self.block_names)]
@@ -826,7 +867,7 @@ class _Parser:
             call = self.merge_call(label, op, node[op], op_span, node.value_spans[op], merges, flat)
         else:
             call = self.call(label, op, node[op], op_span, node.value_spans[op])
-        declared = self.validate(meta, _part(node, meta_keys), value_span, f"head {name!r}" if meta is HeadMeta else label)
+        declared = self.validate(meta, _part(node, meta_keys), value_span, f"head {name!r}" if issubclass(meta, HeadMeta) else label)
         if call is None or declared is None:
             return None
         inputs, input_spans = _inputs(node)
@@ -845,7 +886,35 @@ class _Parser:
                 )
             )
             return None
-        return Layer(name, call, key_span if name else op_span, inputs, input_spans, row, times)
+        init_std = declared.init.std if getattr(declared, "init", None) is not None else None
+        if init_std is not None and not self.takes_init(label, op, call, times, node.key_spans["init"]):
+            return None
+        span = key_span if name else op_span
+        return Layer(name, call, span, inputs, input_spans, row, times, stage=getattr(declared, "stage", False), init_std=init_std)
+
+    def takes_init(self, label: str, op: str, call, times: int, span: Span) -> bool:
+        """A layer's own `init: {std}` is a truncated normal's, for a conv or linear weight written once."""
+        if not isinstance(call, OpCall) or op not in ("conv", "linear"):
+            self.fail(error("bad-init", f"{label}: 'init' sets a conv or linear layer's weight, and {op} is neither", span))
+            return False
+        if times != 1:
+            self.fail(error("bad-init", f"{label}: 'init' sets one layer's weight; write the {times} copies out, or leave out 'init'", span))
+            return False
+        if self.init_weight != "trunc_normal":
+            self.fail(
+                error(
+                    "bad-init",
+                    f"{label}: 'init: {{std}}' is a truncated normal's standard deviation, and the spec's init is "
+                    f"{self.init_weight}; write init: {{weight: trunc_normal, ...}} at the top",
+                    span,
+                )
+            )
+            return False
+        return True
+
+    def is_block_use(self, key: str, value: Any) -> bool:
+        """Whether `key: value` in a layer uses a block: one the spec defines, with a list of arguments (or none)."""
+        return key in self.block_names and (value is None or isinstance(value, YList))
 
     def merge_call(self, label: str, op: str, args: YMap, op_span: Span, args_span: Span, allowed: bool, flat: bool) -> MergeCall | None:
         """`concat: {a: [...], b: [...]}` inside a block: branches that each read this layer's input."""

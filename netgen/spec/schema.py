@@ -69,11 +69,33 @@ class InitArgs(Strict):
         Field(title="how conv and linear weights start", description="xavier_uniform, trunc_normal or torch_default"),
     ] = "torch_default"
     std: Annotated[Positive32, Field(title="the truncated normal's standard deviation")] = 0.01
-    bias: Annotated[Number32, Field(title="the value every bias starts at")] = 0.0
+    bias: Annotated[
+        Number32 | Literal["torch_default"],
+        Field(title="the value every bias starts at", description="a number that float32 holds (0, or 1.2e-38 to 3.4e38 either side of 0), or torch_default: PyTorch's uniform +-1/sqrt(fan_in), where torchvision leaves its linear layers' biases"),
+    ] = 0.0
     classifier_bias: Annotated[
         Float32 | None,
         Field(title="the last linear layer's starting bias", description="a number that float32 holds, or null for 'bias'"),
     ] = None
+
+
+class LayerInitArgs(Strict):
+    """A conv or linear layer that starts differently from the spec's `init:` (torchvision's per-module `stddev`)."""
+
+    std: Annotated[Positive32, Field(title="the truncated normal's standard deviation for this layer's weight")]
+
+
+Interpolation = Literal["bilinear", "bicubic", "nearest", "lanczos", "box", "hamming"]
+
+
+class DataArgs(Strict):
+    """How images are prepared for the network: timm's data config (resolve_data_config reads it)."""
+
+    mean: Annotated[list[Finite], Field(min_length=1, max_length=4096, title="the mean subtracted from each channel, in [0, 1] units", description="one number per input channel")] = None
+    std: Annotated[list[Annotated[Finite, Field(gt=0.0)]], Field(min_length=1, max_length=4096, title="the standard deviation each channel is divided by", description="one positive number per input channel")] = None
+    crop_pct: Annotated[Finite, Field(gt=0.0, le=1.0, title="the centre crop's share of the resized image (224 of 256 is 0.875)", description="a number > 0 and <= 1")] = None
+    interpolation: Annotated[Interpolation, Field(title="how images are resized", description="bilinear, bicubic, nearest, lanczos, box or hamming")] = None
+    crop_mode: Annotated[Literal["center", "squash", "border"], Field(title="how the crop is taken", description="center, squash or border")] = None
 
 
 class DeviationArgs(Strict):
@@ -101,6 +123,10 @@ class OutputsArgs(Strict):
         dict[str, StrictStr] | None,
         Field(title="its fields, in order", description="a mapping from field name to the layer it returns: the logits layer or a head, each once"),
     ] = None
+    when: Annotated[
+        Literal["training", "always"],
+        Field(title="when forward() returns them: in training mode only (torchvision), or in eval mode too (timm's inception_v3 with aux_logits)", description="training or always"),
+    ] = "training"
 
 
 def keys_of(model: type[Strict]) -> tuple[str, ...]:
@@ -168,6 +194,14 @@ class LayerMeta(Strict):
         StrictInt,
         Field(ge=1, le=MAX_TIMES, title="repeat the layer this many times in a row", description=f"a whole number from 1 to {MAX_TIMES}"),
     ] = 1
+    init: Annotated[
+        LayerInitArgs | None,
+        Field(title="how this conv or linear layer's weight starts, where it differs from the spec's init", description="{std: ...}"),
+    ] = None
+    stage: Annotated[
+        Flag,
+        Field(title="a stage: one of the feature maps a backbone takes (timm's feature_info); without any, netgen takes the last layer at each stride"),
+    ] = False
 
 
 class HeadMeta(Strict):
@@ -180,6 +214,16 @@ class HeadMeta(Strict):
         float32(ge=0.0, le=1000.0),
         Field(title="its loss's weight in training_loss()", description="a number from 0 to 1000 that float32 holds (0, or 1.2e-38 and above)"),
     ] = 1.0
+
+
+class InlineHeadMeta(HeadMeta):
+    """A head written among the layers: the generated module registers it there, as torchvision
+    registers InceptionAux between Mixed_6e and Mixed_7a."""
+
+    head: Annotated[
+        Literal[True],
+        Field(title="this entry is a side head, not a trunk layer: it sits in the generated module where it is written", description="true"),
+    ]
 
 
 class ResidualArgs(Strict):
@@ -330,9 +374,13 @@ class SpecHeader(Strict):
     layers: Annotated[Any, walked(dict[Symbol, TopLayer], dict), Field(title="the network, in order; each layer reads the previous one unless it says `from`", description="a mapping of named layers")]
     heads: Annotated[Any, walked(dict[Symbol, Head], dict), Field(title="side heads for training, each attached to a trunk layer", description="a mapping of heads")] = {}
     deviations: Annotated[Any, walked(list[DeviationArgs], list), Field(title="where the spec departs from its reference on purpose", description="a list of {row, cell, reason}")] = []
+    data: Annotated[
+        DataArgs | None,
+        Field(title="how images are prepared for the network (timm's data config)", description="{mean, std, crop_pct, interpolation, crop_mode}"),
+    ] = None
     outputs: Annotated[
         OutputsArgs | None,
-        Field(title="what forward() returns in training mode", description="{class: ..., fields: {field: layer or head, ...}}: the training outputs' names and order"),
+        Field(title="what forward() returns in training mode", description="{class: ..., fields: {field: layer or head, ...}, when: training | always}: the outputs' names and order"),
     ] = None
 
 
@@ -346,6 +394,8 @@ class BlockLibrary(Strict):
 
 LAYER_META_KEYS = keys_of(LayerMeta)
 HEAD_KEYS = keys_of(HeadMeta)
+INLINE_HEAD_KEY = "head"
+INLINE_HEAD_KEYS = keys_of(InlineHeadMeta)
 BLOCK_KEYS = keys_of(BlockDecl)
 RESIDUAL_KEYS = keys_of(ResidualArgs)
 
@@ -378,7 +428,7 @@ def _layer_model(op: str, meta: type[Strict]) -> type[Strict]:
         takes = args
     what = op_title(op)
     field = (Annotated[takes, Field(title=what, description=f"{op}'s arguments")], ...)
-    kind = "Head" if meta is HeadMeta else "Layer"
+    kind = "InlineHead" if meta is InlineHeadMeta else "Head" if meta is HeadMeta else "Layer"
     return create_model(f"{op.title().replace('_', '')}{kind}", __base__=meta, __doc__=what, **{op: field})
 
 
@@ -396,8 +446,16 @@ class BlockHead(HeadMeta):
     __pydantic_extra__: dict[Symbol, list[BlockArgument]]
 
 
+class BlockInlineHead(InlineHeadMeta):
+    """A head among the layers that uses a block defined under `blocks:`."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[Symbol, list[BlockArgument]]
+
+
 _LAYERS = tuple(_layer_model(op, LayerMeta) for op in OP_ARGS)
 _HEADS = tuple(_layer_model(op, HeadMeta) for op in OP_ARGS)
+_INLINE_HEADS = tuple(_layer_model(op, InlineHeadMeta) for op in OP_ARGS)
 
 Layer = TypeAliasType("Layer", Union[(*_LAYERS, BlockUse)])  # noqa: UP007 - a union built from a tuple
 # The name of a layer inside a block. In a block with `inline: true` it may start with a digit
@@ -407,6 +465,7 @@ LayerName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_]+$")]
 Layers = TypeAliasType("Layers", list[Layer] | dict[LayerName, Layer])
 Branch = TypeAliasType("Branch", list[Layer] | dict[LayerName, Layer] | None)
 Head = TypeAliasType("Head", Union[(*_HEADS, BlockHead)])  # noqa: UP007
+InlineHead = TypeAliasType("InlineHead", Union[(*_INLINE_HEADS, BlockInlineHead)])  # noqa: UP007
 
 
 class Group(Strict):
@@ -415,7 +474,7 @@ class Group(Strict):
     sequential: Annotated[dict[Symbol, Layer], Field(title="the group's layers, in order", description="a mapping of named layers")]
 
 
-TopLayer = TypeAliasType("TopLayer", Layer | Group)
+TopLayer = TypeAliasType("TopLayer", Layer | Group | InlineHead)
 Defaults = create_model(
     "Defaults",
     __base__=Strict,

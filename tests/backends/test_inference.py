@@ -4,6 +4,7 @@ compute what the plain ones compute, from the plain weights, with fewer operatio
 from __future__ import annotations
 
 import ast
+import copy
 from collections import Counter
 
 import numpy as np
@@ -137,9 +138,43 @@ def test_build_optimize_writes_both_and_loads_a_plain_checkpoint(tmp_path):
     np.testing.assert_allclose(outputs(model, x)["logits"], expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
 
 
+# The --optimize module's tolerance for each shipped network, as README states it: the largest
+# difference from the plain module and from a float64 run of it, relative to the largest logit,
+# measured on random weights (seed 5) and three inputs (seeds 6 to 8), times 4 and rounded up.
+# float32 rounding alone puts the plain module 2e-7 to 1.4e-6 away from float64.
+TOLERANCE = {
+    "bn-inception": 5e-6,
+    "googlenet": 2e-6,
+    "googlenet-bn": 2e-6,
+    "googlenet-cifar10": 2e-6,
+    "googlenet-w05": 2e-6,
+    "inception-fact7-cifar10": 2e-6,
+    "inception-v2": 3e-6,
+    "inception-v3": 4e-6,
+    "inception-v4": 7e-6,
+    "inception-resnet-v2": 6e-6,
+    "xception": 3e-6,
+}
+
+
+def _relative(value: torch.Tensor, reference: torch.Tensor) -> float:
+    return ((value.double() - reference.double()).abs().max() / reference.double().abs().max()).item()
+
+
+def test_every_shipped_spec_has_a_stated_tolerance_and_readme_states_it():
+    assert sorted(TOLERANCE) == sorted(path.stem for path in SPECS.glob("*.yaml"))
+    readme = (SPECS.parent / "README.md").read_text(encoding="utf-8")
+    stated = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`") and cells[0].endswith(".yaml`"):
+            stated[cells[0].strip("`").removesuffix(".yaml")] = float(cells[3])
+    assert stated == TOLERANCE
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("spec_path", sorted(SPECS.glob("*.yaml")), ids=lambda path: path.stem)
-def test_every_shipped_spec_has_an_inference_build_equal_to_its_plain_one(spec_path, tmp_path):
+def test_every_shipped_spec_has_an_inference_build_within_its_stated_tolerance(spec_path, tmp_path):
     spec, graph = compile_file(str(spec_path))
     layout = make_layout(spec, graph)
     _, module = import_source(render_pytorch(spec, graph, layout, optimize=True), tmp_path, "optimized")
@@ -150,10 +185,15 @@ def test_every_shipped_spec_has_an_inference_build_equal_to_its_plain_one(spec_p
     with torch.no_grad():
         expected = network.eval()(x)
         got = module.from_plain(network.state_dict())(x)
+        exact = copy.deepcopy(network).double()(x.double())
     # Every Inception network has reductions to fuse; Xception has no two 1x1 convolutions that read
     # one input (a block's skip shares its input with a depthwise 3x3).
     assert bool(module.FUSED_1X1) == (spec_path.stem != "xception")
-    torch.testing.assert_close(got, expected, rtol=RTOL, atol=RTOL * expected.abs().max().item())
+    tolerance = TOLERANCE[spec_path.stem]
+    assert _relative(got, expected) <= tolerance
+    assert _relative(got, exact) <= tolerance
+    # The tolerance is float32 rounding's: the plain module is within it of float64 too.
+    assert _relative(expected, exact) <= tolerance
 
 
 CHAINED_NORMS = """\

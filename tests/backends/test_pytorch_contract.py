@@ -118,6 +118,9 @@ def test_googlenet_bn_transform_input_is_torchvisions(googlenet_bn):
     assert inspect.signature(cls).parameters["transform_input"].default is False  # as torchvision's
     torch.manual_seed(0)
     plain = cls(aux_logits=False).eval()
+    # The classifier's bias starts as torchvision leaves it (PyTorch's uniform), which would outweigh
+    # what the small trunk weights pass on: without it the logits are the trunk's.
+    torch.nn.init.zeros_(plain.fc.bias)
     transformed = cls(aux_logits=False, transform_input=True).eval()
     transformed.load_state_dict(plain.state_dict())
     images = torch.randn(1, 3, 224, 224)

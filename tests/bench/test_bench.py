@@ -18,6 +18,7 @@ from netgen.bench.run import Plan, bench, choose_backends, training_batch_proble
 from netgen.bench.subject import built_subject
 from netgen.bench.timing import Timing, interleaved_timings
 from netgen.compile import compile_file
+from netgen.summary import summarize
 from tests.conftest import GOOGLENET, ROOT, netgen_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -83,6 +84,43 @@ def test_training_json_measures_eager_and_attributes_heads():
     assert [row["name"] for row in table["rows"]] == [*TINY_ROWS, "aux"]
     assert table["rows"][-1]["head"] and table["rows"][-1]["ms"] is not None
     assert document["macs_per_image"] > 0 and document["flops_per_mac"] == 6
+
+
+def test_heads_among_the_layers_that_run_in_eval_mode_have_rows_and_logits_compare(tmp_path):
+    """A spec with timm's interface (no final softmax), its head written among the layers and
+    `outputs: {when: always}`: forward() returns the outputs tuple in eval mode, the head's time
+    is measured, and each backend's logits are the tuple's logits field."""
+    source = TINY.read_text(encoding="utf-8").replace("  softmax: {softmax: }\n", "")
+    source = source.replace(
+        "  pool: {maxpool:", "  aux: {aux: [], head: true, from: mixed1, loss_weight: 0.3}\n  pool: {maxpool:"
+    )
+    source = (
+        source.split("heads:")[0]
+        + "outputs:\n  class: TinyOutputs\n  fields: {aux_logits: aux, logits: fc}\n  when: always\n"
+    )
+    spec = tmp_path / "tiny_always.yaml"
+    spec.write_text(source, encoding="utf-8")
+    result = netgen_cli(
+        "bench",
+        str(spec),
+        "--quick",
+        "--threads",
+        "1",
+        "--json",
+        "--per-layer",
+        "--backend",
+        "eager,optimize,onnxruntime",
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] and all(row["ok"] and row["max_difference"] < 1e-4 for row in document["results"])
+    (table,) = document["per_layer"]
+    assert [row["name"] for row in table["rows"]] == [*TINY_ROWS[:-1], "aux"]
+    assert table["not_run"] == [] and all(row["ms"] is not None for row in table["rows"])
+    assert table["rows"][-1]["head"]
+    totals = summarize(*compile_file(str(spec)))["totals"]
+    assert document["macs_per_image"] == totals["macs_with_heads"] > totals["macs"]  # the heads run in eval mode
 
 
 def test_text_output_names_each_backend_and_row():

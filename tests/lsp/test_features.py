@@ -18,6 +18,7 @@ from tests.lsp.helpers import offset, view_of
 GOOGLENET_BN = SPECS / "googlenet-bn.yaml"
 INCEPTION_V4 = SPECS / "inception-v4.yaml"
 RESNET_V2 = SPECS / "inception-resnet-v2.yaml"
+INCEPTION_V3 = SPECS / "inception-v3.yaml"
 
 
 def _hover(view, fragment, at=None, nth=0) -> str:
@@ -105,6 +106,19 @@ def test_hover_on_a_from_target_and_a_head():
     head = _hover(view, "aux1:")
     assert "head on `inception4a`, loss weight 0.3; not in the network's totals" in head
     assert "output **1x1x1000**" in head
+
+
+def test_hover_and_completion_know_a_head_written_among_the_layers():
+    view = view_of(INCEPTION_V3)
+    assert "side head" in _hover(view, "head: true", "head")
+    assert "loss weight 0.4" in _hover(view, "AuxLogits:")
+    source = INCEPTION_V3.read_text(encoding="utf-8")
+    head = source.replace("head: true, from: Mixed_6e, loss_weight: 0.4}", "head: true, from: Mixed_6e, |}")
+    assert _complete(head, path=INCEPTION_V3) == ["loss_weight"]  # a head's keys, not a layer's
+    layer = source.replace("  Mixed_7a:      {inception_d: []}", "  Mixed_7a:      {inception_d: [], |}")
+    assert {"head", "init", "stage", "row"} <= set(_complete(layer, path=INCEPTION_V3))
+    outputs = source.replace("  class: InceptionOutputs\n", "  class: InceptionOutputs\n  when: |\n")
+    assert _complete(outputs, path=INCEPTION_V3) == ["training", "always"]
 
 
 # -- inlay hints -----------------------------------------------------------------------------------

@@ -214,3 +214,17 @@ def test_width_divisor_rounds_every_scaled_count_and_only_those(compile_text):
 def test_a_width_divisor_out_of_range_is_refused(diagnostics_of):
     (message,) = diagnostics_of("name: Net\ninput: [3, 8, 8]\nwidth_divisor: 0\nlayers:\n  c: {conv: {out: 4, kernel: 1}}\n")
     assert message == "net.yaml:3:16: error: spec: 'width_divisor' must be a whole number from 1 to 1024, such as 8, got 0 [bad-value]"
+
+
+def test_a_residual_s_activation_word_is_the_activation_where_a_parameter_shares_its_name(compile_text):
+    """`act: relu` is ReLU, as in every argument that takes a word, even in a block with a parameter
+    named `relu`; the IR and the backends agree on it."""
+    from netgen.build import check_backends
+
+    spec, graph = compile_text(
+        "name: R\ninput: [4, 8, 8]\nnum_classes: 3\nblocks:\n  res:\n    params: [relu, s: float]\n"
+        "    residual: {scale: s, act: relu}\n    layers:\n      x: {conv: {out: relu, kernel: 1}}\n"
+        "layers:\n  a: {res: [4, 0.5]}\n  p: {global_avgpool: }\n  f: {flatten: }\n  fc: {linear: {out: num_classes}}\n"
+    )
+    assert graph["a.act"].kind is OpKind.RELU
+    check_backends(spec, graph)
