@@ -107,6 +107,11 @@ def test_outputs_when_always_returns_them_in_eval_mode_too(write_spec, tmp_path)
     # Without the head, the logits alone, as timm's inception_v3(aux_logits=False) gives them.
     bare = network_class(aux_logits=False).eval()
     assert isinstance(bare(x), torch.Tensor)
+    # The class says so: the logits alone only without the heads, the tuple in every mode.
+    doc = " ".join(network_class.__doc__.split())
+    assert "in every mode: train" not in doc
+    assert "Built with aux_logits=False, forward() returns the logits" in doc
+    assert "In every mode with aux_logits, forward() returns" in doc
 
 
 def test_outputs_when_training_is_torchvisions_default(write_spec, tmp_path):
