@@ -88,8 +88,15 @@ RULES = {
 }
 
 
+# Specs whose library's init `init:` cannot say yet, and what it would have to say.
+UNSAID = {
+    "xception.yaml": "timm's Xception starts every conv from kaiming_normal_(mode='fan_out', "
+    "nonlinearity='relu') and its fc from PyTorch's default; the spec starts every layer from PyTorch's default",
+}
+
+
 def test_every_shipped_spec_has_its_librarys_rule():
-    assert sorted(RULES) == sorted(path.name for path in SPECS.glob("*.yaml"))
+    assert sorted([*RULES, *UNSAID]) == sorted(path.name for path in SPECS.glob("*.yaml"))
 
 
 def _tensors(network: nn.Module):

@@ -33,6 +33,7 @@ LIBRARIES = {
     "bn-inception.yaml": ("caffe-bn-inception-state-dict.tsv", 11_295_240, 11_295_240),
     "inception-next-atto.yaml": ("timm-inception-next-atto-state-dict.tsv", 4_156_520, 4_156_520),
     "inception-next-tiny.yaml": ("timm-inception-next-tiny-state-dict.tsv", 28_055_680, 28_055_680),
+    "xception.yaml": ("timm-legacy-xception-state-dict.tsv", 22_855_952, 22_855_952),
 }
 
 

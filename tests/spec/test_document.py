@@ -49,6 +49,17 @@ def test_the_schema_refuses_what_the_loader_refuses(validator):
     assert paths == ["blocks/inception/flat", "heads/aux1", "layers", "layers/conv1", "layers/drop"]
 
 
+def test_an_op_written_without_arguments_is_valid_where_every_argument_has_a_default(validator, diagnostics_of):
+    """`bn1: {batchnorm: }` takes batch norm's defaults in the loader, and so in the schema; `conv: `
+    lacks its `out` and `dropout: ` its `p` in both."""
+    spec = {"name": "n", "input": [3, 8, 8], "layers": {"c": {"conv": {"out": 4, "kernel": 1}}}}
+    for op in ("batchnorm", "layernorm", "layer_scale", "global_avgpool", "relu"):
+        assert list(validator.iter_errors({**spec, "layers": {**spec["layers"], "x": {op: None}}})) == [], op
+    for op in ("conv", "dropout"):
+        assert list(validator.iter_errors({**spec, "layers": {op: {op: None}}})) != [], op
+        assert diagnostics_of(f"name: n\ninput: [3, 8, 8]\nlayers:\n  {op}: {{{op}: }}\n") != [], op
+
+
 def test_every_field_has_a_description_and_every_op_a_layer():
     schema = document_schema()
     undescribed = []
