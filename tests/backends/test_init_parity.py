@@ -74,6 +74,13 @@ def declared_trunc_normal(name: str, kind: str, role: str, fan_in: int):
     return ("normal", 0.1) if role == "weight" else ("constant", 0.0)
 
 
+def timm_inception_next(name: str, kind: str, role: str, fan_in: int):
+    # timm's MetaNeXt._init_weights: trunc_normal_(std=0.02) for every conv and linear weight, biases 0
+    if kind == "bn":
+        return ("constant", 1.0 if role == "weight" else 0.0)
+    return ("normal", 0.02) if role == "weight" else ("constant", 0.0)
+
+
 RULES = {
     "googlenet-bn.yaml": torchvision_googlenet,
     "inception-v2.yaml": torchvision_googlenet,  # started as torchvision's GoogLeNet, which it varies
@@ -85,6 +92,9 @@ RULES = {
     "googlenet-w05.yaml": caffe_googlenet,
     "googlenet-cifar10.yaml": caffe_googlenet,
     "inception-fact7-cifar10.yaml": declared_trunc_normal,
+    "inception-next-atto.yaml": timm_inception_next,
+    "inception-next-tiny.yaml": timm_inception_next,
+    "se-bn-inception.yaml": timm_default,  # BN-Inception's port, and the SE layers PyTorch's defaults
 }
 
 
@@ -107,7 +117,7 @@ def _tensors(network: nn.Module):
             yield name, "weighted", "weight", fan_in, module.weight
             if module.bias is not None:
                 yield name, "weighted", "bias", fan_in, module.bias
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)):  # a norm starts at 1 and 0
             yield name, "bn", "weight", 0, module.weight
             yield name, "bn", "bias", 0, module.bias
 
