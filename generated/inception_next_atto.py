@@ -13,6 +13,42 @@ PARAMS = 4_156_520
 MACS = 503_035_040
 INPUT_SIZE = (3, 224, 224)
 
+# timm's data config, which timm.data.resolve_data_config() reads from a model's pretrained_cfg:
+# the input size, and where the first convolution and the classifier are (the spec gives no
+# `data:`, so timm's defaults prepare the images).
+PRETRAINED_CFG = {
+    "input_size": (3, 224, 224),
+    "num_classes": 1000,
+    "pool_size": (7, 7),
+    "first_conv": "stem.0",
+    "classifier": "head.fc2",
+}
+
+
+class FeatureInfo(list):
+    """The stages a backbone takes feature maps from, as timm describes them: for each, its channels
+    (num_chs), its stride from the input (reduction) and the module whose output it is (module)."""
+
+    def channels(self) -> list[int]:
+        return [stage["num_chs"] for stage in self]
+
+    def reduction(self) -> list[int]:
+        return [stage["reduction"] for stage in self]
+
+    def module_name(self) -> list[str]:
+        return [stage["module"] for stage in self]
+
+
+class _StageTracer(torch.fx.Tracer):
+    """Traces the network keeping each stage's module whole, so that its output is one node."""
+
+    def __init__(self, stages: list[str]) -> None:
+        super().__init__()
+        self.stages = set(stages)
+
+    def is_leaf_module(self, module: nn.Module, name: str) -> bool:
+        return name in self.stages or super().is_leaf_module(module, name)
+
 
 class DropPath(nn.Module):
     """Stochastic depth on a residual's body (timm's DropPath): in training, each sample's body is
@@ -204,12 +240,17 @@ class InceptionNeXtAtto(nn.Module):
 
     forward() returns the logits, the output of head (linear, N x 1000), in every mode:
     train with nn.CrossEntropyLoss.
+
+    timm's model interface: forward_features() gives the N x 320 x 7 x 7 feature map,
+    forward_head() classifies it, get_classifier() and reset_classifier() reach the classifier,
+    feature_info lists the stages and feature_extractor() returns their feature maps.
     """
 
     def __init__(
         self, num_classes: int = 1000, drop_path_rate: float = 0.0, init_weights: bool = True
     ) -> None:
         super().__init__()
+        self.num_classes = num_classes
         # Stochastic depth, as timm spreads it: from 0 for the first residual that drops its body to
         # drop_path_rate for the last (12 in all).
         rates = [x.item() for x in torch.linspace(0, drop_path_rate, 12)]
@@ -221,6 +262,19 @@ class InceptionNeXtAtto(nn.Module):
             StageX2(160, 320, 960, 80, 9, drop_path_rates=rates[10:12]),
         )
         self.head = MlpHead(320, 960, num_classes)
+
+        # timm's model interface: the classifier's input, the stages and the data config
+        self.num_features = 320  # forward_features()'s channels
+        self.head_hidden_size = 960  # forward_head(x, pre_logits=True)'s features
+        self.feature_info = FeatureInfo(
+            [
+                dict(num_chs=40, reduction=4, module="stages.0"),
+                dict(num_chs=80, reduction=8, module="stages.1"),
+                dict(num_chs=160, reduction=16, module="stages.2"),
+                dict(num_chs=320, reduction=32, module="stages.3"),
+            ]
+        )
+        self.pretrained_cfg = dict(PRETRAINED_CFG)
 
         if init_weights:
             self._initialize_weights()
@@ -237,6 +291,12 @@ class InceptionNeXtAtto(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(x)
+        x = self.forward_head(x)
+        return x
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map forward_head() classifies, N x 320 x 7 x 7."""
         # N x 3 x 224 x 224
         x = self.stem[0](x)
         # N x 40 x 56 x 56
@@ -250,9 +310,71 @@ class InceptionNeXtAtto(nn.Module):
         # N x 160 x 14 x 14
         x = self.stages[3](x)
         # N x 320 x 7 x 7
-        x = self.head(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The classifier head on forward_features()'s output: the logits, or with pre_logits the
+        N x 960 features head.fc2 classifies."""
+        x = self.head.global_pool(x)
+        # N x 320 x 1 x 1
+        x = self.head.flatten(x)
+        # N x 320
+        x = self.head.fc1(x)
+        # N x 960
+        x = self.head.act(x)
+        # N x 960
+        x = self.head.norm(x)
+        # N x 960
+        if pre_logits:
+            return x
+        x = self.head.fc2(x)
         # N x 1000
         return x
+
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc2
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new, untrained classifier for num_classes classes (0: none, so that forward() returns
+        the N x 960 features), as timm's models do."""
+        self.num_classes = num_classes
+        self.head.fc2 = nn.Linear(960, num_classes) if num_classes > 0 else nn.Identity()
+
+    def feature_extractor(
+        self, out_indices: int | tuple[int, ...] = (0, 1, 2, 3)
+    ) -> torch.fx.GraphModule:
+        """A module that returns the feature maps of the stages `out_indices` as a list, as timm's
+        features_only=True does: indices into feature_info (negative ones count from the end), or
+        a number n for the last n stages.
+
+        It shares this network's modules (load the weights first) and keeps only those the stages
+        need, under the names they have here: the names in feature_info, which torchvision's
+        create_feature_extractor takes too. Its feature_info lists the stages it returns.
+        """
+        if isinstance(out_indices, int):
+            out_indices = tuple(range(len(self.feature_info) - out_indices, len(self.feature_info)))
+        stages = [self.feature_info[index] for index in out_indices]
+        names = [stage["module"] for stage in stages]
+        graph = _StageTracer(names).trace(self)
+        outputs = {
+            node.target: node
+            for node in graph.nodes
+            if node.op == "call_module" and node.target in names
+        }
+        output = graph.output_node()
+        output.args = ([outputs[name] for name in names],)
+        output.type = list[torch.Tensor]
+        extractor = torch.fx.GraphModule(self, graph, f"{type(self).__name__}Features")
+        # Leave out the layers after the last stage, the classifier and the heads.
+        extractor.graph.eliminate_dead_code()
+        extractor.delete_all_unused_submodules()
+        extractor.recompile()
+        extractor.training = self.training
+        extractor.feature_info = FeatureInfo(
+            dict(stage, index=index % len(self.feature_info))
+            for stage, index in zip(stages, out_indices, strict=True)
+        )
+        return extractor
 
     def save_weights(self, path: str) -> None:
         """Write the state_dict to a safetensors file: tensors only, nothing to unpickle."""

@@ -40,6 +40,7 @@ from netgen.ops.expr import Expr as Channels  # a channel count as generated cod
 from netgen.ops.norm import BatchNorm
 from netgen.ops.tensor import DropPath
 from netgen.passes.expand import WORDS, scale
+from netgen.passes.features import head_block_chain
 from netgen.spec.model import Block, BlockCall, Head, Layer, MergeCall, OpCall, Spec
 from netgen.spec.parse import MERGE_OPS
 from netgen.summary import totals
@@ -730,10 +731,19 @@ class _Planner:
             for item, ref in zip(planned[start:trunk_steps], refs[start:trunk_steps], strict=True)
         ]
         classifier = planned[trunk_steps - 1]
-        classifier_node = graph[classifier.rel]
-        in_features = graph[graph.inputs(classifier.rel)[0]].shape
+        chain = head_block_chain(graph, self.spec, classifier.layer)
+        if chain is not None:
+            # A classifier head written as a block: its modules one by one, so that forward_head()
+            # can stop before the last, as timm's MlpClassifierHead(pre_logits=True) does.
+            head[-1:] = [
+                Step("x", "call", ("x",), _module_ref(layout.modules[name]), None, graph[name].shape, row=classifier.layer.name)
+                for name in chain
+            ]
+        classifier_node = graph[graph.logits()]
+        in_features = graph[graph.inputs(classifier_node.name)[0]].shape
         feature_shape = self.exit_shape(planned[start - 1].rel)
-        resets = [(self._attribute(self.top_ref(classifier.layer)), None, in_features[0], classifier_node.attrs.bias)]
+        target = f"self.{layout.modules[classifier_node.name]}" if chain else self._attribute(self.top_ref(classifier.layer))
+        resets = [(target, None, in_features[0], classifier_node.attrs.bias)]
         for node in graph.nodes():
             if node.head is not None and node.kind is OpKind.LINEAR and node.call.args.out == "num_classes":
                 width = graph[graph.inputs(node.name)[0]].shape[0]
@@ -751,7 +761,7 @@ class _Planner:
                 for stage in features.stages
             ],
             "all_stages": tuple(range(len(features.stages))),
-            "config": self.data_config(feature_shape, classifier.layer),
+            "config": self.data_config(feature_shape, classifier.layer, layout.modules[classifier_node.name] if chain else None),
         }
 
     def _reads(self, head_name: str, item: _Planned) -> bool:
@@ -760,7 +770,7 @@ class _Planner:
     def _attribute(self, ref: ModuleRef) -> str:
         return f"self.{ref.attr}" if ref.item is None else f"self.{ref.attr}.{ref.item}"
 
-    def data_config(self, feature_shape: tuple[int, ...], classifier: Layer) -> dict[str, Any]:
+    def data_config(self, feature_shape: tuple[int, ...], classifier: Layer, classifier_path: str | None = None) -> dict[str, Any]:
         """timm's pretrained_cfg: the spec's `data:` (how images are prepared), its input size, and
         where the first convolution and the classifier are."""
         spec, graph, layout = self.spec, self.graph, self.layout
@@ -777,7 +787,7 @@ class _Planner:
         if first_conv is not None:
             path = layout.modules[first_conv.name]
             config["first_conv"] = path if first_conv.attrs.bare else f"{path}.conv"
-        config["classifier"] = layout.top[classifier.name]
+        config["classifier"] = classifier_path or layout.top[classifier.name]
         return config
 
     def stddevs(self, planned, refs, heads) -> list[tuple[str, float]]:
@@ -1327,6 +1337,12 @@ def _drop_path_module(rate: str) -> OpModule:
     """The block's DropPath, its rate a constructor argument (code)."""
     call = Call("DropPath", (Param(rate),), helper="drop_path")
     return OpModule("drop_path", DropPath(0.0), Channels(), Channels(), call=call)
+
+
+def _module_ref(path: str) -> ModuleRef:
+    """self.<path> for a module path such as head.fc1."""
+    attr, _, item = path.partition(".")
+    return ModuleRef(attr, item or None)
 
 
 def _after(module: Module | None) -> Call | None:

@@ -21,7 +21,7 @@ from netgen.backends.layout import has_module
 from netgen.diagnostics import Diagnostic, error
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind, kind_for_op
-from netgen.ops.activation import NONE
+from netgen.ops.activation import ACTIVATION_NAMES, NONE
 from netgen.spec.model import BlockCall, Layer, MergeCall, OpCall, Spec
 
 # Ops a classifier head is made of.
@@ -38,6 +38,10 @@ HEAD_KINDS = frozenset(
         OpKind.SOFTMAX,
     }
 )
+
+
+# Ops a classifier head written as a block adds to those: its activations and its norm.
+CHAIN_KINDS = frozenset({OpKind.LAYERNORM, *(kind for kind in OpKind if kind.value in ACTIVATION_NAMES and kind.value != NONE)})
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,17 @@ def _head_start(graph: Graph, spec: Spec) -> int | None:
     """The index of the classifier head's first layer, or None when the logits are not a linear layer's."""
     layers = list(spec.layers)
     logits = graph.logits()
-    if not layers or logits not in {layer.name for layer in layers}:
+    row = graph[logits].row
+    names = [layer.name for layer in layers]
+    if not layers or row not in names:
         return None
-    end = next(index for index, layer in enumerate(layers) if layer.name == logits)
-    if _kind(layers[end]) is not OpKind.LINEAR or layers[end].inputs is not None:
+    end = names.index(row)
+    if layers[end].inputs is not None:
+        return None
+    if logits == row:
+        if _kind(layers[end]) is not OpKind.LINEAR:
+            return None
+    elif head_block_chain(graph, spec, layers[end]) is None:
         return None
     # Heads read the features; the classifier head starts after the last layer one reads.
     read = [index for index, layer in enumerate(layers) for head in spec.heads if head.source == layer.name]
@@ -139,6 +150,25 @@ def _head_start(graph: Graph, spec: Spec) -> int | None:
             break
         start -= 1
     return start if start > 0 else None
+
+
+def head_block_chain(graph: Graph, spec: Spec, layer: Layer) -> list[str] | None:
+    """The nodes of a classifier head written as a block (timm's MlpClassifierHead: pool, fc1, GELU,
+    LayerNorm, fc2), in order, when the layer uses such a block: each node a module of its own that
+    reads the one before, the last the linear layer that gives the logits. None for anything else."""
+    if not isinstance(layer.call, BlockCall) or spec.blocks[layer.call.block].inline or layer.times != 1:
+        return None
+    chain = [node for node in graph.nodes() if node.row == layer.name and node.head is None]
+    if not chain or chain[-1].name != graph.logits() or chain[-1].kind is not OpKind.LINEAR:
+        return None
+    previous = graph.inputs(chain[0].name)
+    for node in chain:
+        if node.kind not in HEAD_KINDS | CHAIN_KINDS or graph.inputs(node.name) != previous:
+            return None
+        if node.kind in (OpKind.LINEAR, OpKind.CONV) and getattr(node.attrs, "act", NONE) != NONE:
+            return None  # forward() would apply the activation after the module
+        previous = [node.name]
+    return [node.name for node in chain]
 
 
 def _named(layer: Layer, spec: Spec, graph: Graph) -> bool:

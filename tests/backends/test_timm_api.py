@@ -106,23 +106,35 @@ LIBRARY = {
 NO_STAGES = {"bn-inception.yaml", "se-bn-inception.yaml"}
 
 
-# InceptionNeXt's classifier is a block, timm's MlpClassifierHead (pool, fc1, GELU, LayerNorm, fc2),
-# where the interface needs a run of top-level layers ending in the linear layer that gives the
-# logits: netgen gives such a network no interface yet.
-NO_INTERFACE = {"inception-next-atto.yaml", "inception-next-tiny.yaml"}
-WITH_INTERFACE = sorted(path for path in SPECS.glob("*.yaml") if path.name not in NO_INTERFACE)
-
-
-@pytest.fixture(scope="module", params=WITH_INTERFACE, ids=lambda path: path.stem)
+@pytest.fixture(scope="module", params=sorted(SPECS.glob("*.yaml")), ids=lambda path: path.stem)
 def shipped(request, generate):
     return generate(request.param)
 
 
-@pytest.mark.parametrize("name", sorted(NO_INTERFACE))
-def test_a_classifier_inside_a_block_gets_no_interface_yet(name, generate):
-    network = _network(generate(SPECS / name))
-    assert not hasattr(network, "forward_features") and not hasattr(network, "feature_info")
-    assert isinstance(network(torch.zeros(1, *generate(SPECS / name).spec.input)), torch.Tensor)
+@pytest.mark.parametrize("name", ["inception-next-atto.yaml", "inception-next-tiny.yaml"])
+def test_a_classifier_head_written_as_a_block_splits_as_timms_mlp_classifier_head(name, generate):
+    """InceptionNeXt's head is a block (timm's MlpClassifierHead: pool, fc1, GELU, LayerNorm, fc2):
+    forward_head(pre_logits=True) stops before fc2, which get_classifier() and reset_classifier() reach."""
+    generated = generate(SPECS / name)
+    network = _network(generated)
+    width = network.feature_info[-1]["num_chs"]
+    assert [(stage["num_chs"], stage["reduction"], stage["module"]) for stage in network.feature_info] == [
+        (width // 8, 4, "stages.0"),
+        (width // 4, 8, "stages.1"),
+        (width // 2, 16, "stages.2"),
+        (width, 32, "stages.3"),
+    ]
+    assert network.get_classifier() is network.head.fc2
+    assert network.pretrained_cfg["classifier"] == "head.fc2" and network.pretrained_cfg["first_conv"] == "stem.0"
+    assert network.num_features == width and network.head_hidden_size == 3 * width
+    x = torch.randn(2, *generated.spec.input)
+    with torch.no_grad():
+        features = network.forward_features(x)
+        assert torch.equal(network.forward_head(features), network.head(features))
+        pre = network.forward_head(features, pre_logits=True)
+        assert pre.shape == (2, 3 * width)
+        assert torch.equal(network.head.fc2(pre), network(x))
+
 
 
 def _network(generated, **kwargs):
