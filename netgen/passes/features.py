@@ -41,7 +41,9 @@ HEAD_KINDS = frozenset(
 
 
 # Ops a classifier head written as a block adds to those: its activations and its norm.
-CHAIN_KINDS = frozenset({OpKind.LAYERNORM, *(kind for kind in OpKind if kind.value in ACTIVATION_NAMES and kind.value != NONE)})
+CHAIN_KINDS = frozenset(
+    {OpKind.LAYERNORM, *(kind for kind in OpKind if kind.value in ACTIVATION_NAMES and kind.value != NONE)}
+)
 
 
 @dataclass(frozen=True)

@@ -345,9 +345,9 @@ def assert_only_generated_calls(tree: ast.Module) -> None:
     """Calls go to the file's own classes, a few builtins, the safetensors functions the weight helpers
     import, or through torch, nn, F, math, self and super()."""
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    builtins = {"super", "isinstance", "OrderedDict", "sum", "zip", "dict", "tuple", "range", "len", "next", "str", "type", "getattr"}
+    builtins = {"super", "isinstance", "OrderedDict", "sum", "zip", "dict", "tuple", "range", "len", "next", "str", "type", "getattr", "set"}
     callable_names = classes | builtins | {"ImportError", "save_file", "load_file"}
-    roots = {"self", "torch", "nn", "F", "math", "module", "super", "LOSS_WEIGHTS", "outputs", "graph", "_StageTracer", "value"}
+    roots = {"self", "torch", "nn", "F", "math", "module", "super", "LOSS_WEIGHTS", "outputs", "graph", "_StageTracer", "value", "extractor"}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue

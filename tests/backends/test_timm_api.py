@@ -136,7 +136,6 @@ def test_a_classifier_head_written_as_a_block_splits_as_timms_mlp_classifier_hea
         assert torch.equal(network.head.fc2(pre), network(x))
 
 
-
 def _network(generated, **kwargs):
     torch.manual_seed(0)
     return generated.network(**kwargs).eval()
