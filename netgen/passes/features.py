@@ -3,9 +3,11 @@ the stages whose feature maps a backbone user takes (timm's `feature_info`).
 
 The head is the run of top-level layers at the end of the trunk that pool, flatten, drop out and
 classify: each a single op whose output is flat or 1x1, ending in the linear layer that gives the
-logits (a final softmax, the output activation, aside). Everything before it is the feature
-extractor, and its last output is what timm's `forward_features` returns. A network whose logits
-come from anything but such a linear layer has no classifier to reset, so it gets no split.
+logits (a final softmax, the output activation, aside), or ending in a use of a block that is
+such a run itself (timm's MlpClassifierHead: pool, fc1, GELU, LayerNorm, fc2), whose modules
+forward_head() then runs one by one. Everything before it is the feature extractor, and its last
+output is what timm's `forward_features` returns. A network whose logits come from anything but
+such a linear layer has no classifier to reset, so it gets no split.
 
 Stages are the layers the spec marks `stage: true`, or else the last layer at each stride of the
 feature extractor: where timm's models put their `feature_info` (torchvision's Inception-v3 gives
