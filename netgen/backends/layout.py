@@ -35,6 +35,7 @@ import os
 from dataclasses import dataclass, field
 
 from netgen.diagnostics import Diagnostic, SpecError, error
+from netgen.ir.build import has_module
 from netgen.ir.graph import Graph
 from netgen.ir.names import (
     GENERATED_NAMES,
@@ -49,7 +50,6 @@ from netgen.ir.names import (
 from netgen.ops import OPS, SPEC_OPS
 from netgen.ops.base import Slot
 from netgen.spec.model import Block, BlockCall, Branch, Layer, MergeCall, OpCall, Spec
-from netgen.spec.parse import MERGE_OPS
 
 MODULE_RESERVED = MODULE_ATTRIBUTES | GENERATED_NAMES
 
@@ -372,11 +372,6 @@ class _BlockNamer:
                 items = Namespace(MODULE_RESERVED)
                 for layer in branch.layers:
                     self.names.branch_items[(path, layer.name)] = items.add(layer.name, layer.span, "layer")
-
-
-def has_module(layer: Layer) -> bool:
-    """Whether the generated module holds the layer as a module: a concat or add of earlier layers is computed in forward()."""
-    return not (isinstance(layer.call, OpCall) and layer.call.op in MERGE_OPS)
 
 
 def _is_flat(block: Block, branch: Branch) -> bool:

@@ -10,8 +10,8 @@ from netgen.diagnostics import Diagnostic, SpecError, error, note
 from netgen.ir.graph import Graph, Node
 from netgen.ir.names import TUPLE_ATTRIBUTES
 from netgen.ir.ops import Input, OpKind, kind_for_op
-from netgen.spec.model import BlockCall, Layer, Spec
-from netgen.spec.parse import suggestion
+from netgen.spec.model import BlockCall, Layer, OpCall, Spec
+from netgen.spec.parse import MERGE_OPS, suggestion
 
 INPUT = "input"
 
@@ -206,3 +206,8 @@ def _input_span(layer: Layer, source: str):
     if layer.inputs is not None and source in layer.inputs:
         return layer.input_spans[layer.inputs.index(source)]
     return layer.span
+
+
+def has_module(layer: Layer) -> bool:
+    """Whether the generated module holds the layer as a module: a concat or add of earlier layers is computed in forward()."""
+    return not (isinstance(layer.call, OpCall) and layer.call.op in MERGE_OPS)

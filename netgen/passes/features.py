@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netgen.backends.layout import has_module
 from netgen.diagnostics import Diagnostic, error
+from netgen.ir.build import has_module
 from netgen.ir.graph import Graph
 from netgen.ir.ops import OpKind, kind_for_op
 from netgen.ops.activation import ACTIVATION_NAMES, NONE

@@ -47,6 +47,15 @@ def import_source(source: str, folder: Path, stem: str) -> tuple[Path, ModuleTyp
     return path, module
 
 
+def compile_text(folder: Path, stem: str, text: str) -> tuple[Spec, Graph, Layout, str]:
+    """A spec's text written to folder/<stem>.yaml, compiled, laid out and rendered to PyTorch source."""
+    path = folder / f"{stem}.yaml"
+    path.write_text(text)
+    spec, graph = compile_file(str(path))
+    layout = make_layout(spec, graph)
+    return spec, graph, layout, render_pytorch(spec, graph, layout)
+
+
 @pytest.fixture(scope="session")
 def generate(tmp_path_factory):
     """generate(spec_path) -> Generated: compile, lay out, render and import one spec."""

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from netgen.backends.layout import make_layout
 from netgen.backends.onnx_backend import build_onnx
 from netgen.backends.onnx_inference import optimize_for_inference
 from netgen.backends.pytorch import render_pytorch
 from netgen.verify.runtime import run_generated
-from tests.backends.conftest import import_source
+from tests.backends.conftest import compile_text, import_source
 from tests.backends.test_onnx import all_nodes, generated_module, images, random_weights, reference_forward, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,13 +105,7 @@ EXPECTED_KEYS = [
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    from netgen.compile import compile_file
-
-    path = tmp_path_factory.mktemp("caffe") / "caffe.yaml"
-    path.write_text(CAFFE)
-    spec, graph = compile_file(str(path))
-    layout = make_layout(spec, graph)
-    return spec, graph, layout, render_pytorch(spec, graph, layout)
+    return compile_text(tmp_path_factory.mktemp("caffe"), "caffe", CAFFE)
 
 
 def test_the_state_dict_is_caffe_s_key_for_key_and_in_order(compiled):

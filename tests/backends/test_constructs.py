@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from netgen.backends.layout import make_layout
 from netgen.backends.onnx_backend import build_onnx
-from netgen.backends.pytorch import render_pytorch
+from tests.backends.conftest import compile_text
 from tests.backends.test_onnx import generated_module, images, random_weights, reference_forward, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -75,13 +74,7 @@ layers:
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    from netgen.compile import compile_file
-
-    path = tmp_path_factory.mktemp("constructs") / "constructs.yaml"
-    path.write_text(CONSTRUCTS)
-    spec, graph = compile_file(str(path))
-    layout = make_layout(spec, graph)
-    return spec, graph, layout, render_pytorch(spec, graph, layout)
+    return compile_text(tmp_path_factory.mktemp("constructs"), "constructs", CONSTRUCTS)
 
 
 def test_each_construct_puts_its_weights_where_the_libraries_do(compiled):

@@ -18,7 +18,7 @@ from netgen.backends.onnx_backend import MIN_OPSET, OPSET, build_onnx
 from netgen.backends.onnx_inference import optimize_for_inference
 from netgen.backends.pytorch import render_pytorch
 from netgen.ir.ops import OpKind
-from tests.backends.conftest import import_source
+from tests.backends.conftest import compile_text, import_source
 from tests.backends.test_onnx import all_nodes, generated_module, images, random_weights, reference_forward, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -201,16 +201,10 @@ SPECS = {
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    from netgen.compile import compile_file
-
     out = {}
     folder = tmp_path_factory.mktemp("new_ops")
     for name, text in SPECS.items():
-        path = folder / f"{name.replace('-', '_')}.yaml"
-        path.write_text(text)
-        spec, graph = compile_file(str(path))
-        layout = make_layout(spec, graph)
-        out[name] = (spec, graph, layout, render_pytorch(spec, graph, layout))
+        out[name] = compile_text(folder, name.replace("-", "_"), text)
     return out
 
 

@@ -28,7 +28,15 @@ from tests.conftest import GOOGLENET, SPECS
 
 
 def session(model: onnx.ModelProto) -> ort.InferenceSession:
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1  # the suite's workers share the cores
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def assert_logits_match(got: np.ndarray, expected: np.ndarray) -> None:
+    """ONNX Runtime's logits against PyTorch's (or a library's): within 1e-4, relative to the largest logit."""
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
 
 
 def outputs(model: onnx.ModelProto, x: np.ndarray) -> dict[str, np.ndarray]:

@@ -7,14 +7,13 @@ after its module, and the parameter count is BN-Inception's plus theirs, counted
 
 from __future__ import annotations
 
-import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
 
 from netgen.backends.onnx_backend import build_onnx
 from tests.backends.test_library_parity import read_key_list
+from tests.backends.test_onnx import assert_logits_match, outputs
 from tests.conftest import SPECS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -154,10 +153,6 @@ def test_onnx_runtime_computes_what_the_pytorch_module_computes(se_net):
     x = torch.randn((2, *spec.input), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = network(x).numpy()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    got = session.run(None, {"input": x.numpy()})[0]
+    got = outputs(model, x.numpy())["logits"]
     assert got.shape == expected.shape == (2, spec.num_classes)
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
+    assert_logits_match(got, expected)

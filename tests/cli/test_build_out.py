@@ -14,21 +14,8 @@ import textwrap
 
 import pytest
 
+from tests.cli.conftest import listing, refused
 from tests.conftest import ROOT, SMALL_SPEC, netgen_cli
-
-
-@pytest.fixture
-def folder(tmp_path):
-    (tmp_path / "small.yaml").write_text(SMALL_SPEC)
-    return tmp_path
-
-
-def listing(folder):
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
-
-
-def refused(run, message: str) -> None:
-    assert (run.returncode, run.stdout, run.stderr) == (2, "", f"netgen: error: {message}\n")
 
 
 def test_out_naming_a_file_is_a_usage_error(folder):

@@ -11,21 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import listing, refused
 from tests.conftest import SMALL_SPEC, SPECS, netgen_cli
-
-
-@pytest.fixture
-def folder(tmp_path):
-    (tmp_path / "small.yaml").write_text(SMALL_SPEC)
-    return tmp_path
-
-
-def listing(folder):
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
-
-
-def refused(run, message: str) -> None:
-    assert (run.returncode, run.stdout, run.stderr) == (2, "", f"netgen: error: {message}\n")
 
 
 def diagnosed(run, *lines: str) -> None:
