@@ -40,7 +40,6 @@ from netgen.ops.expr import Expr as Channels  # a channel count as generated cod
 from netgen.ops.norm import BatchNorm
 from netgen.ops.tensor import DropPath
 from netgen.passes.expand import WORDS, scale
-from netgen.passes.features import head_block_chain
 from netgen.spec.model import Block, BlockCall, Head, Layer, MergeCall, OpCall, Spec
 from netgen.spec.parse import MERGE_OPS
 from netgen.summary import totals
@@ -731,8 +730,8 @@ class _Planner:
             for item, ref in zip(planned[start:trunk_steps], refs[start:trunk_steps], strict=True)
         ]
         classifier = planned[trunk_steps - 1]
-        chain = head_block_chain(graph, self.spec, classifier.layer)
-        if chain is not None:
+        chain = features.head_block
+        if chain:
             # A classifier head written as a block: its modules one by one, so that forward_head()
             # can stop before the last, as timm's MlpClassifierHead(pre_logits=True) does.
             head[-1:] = [

@@ -60,12 +60,14 @@ class Features:
     head_start: int  # the index in spec.layers of the head's first layer
     classifier: str  # the linear layer that gives the logits
     stages: tuple[Stage, ...]
+    # a classifier head written as a block: its nodes in order, the classifier last (else empty)
+    head_block: tuple[str, ...] = ()
 
 
 def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     problems = _misplaced_marks(spec)
     marked = [layer for layer in spec.layers if layer.stage]
-    head_start = _head_start(graph, spec)
+    head_start, head_block = _head_start(graph, spec)
     if head_start is None:
         graph.features = None
         problems += [
@@ -123,26 +125,30 @@ def run(graph: Graph, spec: Spec) -> list[Diagnostic]:
     for layer in chosen:
         node = graph[graph.exit_of(layer.name)]
         stages.append(Stage(layer.name, node.shape[0], reductions[node.name]))
-    graph.features = Features(head_start, graph.logits(), tuple(stages))
+    graph.features = Features(head_start, graph.logits(), tuple(stages), head_block)
     return []
 
 
-def _head_start(graph: Graph, spec: Spec) -> int | None:
-    """The index of the classifier head's first layer, or None when the logits are not a linear layer's."""
+def _head_start(graph: Graph, spec: Spec) -> tuple[int | None, tuple[str, ...]]:
+    """The index of the classifier head's first layer (None when the logits are not a linear
+    layer's), and the nodes of the head's block when the head ends in one."""
     layers = list(spec.layers)
     logits = graph.logits()
     row = graph[logits].row
     names = [layer.name for layer in layers]
     if not layers or row not in names:
-        return None
+        return None, ()
     end = names.index(row)
     if layers[end].inputs is not None:
-        return None
+        return None, ()
+    chain: tuple[str, ...] = ()
     if logits == row:
         if _kind(layers[end]) is not OpKind.LINEAR:
-            return None
-    elif head_block_chain(graph, spec, layers[end]) is None:
-        return None
+            return None, ()
+    else:
+        chain = _head_block_chain(graph, spec, layers[end])
+        if not chain:
+            return None, ()
     # Heads read the features; the classifier head starts after the last layer one reads.
     read = [index for index, layer in enumerate(layers) for head in spec.heads if head.source == layer.name]
     first = max(read, default=-1) + 1
@@ -153,26 +159,26 @@ def _head_start(graph: Graph, spec: Spec) -> int | None:
         if _kind(layer) not in HEAD_KINDS or layer.inputs is not None or not (len(shape) == 1 or shape[1:] == (1, 1)):
             break
         start -= 1
-    return start if start > 0 else None
+    return (start, chain) if start > 0 else (None, ())
 
 
-def head_block_chain(graph: Graph, spec: Spec, layer: Layer) -> list[str] | None:
+def _head_block_chain(graph: Graph, spec: Spec, layer: Layer) -> tuple[str, ...]:
     """The nodes of a classifier head written as a block (timm's MlpClassifierHead: pool, fc1, GELU,
     LayerNorm, fc2), in order, when the layer uses such a block: each node a module of its own that
-    reads the one before, the last the linear layer that gives the logits. None for anything else."""
+    reads the one before, the last the linear layer that gives the logits. Empty for anything else."""
     if not isinstance(layer.call, BlockCall) or spec.blocks[layer.call.block].inline or layer.times != 1:
-        return None
+        return ()
     chain = [node for node in graph.nodes() if node.row == layer.name and node.head is None]
     if not chain or chain[-1].name != graph.logits() or chain[-1].kind is not OpKind.LINEAR:
-        return None
+        return ()
     previous = graph.inputs(chain[0].name)
     for node in chain:
         if node.kind not in HEAD_KINDS | CHAIN_KINDS or graph.inputs(node.name) != previous:
-            return None
+            return ()
         if node.kind in (OpKind.LINEAR, OpKind.CONV) and getattr(node.attrs, "act", NONE) != NONE:
-            return None  # forward() would apply the activation after the module
+            return ()  # forward() would apply the activation after the module
         previous = [node.name]
-    return [node.name for node in chain]
+    return tuple(node.name for node in chain)
 
 
 def _named(layer: Layer, spec: Spec, graph: Graph) -> bool:
